@@ -1,0 +1,217 @@
+"""The headless front end: ``cliptagger tag``, ``models``, ``demo`` (and ``undo`` for XMP).
+
+Exit codes: 0 something was tagged; 1 nothing could be tagged; 2 a usage or setup
+problem (bad label file, model weights missing, ...); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Optional, Sequence
+
+from cliptagger import __version__
+from cliptagger.core import paths
+from cliptagger.core.catalog import CATALOG, DEFAULT_KEY, DEMO_KEY
+from cliptagger.core.device import DEVICE_CHOICES
+from cliptagger.core.errors import CliptaggerError
+from cliptagger.progress import ProgressBar
+
+EXIT_OK, EXIT_NOTHING_TAGGED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def default_labels_file(model_key: str) -> Path:
+    name = "demo.json" if model_key.casefold() == DEMO_KEY else "photo-basics.json"
+    return paths.resources_dir() / "labels" / name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cliptagger", description="Zero-shot photo tagging with CLIP.")
+    parser.add_argument("--version", action="version", version=f"cliptagger {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tag = commands.add_parser("tag", help="propose tags for images and folders")
+    tag.add_argument("paths", nargs="+", type=Path, help="image files and folders (searched recursively)")
+    tag.add_argument("--labels", action="append", type=Path, metavar="FILE",
+                     help="label set file (JSON); repeat for several; default: the bundled photo basics")
+    add_model_arguments(tag)
+    tag.add_argument("--batch-size", type=int, default=32, metavar="N")
+    tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
+    tag.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
+    tag.add_argument("--dry-run", action="store_true", help="show what would be written, change no file")
+    tag.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    models = commands.add_parser("models", help="list the models cliptagger knows and which are downloaded")
+    models.add_argument("--json", action="store_true")
+
+    demo = commands.add_parser("demo", help="generate a folder of test pictures and tag it with the demo model")
+    demo.add_argument("folder", nargs="?", type=Path, default=Path("demo-photos"))
+    demo.add_argument("--count", type=int, default=24)
+    return parser
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_KEY,
+                        help=f"model name (default {DEFAULT_KEY}; 'demo' is the bundled offline model; "
+                             "any open_clip architecture works)")
+    parser.add_argument("--pretrained", default="", metavar="TAG", help="open_clip pretrained tag")
+    parser.add_argument("--checkpoint", type=Path, metavar="FILE", help="local weights file for --model")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--no-download", action="store_true", help="never download weights")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "tag":
+            return command_tag(args)
+        if args.command == "models":
+            return command_models(args)
+        if args.command == "demo":
+            return command_demo(args)
+    except CliptaggerError as err:
+        print(f"cliptagger: {err}", file=sys.stderr)
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        print("\ncliptagger: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_SETUP
+
+
+def load_model_from_args(args: argparse.Namespace, quiet: bool = False):
+    from cliptagger.core.model import load_model
+    from cliptagger.core.weights import request_for
+
+    request = request_for(args.model, args.pretrained, args.checkpoint)
+    bar = ProgressBar(enabled=None if not quiet else False)
+
+    def on_download(done: int, total: Optional[int]) -> None:
+        if total:
+            bar.update(min(done, total), total, 0.0, None)
+
+    try:
+        return load_model(request, device=args.device, allow_download=not args.no_download,
+                          download_progress=on_download)
+    finally:
+        bar.close()
+
+
+def command_tag(args: argparse.Namespace) -> int:
+    from cliptagger.core.engine import ImageFailure, TaggingEngine
+    from cliptagger.core.labels import load_label_sets
+    from cliptagger.core.scan import scan
+
+    label_files = args.labels or [default_labels_file(args.model)]
+    label_sets = [s for f in label_files for s in load_label_sets(f)]
+    names = [s.name.casefold() for s in label_sets]
+    if len(set(names)) != len(names):
+        raise CliptaggerError("Two label sets have the same name; rename one of them.")
+
+    found = scan(args.paths)
+    for path, reason in found.problems:
+        print(f"cliptagger: {path}: {reason}", file=sys.stderr)
+    if not found.images:
+        print("cliptagger: no supported images found.", file=sys.stderr)
+        return EXIT_NOTHING_TAGGED
+
+    model = load_model_from_args(args, quiet=args.quiet)
+    engine = TaggingEngine(model, label_sets, batch_size=args.batch_size)
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    results, failures = [], []
+    cancel = threading.Event()
+    try:
+        for outcome in engine.run(
+            found.images,
+            on_progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed),
+            cancel=cancel,
+        ):
+            if isinstance(outcome, ImageFailure):
+                failures.append(outcome)
+                if args.json:
+                    bar.clear()
+                    print(json.dumps({"path": str(outcome.path), "status": "error", "reason": outcome.reason}))
+                continue
+            results.append(outcome)
+            bar.clear()
+            print(format_result_json(outcome) if args.json else format_result_line(outcome), flush=True)
+    finally:
+        bar.close()
+
+    if args.csv:
+        from cliptagger.core.export import write_scores_csv
+
+        write_scores_csv(args.csv, results, label_sets)
+        print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
+    report_failures(failures)
+    print(f"cliptagger: tagged {len(results)} of {len(found.images)} images"
+          + (f", skipped {len(failures)}" if failures else "") + ".", file=sys.stderr)
+    return EXIT_OK if results else EXIT_NOTHING_TAGGED
+
+
+def format_result_line(result) -> str:
+    tags = ", ".join(f"{p.keyword} ({p.probability:.2f})" for p in result.proposals) or "(no tag above threshold)"
+    return f"{result.path}: {tags}"
+
+
+def format_result_json(result) -> str:
+    return json.dumps(
+        {
+            "path": str(result.path),
+            "status": "tagged",
+            "keywords": result.keywords,
+            "scores": {
+                s.label_set.name: {label.keyword: round(p, 6) for label, p in zip(s.label_set.labels, s.probabilities)}
+                for s in result.scores
+            },
+        },
+        ensure_ascii=False,
+    )
+
+
+def report_failures(failures) -> None:
+    if not failures:
+        return
+    print(f"cliptagger: skipped {len(failures)} file(s):", file=sys.stderr)
+    for failure in failures:
+        print(f"  {failure.path}: {failure.reason}", file=sys.stderr)
+
+
+def command_models(args: argparse.Namespace) -> int:
+    from cliptagger.core.weights import cached_weights, demo_checkpoint
+
+    rows = []
+    for entry in CATALOG:
+        if entry.key == DEMO_KEY:
+            available = demo_checkpoint().is_file()
+        else:
+            try:
+                available = cached_weights(entry.arch, entry.pretrained) is not None
+            except CliptaggerError:
+                available = False
+        rows.append({"model": entry.key, "pretrained": entry.pretrained or "(bundled)",
+                     "download_mb": entry.download_mb, "downloaded": available, "good_for": entry.good_for})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        mark = "*" if row["downloaded"] else " "
+        size = f"{row['download_mb']} MB" if row["download_mb"] else "bundled"
+        print(f"{mark} {row['model']:<14} {row['pretrained']:<22} {size:>8}  {row['good_for']}")
+    print(f"\n* = on this computer. Weights are kept in {paths.weights_dir()}")
+    return EXIT_OK
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from cliptagger.core.synthetic import write_demo_folder
+
+    written = write_demo_folder(args.folder, count=args.count)
+    print(f"cliptagger: generated {len(written)} pictures in {args.folder}/ "
+          "(file names tell the truth: colour-shape-background)", file=sys.stderr)
+    return main(["tag", str(args.folder), "--model", DEMO_KEY, "--device", "cpu", "--quiet"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

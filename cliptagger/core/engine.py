@@ -1,0 +1,206 @@
+"""The tagging pipeline: decode (thread pool) -> batched encoder -> scorer -> results.
+
+``TaggingEngine.run`` yields one ``ImageResult`` or ``ImageFailure`` per input, in input
+order, and reports progress after every batch. It can be cancelled between batches. The
+image embeddings are kept on each result, so changing label sets re-scores without
+decoding or encoding any image again (``TaggingEngine.rescore``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+
+from cliptagger.core.errors import ImageDecodeError
+from cliptagger.core.images import load_rgb
+from cliptagger.core.labels import LabelSet
+from cliptagger.core.model import ClipModel
+from cliptagger.core.scoring import Proposal, SetPrototypes, build_prototypes, probabilities, propose
+
+
+@dataclass
+class SetScores:
+    label_set: LabelSet
+    probabilities: list[float]          # one per label, in the set's order
+    proposals: list[Proposal]
+
+
+@dataclass
+class ImageResult:
+    path: Path
+    embedding: Any                       # (dim,) normalized float32 tensor
+    scores: list[SetScores] = field(default_factory=list)
+
+    @property
+    def proposals(self) -> list[Proposal]:
+        return [p for s in self.scores for p in s.proposals]
+
+    @property
+    def keywords(self) -> list[str]:
+        return [p.keyword for p in self.proposals]
+
+
+@dataclass
+class ImageFailure:
+    path: Path
+    reason: str
+
+
+Outcome = Union[ImageResult, ImageFailure]
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    failed: int
+    elapsed_s: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> Optional[float]:
+        rate = self.images_per_s
+        return (self.total - self.done) / rate if rate > 0 else None
+
+
+class PromptEmbeddingCache:
+    """Text embeddings by prompt for one model: editing a label set encodes only new prompts."""
+
+    def __init__(self, model: ClipModel) -> None:
+        self._model = model
+        self._vectors: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def encode_texts(self, texts: Sequence[str]) -> Any:
+        import torch
+
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+            if missing:
+                for text, vector in zip(missing, self._model.encode_texts(missing)):
+                    self._vectors[text] = vector
+            return torch.stack([self._vectors[t] for t in texts])
+
+
+class TaggingEngine:
+    def __init__(
+        self,
+        model: ClipModel,
+        label_sets: Sequence[LabelSet],
+        batch_size: int = 32,
+        decode_workers: int = 2,
+        fast_decode: bool = False,
+    ) -> None:
+        self.model = model
+        self.batch_size = max(1, batch_size)
+        self.decode_workers = max(1, decode_workers)
+        #: Decode JPEGs at reduced scale (DCT scaling) before the model's own resize.
+        self.fast_decode = fast_decode
+        self._prompt_cache = PromptEmbeddingCache(model)
+        self._prototypes: list[SetPrototypes] = []
+        self.set_label_sets(label_sets)
+
+    # ------------------------------------------------------------------ labels
+
+    @property
+    def label_sets(self) -> list[LabelSet]:
+        return [p.label_set for p in self._prototypes]
+
+    def set_label_sets(self, label_sets: Sequence[LabelSet]) -> None:
+        self._prototypes = [build_prototypes(self._prompt_cache, s) for s in label_sets]
+
+    def prototypes(self) -> list[SetPrototypes]:
+        return list(self._prototypes)
+
+    def score_embeddings(self, embeddings: Any) -> list[list[SetScores]]:
+        """Scores for a (N, dim) batch of embeddings, one list of SetScores per image."""
+        per_image: list[list[SetScores]] = [[] for _ in range(int(embeddings.shape[0]))]
+        scale = self.model.logit_scale
+        for prototypes in self._prototypes:
+            probs = probabilities(embeddings, prototypes, scale).tolist()
+            for row_index, row in enumerate(probs):
+                per_image[row_index].append(SetScores(prototypes.label_set, row, propose(row, prototypes.label_set)))
+        return per_image
+
+    def rescore(self, results: Sequence[ImageResult]) -> None:
+        """Re-score existing results in place with the current label sets (no image work)."""
+        import torch
+
+        if not results:
+            return
+        stacked = torch.stack([r.embedding for r in results])
+        for result, scores in zip(results, self.score_embeddings(stacked)):
+            result.scores = scores
+
+    # ------------------------------------------------------------------ images
+
+    def load_pixels(self, path: Path) -> Any:
+        """Decode and preprocess one image into the model's input tensor (runs in the pool)."""
+        draft = self.model.image_size if self.fast_decode else None
+        return self.model.preprocess(load_rgb(path, draft_size=draft))
+
+    def run(
+        self,
+        paths: Iterable[Path],
+        on_progress: Optional[Callable[[Progress], None]] = None,
+        cancel: Optional[threading.Event] = None,
+    ) -> Iterator[Outcome]:
+        import torch
+
+        paths = [Path(p) for p in paths]
+        total, done, failed = len(paths), 0, 0
+        started = time.monotonic()
+        prefetch = self.batch_size * 2
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
+            pending: deque[tuple[Path, Future]] = deque()
+            queue = iter(paths)
+
+            def top_up() -> None:
+                while len(pending) < prefetch:
+                    try:
+                        path = next(queue)
+                    except StopIteration:
+                        return
+                    pending.append((path, pool.submit(self.load_pixels, path)))
+
+            top_up()
+            while pending:
+                if cancel is not None and cancel.is_set():
+                    for _, future in pending:
+                        future.cancel()
+                    return
+                batch_paths, batch_pixels, outcomes = [], [], []
+                while pending and len(batch_paths) < self.batch_size:
+                    path, future = pending.popleft()
+                    try:
+                        pixels = future.result()
+                    except ImageDecodeError as err:
+                        outcomes.append(ImageFailure(path, str(err)))
+                    except Exception as err:  # a decoder bug must not end the run
+                        outcomes.append(ImageFailure(path, f"unexpected error: {err!r}"))
+                    else:
+                        batch_paths.append(path)
+                        batch_pixels.append(pixels)
+                        outcomes.append(None)
+                    top_up()
+                results: list[ImageResult] = []
+                if batch_pixels:
+                    embeddings = self.model.encode_pixels(torch.stack(batch_pixels))
+                    for path, embedding, scores in zip(batch_paths, embeddings, self.score_embeddings(embeddings)):
+                        results.append(ImageResult(path, embedding, scores))
+                fresh = iter(results)
+                for outcome in outcomes:
+                    item = outcome if outcome is not None else next(fresh)
+                    done += 1
+                    failed += isinstance(item, ImageFailure)
+                    yield item
+                if on_progress is not None:
+                    on_progress(Progress(done, total, failed, time.monotonic() - started))

@@ -1,0 +1,104 @@
+"""Reading one image file into an upright 8-bit RGB picture, or a clear reason why not.
+
+Handles EXIF orientation, transparency (composited on white, as a viewer shows it),
+palette, CMYK, greyscale and 16-bit images. Refuses decompression bombs before decoding.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Optional
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from cliptagger.core.errors import ImageDecodeError
+
+#: Larger images are refused as likely decompression bombs (150 MP medium format still fits).
+MAX_PIXELS = 250_000_000
+
+# Pillow's own bomb check (a warning at 89 MP, an error at 179 MP) is replaced by ours.
+Image.MAX_IMAGE_PIXELS = None
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
+    """Decode ``path`` to an upright RGB image.
+
+    ``draft_size``: when given, JPEGs are decoded with DCT scaling to the smallest size whose
+    shorter side is still at least this many pixels (much faster for big photos).
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise ImageDecodeError(f"cannot read file: {err.strerror or err}") from None
+    if size == 0:
+        raise ImageDecodeError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                _refuse_bombs(image)
+                if draft_size and image.format == "JPEG":
+                    image.draft("RGB", _draft_request(image.size, draft_size))
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                return to_rgb(upright)
+    except ImageDecodeError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageDecodeError("not a recognised image format (damaged, or not an image)") from None
+    except OSError as err:
+        message = str(err)
+        if "truncated" in message or "broken data stream" in message:
+            raise ImageDecodeError("the file is truncated or corrupt") from None
+        raise ImageDecodeError(f"cannot decode image: {message}") from None
+    except (ValueError, SyntaxError, EOFError, MemoryError) as err:
+        raise ImageDecodeError(f"cannot decode image: {err or type(err).__name__}") from None
+
+
+def _refuse_bombs(image: Image.Image) -> None:
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageDecodeError(
+            f"image is {width}x{height} pixels ({width * height / 1e6:.0f} MP), over the "
+            f"{MAX_PIXELS / 1e6:.0f} MP safety limit (a decompression bomb?)"
+        )
+
+
+def _draft_request(size: tuple[int, int], shorter_side: int) -> tuple[int, int]:
+    """Pillow's draft picks the smallest scale >= the requested box; keep the aspect ratio."""
+    width, height = size
+    scale = shorter_side / min(width, height)
+    return (max(1, int(width * scale)), max(1, int(height * scale)))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB, the way an image viewer would show it."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return _high_bit_depth_to_rgb(image)
+    if mode == "P":
+        image = image.convert("RGBA") if "transparency" in image.info else image.convert("RGB")
+        mode = image.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGBX
+
+
+def _high_bit_depth_to_rgb(image: Image.Image) -> Image.Image:
+    import numpy as np
+
+    values = np.asarray(image.convert("F") if image.mode == "F" else image, dtype=np.float64)
+    peak = float(values.max()) if values.size else 0.0
+    if image.mode == "F":
+        scale = 255.0 / peak if peak > 1.0 else 255.0  # float images are 0..1 or 0..peak
+    else:
+        scale = 255.0 / 65535.0 if peak > 255 else 1.0  # 16-bit data, or 8-bit stored wide
+    grey = np.clip(values * scale + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey, mode="L").convert("RGB")

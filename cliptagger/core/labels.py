@@ -1,0 +1,263 @@
+"""Label sets: what the user wants to tag, and the prompts that describe each label.
+
+File format (JSON, UTF-8), documented in ``docs/label-sets.md``::
+
+    {
+      "format": "cliptagger-labels",
+      "version": 1,
+      "label_sets": [
+        {
+          "name": "Scene",
+          "mode": "exclusive",            # or "independent"
+          "threshold": 0.3,               # propose a label whose probability >= threshold
+          "max_tags": 1,                  # at most this many proposals from the set
+          "templates": "photo",           # a named template list, or a list of strings with {}
+          "labels": [
+            "beach",                                      # shorthand: just a name
+            {"name": "dog", "parent": "Animals"},         # keyword Animals|dog
+            {"name": "night", "prompts": ["a photo taken at night."]}
+          ]
+        }
+      ]
+    }
+
+A file holding a single set object (with ``name`` and ``labels``) is accepted too.
+Pure Python: no torch, no Qt, so the GUI editor can use it before a model is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from cliptagger.core.errors import LabelSetError
+from cliptagger.core.fileio import atomic_write_text
+from cliptagger.core.templates import TEMPLATE_SETS, resolve_templates
+
+FORMAT_NAME = "cliptagger-labels"
+FORMAT_VERSION = 1
+HIERARCHY_SEPARATOR = "|"
+
+#: Sentences that describe "a photo" with no particular content. Independent label sets
+#: compare each label against this neutral caption (see ``cliptagger.core.scoring``).
+DEFAULT_BASELINE_PROMPTS: tuple[str, ...] = ("a photo.", "a picture.", "an image.")
+
+
+class Mode(str, Enum):
+    EXCLUSIVE = "exclusive"      # exactly one label applies: softmax over the set
+    INDEPENDENT = "independent"  # any number apply: one probability per label
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    parent: str = ""
+    #: Prompts for this label alone, replacing the set's templates. ``{}`` is the name.
+    prompts: tuple[str, ...] = ()
+
+    @property
+    def keyword(self) -> str:
+        """The hierarchical keyword, e.g. ``Animals|dog`` (or just ``dog``)."""
+        return f"{self.parent}{HIERARCHY_SEPARATOR}{self.name}" if self.parent else self.name
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    name: str
+    labels: tuple[Label, ...]
+    mode: Mode = Mode.EXCLUSIVE
+    threshold: float = 0.3
+    max_tags: int = 1
+    #: Either the name of a built-in template list or the templates themselves.
+    templates: str | tuple[str, ...] = "photo"
+    baseline_prompts: tuple[str, ...] = DEFAULT_BASELINE_PROMPTS
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def template_list(self) -> tuple[str, ...]:
+        return resolve_templates(self.templates)
+
+    def prompts_for(self, label: Label) -> tuple[str, ...]:
+        """The expanded prompts whose embeddings are averaged into the label's prototype."""
+        source = label.prompts or self.template_list
+        return tuple(_fill(template, label.name) for template in source)
+
+    def expanded_prompts(self) -> dict[str, tuple[str, ...]]:
+        return {label.name: self.prompts_for(label) for label in self.labels}
+
+    def with_changes(self, **changes: Any) -> "LabelSet":
+        return replace(self, **changes)
+
+
+def _fill(template: str, name: str) -> str:
+    return template.replace("{}", name) if "{}" in template else template
+
+
+def _validate(label_set: LabelSet) -> None:
+    where = f"label set {label_set.name!r}"
+    if not label_set.name.strip():
+        raise LabelSetError("A label set needs a non-empty name.")
+    if not label_set.labels:
+        raise LabelSetError(f"The {where} has no labels.")
+    seen: set[str] = set()
+    for label in label_set.labels:
+        if not label.name.strip():
+            raise LabelSetError(f"The {where} has a label with an empty name.")
+        key = label.keyword.casefold()
+        if key in seen:
+            raise LabelSetError(f"The {where} lists {label.keyword!r} twice.")
+        seen.add(key)
+    if label_set.mode is Mode.EXCLUSIVE and len(label_set.labels) < 2:
+        raise LabelSetError(f"The {where} is exclusive (pick one) but has fewer than two labels.")
+    if not 0.0 <= label_set.threshold <= 1.0:
+        raise LabelSetError(f"The {where} has threshold {label_set.threshold}; use 0 to 1.")
+    if label_set.max_tags < 1:
+        raise LabelSetError(f"The {where} has max_tags {label_set.max_tags}; use 1 or more.")
+    try:
+        templates = label_set.template_list
+    except KeyError:
+        known = ", ".join(sorted(TEMPLATE_SETS))
+        raise LabelSetError(
+            f"The {where} names templates {label_set.templates!r}; known lists: {known}."
+        ) from None
+    if not templates:
+        raise LabelSetError(f"The {where} has no prompt templates.")
+    if not label_set.baseline_prompts:
+        raise LabelSetError(f"The {where} has an empty baseline prompt list.")
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def label_set_from_dict(data: Any) -> LabelSet:
+    if not isinstance(data, dict):
+        raise LabelSetError("A label set must be a JSON object.")
+    try:
+        raw_labels = data["labels"]
+        name = str(data["name"])
+    except KeyError as missing:
+        raise LabelSetError(f"A label set is missing the {missing.args[0]!r} field.") from None
+    if not isinstance(raw_labels, list):
+        raise LabelSetError(f"Label set {name!r}: 'labels' must be a list.")
+    labels = tuple(_label_from_json(item, name) for item in raw_labels)
+    try:
+        mode = Mode(data.get("mode", Mode.EXCLUSIVE.value))
+    except ValueError:
+        raise LabelSetError(
+            f"Label set {name!r}: mode must be 'exclusive' or 'independent', not {data.get('mode')!r}."
+        ) from None
+    templates = data.get("templates", "photo")
+    if isinstance(templates, list):
+        templates = tuple(str(t) for t in templates)
+    elif not isinstance(templates, str):
+        raise LabelSetError(f"Label set {name!r}: 'templates' must be a name or a list of strings.")
+    default_threshold = 0.3 if mode is Mode.EXCLUSIVE else 0.5
+    default_max = 1 if mode is Mode.EXCLUSIVE else len(labels) or 1
+    try:
+        return LabelSet(
+            name=name,
+            labels=labels,
+            mode=mode,
+            threshold=float(data.get("threshold", default_threshold)),
+            max_tags=int(data.get("max_tags", default_max)),
+            templates=templates,
+            baseline_prompts=tuple(data.get("baseline_prompts", DEFAULT_BASELINE_PROMPTS)),
+        )
+    except (TypeError, ValueError) as err:
+        raise LabelSetError(f"Label set {name!r}: {err}") from None
+
+
+def _label_from_json(item: Any, set_name: str) -> Label:
+    if isinstance(item, str):
+        return Label(name=item.strip())
+    if isinstance(item, dict) and "name" in item:
+        prompts = item.get("prompts", ())
+        if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+            raise LabelSetError(f"Label set {set_name!r}: 'prompts' of {item['name']!r} must be a list of strings.")
+        return Label(
+            name=str(item["name"]).strip(),
+            parent=str(item.get("parent", "")).strip(HIERARCHY_SEPARATOR + " "),
+            prompts=tuple(prompts),
+        )
+    raise LabelSetError(f"Label set {set_name!r}: each label is a name or an object with a 'name'.")
+
+
+def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
+    labels: list[Any] = []
+    for label in label_set.labels:
+        if not label.parent and not label.prompts:
+            labels.append(label.name)
+            continue
+        entry: dict[str, Any] = {"name": label.name}
+        if label.parent:
+            entry["parent"] = label.parent
+        if label.prompts:
+            entry["prompts"] = list(label.prompts)
+        labels.append(entry)
+    data: dict[str, Any] = {
+        "name": label_set.name,
+        "mode": label_set.mode.value,
+        "threshold": label_set.threshold,
+        "max_tags": label_set.max_tags,
+        "templates": label_set.templates if isinstance(label_set.templates, str) else list(label_set.templates),
+        "labels": labels,
+    }
+    if tuple(label_set.baseline_prompts) != DEFAULT_BASELINE_PROMPTS:
+        data["baseline_prompts"] = list(label_set.baseline_prompts)
+    return data
+
+
+def parse_label_sets(text: str, source: str = "label file") -> list[LabelSet]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise LabelSetError(f"{source} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno}).") from None
+    if isinstance(data, dict) and "label_sets" in data:
+        if data.get("format", FORMAT_NAME) != FORMAT_NAME:
+            raise LabelSetError(f"{source} is not a cliptagger label file (format {data.get('format')!r}).")
+        version = data.get("version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise LabelSetError(
+                f"{source} uses label format version {version}; this cliptagger reads up to {FORMAT_VERSION}."
+            )
+        sets = data["label_sets"]
+        if not isinstance(sets, list):
+            raise LabelSetError(f"{source}: 'label_sets' must be a list.")
+    elif isinstance(data, list):
+        sets = data
+    else:
+        sets = [data]
+    result = [label_set_from_dict(item) for item in sets]
+    names = [s.name.casefold() for s in result]
+    if len(set(names)) != len(names):
+        raise LabelSetError(f"{source} holds two label sets with the same name.")
+    return result
+
+
+def load_label_sets(path: str | Path) -> list[LabelSet]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LabelSetError(f"Label file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise LabelSetError(f"Cannot read label file {path}: {err}") from None
+    return parse_label_sets(text, source=str(path))
+
+
+def dump_label_sets(label_sets: Iterable[LabelSet]) -> str:
+    document = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "label_sets": [label_set_to_dict(s) for s in label_sets],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def save_label_sets(path: str | Path, label_sets: Sequence[LabelSet]) -> None:
+    atomic_write_text(Path(path), dump_label_sets(label_sets))

@@ -1,0 +1,154 @@
+"""Loading a CLIP model and encoding images and texts with it.
+
+``load_model`` is the only place that builds an open_clip model: device and weights are
+chosen once, and the rest of cliptagger talks to the small ``ClipModel`` wrapper.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from cliptagger.core import paths
+from cliptagger.core.catalog import DEMO_ARCH
+from cliptagger.core.device import choose_device
+from cliptagger.core.errors import ModelLoadError, WeightsUnavailableError
+from cliptagger.core.weights import (
+    DownloadProgress,
+    ModelRequest,
+    file_fingerprint,
+    pretrained_config,
+    resolve_weights,
+)
+
+_config_lock = threading.Lock()
+_demo_registered = False
+
+
+def register_demo_config() -> None:
+    """Make the bundled demo architecture known to open_clip (idempotent)."""
+    global _demo_registered
+    with _config_lock:
+        if _demo_registered:
+            return
+        import open_clip
+
+        open_clip.add_model_config(paths.resources_dir() / "models" / f"{DEMO_ARCH}.json")
+        _demo_registered = True
+
+
+@dataclass
+class ClipModel:
+    """An open_clip model ready for inference, with the transforms and tokenizer that go with it."""
+
+    model: Any
+    preprocess: Callable[[Any], Any]
+    tokenizer: Callable[[Sequence[str]], Any]
+    model_id: str
+    arch: str
+    device: str
+    #: Called with the batch size each time images are encoded (tests count encoder calls).
+    encode_listeners: list[Callable[[int], None]] = field(default_factory=list)
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.exp().item())
+
+    @property
+    def image_size(self) -> int:
+        size = self.model.visual.image_size
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    def encode_pixels(self, batch: Any) -> Any:
+        """L2-normalized float32 embeddings for a preprocessed (N, 3, H, W) batch."""
+        import torch
+
+        for listener in self.encode_listeners:
+            listener(int(batch.shape[0]))
+        with torch.inference_mode():
+            features = self.model.encode_image(batch.to(self.device))
+            features = features.float()
+            return torch.nn.functional.normalize(features, dim=-1).cpu()
+
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> Any:
+        """L2-normalized float32 embeddings, one row per text."""
+        import torch
+
+        rows = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
+                features = self.model.encode_text(tokens).float()
+                rows.append(torch.nn.functional.normalize(features, dim=-1).cpu())
+        return torch.cat(rows) if rows else torch.empty(0)
+
+
+def model_id_for(request: ModelRequest, weights: Optional[Path]) -> str:
+    """A stable identifier for caches: name + tag, or name + checkpoint content hash."""
+    if request.checkpoint is not None and weights is not None:
+        return f"{request.arch}@sha256:{file_fingerprint(weights)}"
+    return f"{request.arch}@{request.pretrained or 'random'}"
+
+
+def load_model(
+    request: ModelRequest,
+    device: str | None = "auto",
+    allow_download: bool = True,
+    download_progress: Optional[DownloadProgress] = None,
+    random_weights: bool = False,
+) -> ClipModel:
+    """Build the model on the chosen device; ``random_weights`` is for tests and benchmarks."""
+    import open_clip
+
+    if request.arch == DEMO_ARCH:
+        register_demo_config()
+    if request.arch not in open_clip.list_models():
+        raise ModelLoadError(
+            f"Unknown model architecture {request.arch!r}. Try --model demo or one of: "
+            + ", ".join(open_clip.list_models()[:12])
+            + ", ..."
+        )
+    device = choose_device(device)
+    weights: Optional[Path] = None
+    preprocess_args: dict[str, Any] = {}
+    if not random_weights:
+        weights = resolve_weights(request, allow_download=allow_download, progress=download_progress)
+    if request.pretrained and request.checkpoint is None:
+        # Build from the local file but with the preprocessing the tag was trained with,
+        # exactly what open_clip applies when given the tag itself.
+        cfg = pretrained_config(request.arch, request.pretrained)
+        preprocess_args = {
+            "image_mean": cfg.get("mean"),
+            "image_std": cfg.get("std"),
+            "image_interpolation": cfg.get("interpolation"),
+            "image_resize_mode": cfg.get("resize_mode"),
+            "force_quick_gelu": bool(cfg.get("quick_gelu", False)),
+        }
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            request.arch,
+            pretrained=str(weights) if weights else None,
+            device=device,
+            **preprocess_args,
+        )
+    except WeightsUnavailableError:
+        raise
+    except Exception as err:
+        where = f" from {weights}" if weights else ""
+        raise ModelLoadError(
+            f"Could not load model {request.label}{where}: {' '.join(str(err).split())[:400]}. "
+            "If this is a checkpoint file, check that --model names its architecture."
+        ) from None
+    model.eval()
+    tokenizer = open_clip.get_tokenizer(request.arch)
+    return ClipModel(
+        model=model,
+        preprocess=preprocess,
+        tokenizer=tokenizer,
+        model_id=model_id_for(request, weights) if not random_weights else f"{request.arch}@random-{uuid.uuid4().hex[:8]}",
+        arch=request.arch,
+        device=device,
+    )

@@ -1,0 +1,57 @@
+"""Turning dropped files and folders into the list of images to tag."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+#: File endings cliptagger decodes (compared case-insensitively).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
+)
+
+
+@dataclass
+class ScanResult:
+    images: list[Path] = field(default_factory=list)
+    #: (path, reason) for inputs that do not exist or cannot be listed.
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def scan(inputs: Iterable[str | os.PathLike]) -> ScanResult:
+    """Expand folders recursively (skipping hidden ones); keep order, drop duplicates."""
+    result = ScanResult()
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            result.images.append(resolved)
+
+    for raw in inputs:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            def on_error(err: OSError) -> None:
+                result.problems.append((Path(err.filename or path), f"cannot list folder: {err.strerror}"))
+
+            for root, dirs, files in os.walk(path, onerror=on_error):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    candidate = Path(root) / name
+                    if is_supported(candidate):
+                        add(candidate)
+        elif path.is_file():
+            if is_supported(path):
+                add(path)
+            else:
+                result.problems.append((path, f"not a supported image type ({path.suffix or 'no extension'})"))
+        else:
+            result.problems.append((path, "no such file or folder"))
+    return result

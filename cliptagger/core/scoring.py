@@ -1,0 +1,94 @@
+"""From embeddings to per-label probabilities and proposed tags.
+
+Prototypes (CLIP's prompt ensembling): every prompt of a label is embedded and
+L2-normalized, the label's prototype is their mean, normalized again.
+
+Exclusive sets ("pick one", e.g. scene type): softmax over the set of
+``logit_scale * cos(image, prototype)``, exactly CLIP's zero-shot classifier.
+
+Independent sets ("any number", e.g. objects present): a softmax over the whole set would
+shrink every probability as labels are added, so each label is scored on its own, as a
+two-way CLIP softmax between the label and a neutral caption ("a photo.", ...):
+
+    p(label) = exp(s*c_label) / (exp(s*c_label) + exp(s*c_base)) = sigmoid(s * (c_label - c_base))
+
+where s is the model's logit scale and c_base the similarity to the baseline prototype.
+It is the probability CLIP itself gives to "this photo is better described by the label
+than by a caption that names nothing", uses only the model's own calibration, and does not
+change when other labels are added or removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from cliptagger.core.labels import Label, LabelSet, Mode
+
+
+class TextEncoder(Protocol):
+    def encode_texts(self, texts: Sequence[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SetPrototypes:
+    label_set: LabelSet
+    #: (labels, dim) L2-normalized prototypes, in the set's label order.
+    text: Any
+    #: (dim,) prototype of the neutral caption (independent sets only).
+    baseline: Any = None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    label: Label
+    probability: float
+
+    @property
+    def keyword(self) -> str:
+        return self.label.keyword
+
+
+def ensemble(embeddings: Any) -> Any:
+    """Mean of normalized prompt embeddings, normalized again."""
+    import torch
+
+    normalized = torch.nn.functional.normalize(embeddings.float(), dim=-1)
+    return torch.nn.functional.normalize(normalized.mean(dim=0), dim=-1)
+
+
+def build_prototypes(encoder: TextEncoder, label_set: LabelSet) -> SetPrototypes:
+    """Encode every prompt of the set in one pass and ensemble them per label."""
+    import torch
+
+    groups = [label_set.prompts_for(label) for label in label_set.labels]
+    if label_set.mode is Mode.INDEPENDENT:
+        groups.append(tuple(label_set.baseline_prompts))
+    flat = [prompt for group in groups for prompt in group]
+    embeddings = encoder.encode_texts(flat)
+    prototypes, start = [], 0
+    for group in groups:
+        prototypes.append(ensemble(embeddings[start : start + len(group)]))
+        start += len(group)
+    if label_set.mode is Mode.INDEPENDENT:
+        return SetPrototypes(label_set, torch.stack(prototypes[:-1]), prototypes[-1])
+    return SetPrototypes(label_set, torch.stack(prototypes))
+
+
+def probabilities(image_embeddings: Any, prototypes: SetPrototypes, logit_scale: float) -> Any:
+    """(images, labels) probabilities for normalized image embeddings."""
+    import torch
+
+    images = image_embeddings.float()
+    similarity = images @ prototypes.text.T
+    if prototypes.label_set.mode is Mode.EXCLUSIVE:
+        return (logit_scale * similarity).softmax(dim=-1)
+    baseline = images @ prototypes.baseline
+    return torch.sigmoid(logit_scale * (similarity - baseline[:, None]))
+
+
+def propose(row: Sequence[float], label_set: LabelSet) -> list[Proposal]:
+    """Labels at or above the set's threshold, most probable first, at most max_tags."""
+    ranked = sorted(zip(label_set.labels, (float(p) for p in row)), key=lambda pair: -pair[1])
+    chosen = [Proposal(label, p) for label, p in ranked if p >= label_set.threshold]
+    return chosen[: label_set.max_tags]

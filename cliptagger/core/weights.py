@@ -1,0 +1,219 @@
+"""Finding model weights: the local cache, open_clip's own download, or a checkpoint file.
+
+Downloads go through ``open_clip.pretrained.download_pretrained`` (Hugging Face hub or
+URL, exactly as open_clip does it) into cliptagger's cache folder. Progress is reported by
+watching that folder grow, which works whichever transport open_clip picks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from cliptagger.core import paths
+from cliptagger.core.catalog import DEMO_ARCH, find_entry
+from cliptagger.core.errors import WeightsUnavailableError
+
+#: progress(bytes_done, bytes_total_or_None)
+DownloadProgress = Callable[[int, Optional[int]], None]
+
+DEMO_CHECKPOINT_NAME = "cliptagger-demo.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What the user asked for: an architecture plus a pretrained tag or a checkpoint file."""
+
+    arch: str
+    pretrained: str = ""
+    checkpoint: Optional[Path] = None
+
+    @property
+    def label(self) -> str:
+        if self.checkpoint:
+            return f"{self.arch} from {self.checkpoint}"
+        return f"{self.arch} ({self.pretrained})" if self.pretrained else self.arch
+
+
+def demo_checkpoint() -> Path:
+    return paths.resources_dir() / "models" / DEMO_CHECKPOINT_NAME
+
+
+def request_for(model: str, pretrained: str = "", checkpoint: str | os.PathLike | None = None) -> ModelRequest:
+    """Turn CLI/GUI choices into a request: catalog keys, the demo, or any open_clip name."""
+    entry = find_entry(model)
+    if checkpoint:
+        arch = entry.arch if entry else model
+        return ModelRequest(arch=arch, checkpoint=Path(checkpoint).expanduser())
+    if entry and entry.arch == DEMO_ARCH:
+        return ModelRequest(arch=DEMO_ARCH, checkpoint=demo_checkpoint())
+    if entry:
+        return ModelRequest(arch=entry.arch, pretrained=pretrained or entry.pretrained)
+    return ModelRequest(arch=model, pretrained=pretrained)
+
+
+def pretrained_config(arch: str, tag: str) -> dict:
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    if not cfg:
+        known = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
+        raise WeightsUnavailableError(
+            f"open_clip has no pretrained weights called {tag!r} for {arch!r} (known tags: {known})."
+        )
+    return cfg
+
+
+def _hf_candidates(filename: str) -> list[str]:
+    """open_clip prefers a .safetensors twin of a .bin/.pth file; look for both, in its order."""
+    stem, ext = os.path.splitext(filename)
+    names = []
+    if filename == "open_clip_pytorch_model.bin":
+        names.append("open_clip_model.safetensors")
+    elif ext in (".bin", ".pth"):
+        names.append(stem + ".safetensors")
+    names.append(filename)
+    return names
+
+
+def cached_weights(arch: str, tag: str) -> Optional[Path]:
+    """The local file for (arch, tag) if it was downloaded before; never touches the network."""
+    cfg = pretrained_config(arch, tag)
+    cache = paths.weights_dir()
+    if cfg.get("hf_hub"):
+        try:
+            from huggingface_hub import hf_hub_download
+        except ImportError:
+            return None
+        # open_clip's convention: "org/repo/file.bin", or "org/repo/" for its default file name
+        repo_id, filename = os.path.split(cfg["hf_hub"])
+        filename = filename or "open_clip_pytorch_model.bin"
+        for name in _hf_candidates(filename):
+            try:
+                return Path(hf_hub_download(repo_id=repo_id, filename=name, cache_dir=str(cache), local_files_only=True))
+            except Exception:
+                continue
+        return None
+    if cfg.get("url"):
+        target = cache / os.path.basename(cfg["url"])
+        return target if target.is_file() else None
+    return None
+
+
+def download_weights(arch: str, tag: str, progress: Optional[DownloadProgress] = None) -> Path:
+    """Download through open_clip's own code path; a clear error when it cannot."""
+    import open_clip
+
+    cfg = pretrained_config(arch, tag)
+    cache = paths.weights_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    entry = find_entry(arch)
+    total = entry.download_mb * 1_000_000 if entry and entry.pretrained == tag else None
+    stop = threading.Event()
+    watcher = None
+    if progress is not None:
+        watcher = threading.Thread(target=_watch_growth, args=(cache, total, progress, stop), daemon=True)
+        watcher.start()
+    try:
+        target = open_clip.pretrained.download_pretrained(cfg, cache_dir=str(cache))
+    except Exception as err:  # network, hub, disk: all become one clear message
+        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=_short_reason(err))) from None
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join(timeout=2)
+    if not target or not Path(target).is_file():
+        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason="the download produced no file"))
+    if progress is not None:
+        size = Path(target).stat().st_size
+        progress(size, size)
+    return Path(target)
+
+
+def resolve_weights(
+    request: ModelRequest,
+    allow_download: bool = True,
+    progress: Optional[DownloadProgress] = None,
+) -> Path:
+    """Return a local weights file for the request, downloading it once if allowed."""
+    if request.checkpoint is not None:
+        path = request.checkpoint
+        if not path.is_file():
+            hint = (
+                "The demo model ships with cliptagger; reinstall or run `make demo-model` to rebuild it."
+                if request.arch == DEMO_ARCH
+                else "Check the path, or pick a model by name to download it."
+            )
+            raise WeightsUnavailableError(f"Checkpoint file not found: {path}. {hint}")
+        return path
+    if not request.pretrained:
+        raise WeightsUnavailableError(
+            f"No weights were named for {request.arch!r}: give a pretrained tag (--pretrained) or a file (--checkpoint)."
+        )
+    found = cached_weights(request.arch, request.pretrained)
+    if found is not None:
+        return found
+    cfg = pretrained_config(request.arch, request.pretrained)
+    if not allow_download:
+        raise WeightsUnavailableError(
+            _missing_message(request.arch, request.pretrained, cfg, reason="downloads are turned off")
+        )
+    return download_weights(request.arch, request.pretrained, progress)
+
+
+def file_fingerprint(path: Path) -> str:
+    """A short content hash: checkpoints are identified by what they hold, not where they are."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _source_of(cfg: dict) -> str:
+    if cfg.get("hf_hub"):
+        repo = cfg["hf_hub"].rstrip("/")
+        return f"https://huggingface.co/{repo.split('/')[0]}/{repo.split('/')[1]}"
+    return cfg.get("url", "")
+
+
+def _missing_message(arch: str, tag: str, cfg: dict, reason: str) -> str:
+    entry = find_entry(arch)
+    size = f", about {entry.download_mb} MB" if entry and entry.pretrained == tag else ""
+    return (
+        f"The weights for model {arch} ({tag}{size}) are not on this computer and could not be "
+        f"downloaded: {reason}.\n"
+        f"  Looked in: {paths.weights_dir()}\n"
+        f"  To fix: connect to the internet and run again (the download happens once), or download "
+        f"the weights from {_source_of(cfg)} on another computer and use "
+        f"--model {arch} --checkpoint FILE. The bundled offline model works anywhere: --model demo."
+    )
+
+
+def _short_reason(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    lowered = text.lower()
+    if any(word in lowered for word in ("offline", "connect", "resolve", "network", "urlopen", "name or service", "timed out")):
+        return "no connection to the model hub (offline?)"
+    return text[:300] or type(err).__name__
+
+
+def _watch_growth(folder: Path, total: Optional[int], progress: DownloadProgress, stop: threading.Event) -> None:
+    start = _folder_bytes(folder)
+    while not stop.wait(0.25):
+        progress(max(0, _folder_bytes(folder) - start), total)
+
+
+def _folder_bytes(folder: Path) -> int:
+    size = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                size += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return size

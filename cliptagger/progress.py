@@ -1,0 +1,46 @@
+"""A plain-text progress bar for terminals (the CLI's; the GUI has its own widgets)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, TextIO
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class ProgressBar:
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 28, enabled: Optional[bool] = None) -> None:
+        self.stream = stream
+        self.width = width
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self._shown = False
+
+    def update(self, done: int, total: int, rate: float, eta: Optional[float], failed: int = 0) -> None:
+        if not self.enabled:
+            return
+        filled = int(self.width * done / total) if total else self.width
+        bar = "#" * filled + "-" * (self.width - filled)
+        errors = f"  {failed} skipped" if failed else ""
+        self.stream.write(f"\r[{bar}] {done}/{total}  {rate:5.1f} img/s  ETA {format_duration(eta)}{errors} ")
+        self.stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        """Wipe the bar so that a line of output can be printed in its place."""
+        if self._shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._shown = False
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._shown = False
