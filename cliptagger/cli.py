@@ -18,6 +18,7 @@ from cliptagger.core import paths
 from cliptagger.core.catalog import CATALOG, DEFAULT_KEY, DEMO_KEY
 from cliptagger.core.device import DEVICE_CHOICES
 from cliptagger.core.errors import CliptaggerError
+from cliptagger.core.sidecars import SidecarStyle
 from cliptagger.progress import ProgressBar
 
 EXIT_OK, EXIT_NOTHING_TAGGED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -39,13 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="label set file (JSON); repeat for several; default: the bundled photo basics")
     add_model_arguments(tag)
     tag.add_argument("--batch-size", type=int, default=32, metavar="N")
+    tag.add_argument("--write-xmp", action="store_true",
+                     help="merge the proposed tags into XMP sidecars (undo with `cliptagger undo`)")
+    tag.add_argument("--sidecar-style", choices=[s.value for s in SidecarStyle], default="ext",
+                     help="name of new sidecars: IMG.ext.xmp (ext, default) or IMG.xmp (adobe)")
     tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
+    tag.add_argument("--csv-format", choices=["scores", "exiftool"], default="scores",
+                     help="scores: one column per label probability; exiftool: for `exiftool -csv=`")
     tag.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
     tag.add_argument("--dry-run", action="store_true", help="show what would be written, change no file")
     tag.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     models = commands.add_parser("models", help="list the models cliptagger knows and which are downloaded")
     models.add_argument("--json", action="store_true")
+
+    undo = commands.add_parser("undo", help="take back the last batch of sidecar writes")
+    undo.add_argument("--force", action="store_true",
+                      help="also restore sidecars that changed since cliptagger wrote them")
+    undo.add_argument("--list", action="store_true", help="list the batches that can be undone")
 
     demo = commands.add_parser("demo", help="generate a folder of test pictures and tag it with the demo model")
     demo.add_argument("folder", nargs="?", type=Path, default=Path("demo-photos"))
@@ -72,6 +84,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return command_models(args)
         if args.command == "demo":
             return command_demo(args)
+        if args.command == "undo":
+            return command_undo(args)
     except CliptaggerError as err:
         print(f"cliptagger: {err}", file=sys.stderr)
         return EXIT_SETUP
@@ -141,14 +155,71 @@ def command_tag(args: argparse.Namespace) -> int:
         bar.close()
 
     if args.csv:
-        from cliptagger.core.export import write_scores_csv
-
-        write_scores_csv(args.csv, results, label_sets)
-        print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
+        write_csv(args, results, label_sets)
+    if args.write_xmp or args.dry_run:
+        write_xmp(args, results)
     report_failures(failures)
     print(f"cliptagger: tagged {len(results)} of {len(found.images)} images"
           + (f", skipped {len(failures)}" if failures else "") + ".", file=sys.stderr)
     return EXIT_OK if results else EXIT_NOTHING_TAGGED
+
+
+def write_csv(args: argparse.Namespace, results, label_sets) -> None:
+    from cliptagger.core.export import write_exiftool_csv, write_scores_csv
+    from cliptagger.core.sidecars import assignments_from
+
+    if args.dry_run:
+        print(f"cliptagger: dry run, {args.csv} not written", file=sys.stderr)
+        return
+    if args.csv_format == "exiftool":
+        command = write_exiftool_csv(args.csv, assignments_from(results))
+        print(f"cliptagger: wrote {args.csv}; apply it with:\n  {command}", file=sys.stderr)
+    else:
+        write_scores_csv(args.csv, results, label_sets)
+        print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
+
+
+def write_xmp(args: argparse.Namespace, results) -> None:
+    from cliptagger.core.sidecars import assignments_from, write_sidecars
+
+    assignments = {path: keywords for path, keywords in assignments_from(results).items() if keywords}
+    report = write_sidecars(assignments, SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
+                            description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
+    for warning in report.warnings:
+        print(f"cliptagger: warning: {warning}", file=sys.stderr)
+    verb = "would write" if args.dry_run else "wrote"
+    for path in report.written:
+        print(f"cliptagger: {verb} {path}", file=sys.stderr)
+    for path, reason in report.failed:
+        print(f"cliptagger: sidecar not written: {path}: {reason}", file=sys.stderr)
+    print(f"cliptagger: sidecars: {len(report.written)} {verb}, {len(report.unchanged)} already up to date, "
+          f"{len(report.failed)} failed" + ("" if args.dry_run or not report.written else
+                                             " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
+
+
+def command_undo(args: argparse.Namespace) -> int:
+    from cliptagger.core.journal import list_batches, read_batch, undo_last_batch
+
+    if args.list:
+        batches = list_batches()
+        for batch in batches:
+            print(f"{batch.stem}: {len(read_batch(batch))} sidecar(s)")
+        if not batches:
+            print("nothing to undo")
+        return EXIT_OK
+    report = undo_last_batch(force=args.force)
+    if report.batch is None:
+        print("cliptagger: nothing to undo", file=sys.stderr)
+        return EXIT_NOTHING_TAGGED
+    for path in report.restored:
+        print(f"restored {path}")
+    for path in report.removed:
+        print(f"removed {path}")
+    for path, reason in report.skipped:
+        print(f"cliptagger: not undone: {path}: {reason}", file=sys.stderr)
+    if report.skipped and not args.force:
+        print("cliptagger: run `cliptagger undo --force` to restore those too", file=sys.stderr)
+    return EXIT_OK
 
 
 def format_result_line(result) -> str:

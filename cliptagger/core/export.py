@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cliptagger.core.fileio import atomic_write_text
 from cliptagger.core.labels import LabelSet
@@ -33,3 +33,43 @@ def scores_csv_text(results: Sequence, label_sets: Sequence[LabelSet]) -> str:
 def write_scores_csv(path: Path, results: Sequence, label_sets: Sequence[LabelSet]) -> None:
     # A UTF-8 byte order mark lets Excel open non-ASCII paths and labels correctly.
     atomic_write_text(Path(path), "\ufeff" + scores_csv_text(results, label_sets))
+
+
+#: Columns exiftool writes from our CSV, and how each renders an ``A|B|leaf`` keyword.
+EXIFTOOL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("XMP-dc:Subject", "leaf"),
+    ("XMP-lr:HierarchicalSubject", "|"),
+    ("XMP-digiKam:TagsList", "/"),
+)
+LIST_SEPARATORS = (", ", "; ", " ~ ")
+
+
+def pick_list_separator(keywords: Sequence[str]) -> str:
+    """The first separator that no keyword contains (exiftool splits lists on it: -sep)."""
+    for separator in LIST_SEPARATORS:
+        if not any(separator in keyword for keyword in keywords):
+            return separator
+    raise ValueError("every candidate list separator occurs inside some keyword")
+
+
+def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]]) -> tuple[str, str]:
+    """(csv text, separator): apply with ``exiftool -csv=FILE -sep SEPARATOR FILES...``."""
+    all_keywords = [k for keywords in assignments.values() for k in keywords]
+    separator = pick_list_separator(all_keywords)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["SourceFile"] + [column for column, _ in EXIFTOOL_COLUMNS])
+    for path, keywords in assignments.items():
+        row = [str(path)]
+        for _column, form in EXIFTOOL_COLUMNS:
+            rendered = [k.split("|")[-1] if form == "leaf" else k.replace("|", form) for k in keywords]
+            row.append(separator.join(dict.fromkeys(rendered)))
+        writer.writerow(row)
+    return buffer.getvalue(), separator
+
+
+def write_exiftool_csv(path: Path, assignments: Mapping[Path, Sequence[str]]) -> str:
+    """Write the CSV; returns the exiftool command line that applies it."""
+    text, separator = exiftool_csv_text(assignments)
+    atomic_write_text(Path(path), text)
+    return f'exiftool -csv="{path}" -sep "{separator}" -overwrite_original FILES_OR_FOLDERS'

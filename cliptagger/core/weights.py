@@ -8,6 +8,9 @@ watching that folder grow, which works whichever transport open_clip picks.
 from __future__ import annotations
 
 import hashlib
+import logging
+import socket
+import urllib.parse
 import os
 import threading
 from dataclasses import dataclass
@@ -113,16 +116,23 @@ def download_weights(arch: str, tag: str, progress: Optional[DownloadProgress] =
     cache.mkdir(parents=True, exist_ok=True)
     entry = find_entry(arch)
     total = entry.download_mb * 1_000_000 if entry and entry.pretrained == tag else None
+    problem = _unreachable_reason(cfg)
+    if problem:
+        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=problem))
     stop = threading.Event()
     watcher = None
     if progress is not None:
         watcher = threading.Thread(target=_watch_growth, args=(cache, total, progress, stop), daemon=True)
         watcher.start()
+    hub_logger = logging.getLogger("huggingface_hub")
+    previous_level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)  # its retry chatter is not for our users
     try:
         target = open_clip.pretrained.download_pretrained(cfg, cache_dir=str(cache))
     except Exception as err:  # network, hub, disk: all become one clear message
         raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=_short_reason(err))) from None
     finally:
+        hub_logger.setLevel(previous_level)
         stop.set()
         if watcher is not None:
             watcher.join(timeout=2)
@@ -200,6 +210,31 @@ def _short_reason(err: BaseException) -> str:
     if any(word in lowered for word in ("offline", "connect", "resolve", "network", "urlopen", "name or service", "timed out")):
         return "no connection to the model hub (offline?)"
     return text[:300] or type(err).__name__
+
+
+def _download_host(cfg: dict) -> Optional[tuple[str, int]]:
+    if cfg.get("hf_hub"):
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    else:
+        endpoint = cfg.get("url", "")
+    parsed = urllib.parse.urlparse(endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return None  # file:// and friends need no network
+    return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def _unreachable_reason(cfg: dict, timeout: float = 4.0) -> str:
+    """Fail fast offline: the hub client would otherwise retry for most of a minute."""
+    if cfg.get("hf_hub") and os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "offline mode is on (HF_HUB_OFFLINE)"
+    host = _download_host(cfg)
+    if host is None:
+        return ""
+    try:
+        socket.create_connection(host, timeout=timeout).close()
+    except OSError as err:
+        return f"no connection to {host[0]} ({err.strerror or err})"
+    return ""
 
 
 def _watch_growth(folder: Path, total: Optional[int], progress: DownloadProgress, stop: threading.Event) -> None:

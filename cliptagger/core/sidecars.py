@@ -1,0 +1,241 @@
+"""Which sidecar belongs to an image, and writing keywords into sidecars safely.
+
+Naming: ``IMG_1.CR2`` owns ``IMG_1.CR2.xmp`` (darktable, digiKam; our default) or
+``IMG_1.xmp`` (Adobe style), found in any letter case. An existing one is updated; a new
+one gets the chosen style. In Adobe style a RAW + JPEG pair shares ``IMG_1.xmp``: the
+pair's keywords are merged into one write, and when a sharer is not part of the batch our
+earlier automatic tags are kept rather than replaced, so one image never erases the
+other's tags.
+
+Every write is atomic, journaled for undo, and refused for read-only files.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+from cliptagger.core.fileio import atomic_write_bytes
+from cliptagger.core.journal import WriteBatch
+from cliptagger.core.scan import IMAGE_EXTENSIONS, RAW_EXTENSIONS
+from cliptagger.core.xmp import keywords_in_sidecar, union_keywords, updated_sidecar
+from cliptagger.core.xmp_document import XmpError
+
+SIDECAR_SUFFIX = ".xmp"
+
+
+class SidecarStyle(str, Enum):
+    EXT = "ext"      # IMG_1.CR2.xmp
+    ADOBE = "adobe"  # IMG_1.xmp
+
+
+def _folder_names(folder: Path) -> dict[str, str]:
+    """Lower-cased name -> real name for the folder's files (letter case varies)."""
+    try:
+        return {name.lower(): name for name in os.listdir(folder)}
+    except OSError:
+        return {}
+
+
+def existing_sidecars(image: Path) -> list[Path]:
+    """Existing sidecars of ``image``: ``IMG.ext.xmp`` first, then ``IMG.xmp``."""
+    names = _folder_names(image.parent)
+    found = []
+    for candidate in (image.name + SIDECAR_SUFFIX, image.stem + SIDECAR_SUFFIX):
+        real = names.get(candidate.lower())
+        if real is not None:
+            found.append(image.parent / real)
+    return found
+
+
+def sidecar_path(image: Path, style: SidecarStyle = SidecarStyle.EXT) -> Path:
+    """The sidecar to update (an existing one wins), or the one to create."""
+    existing = existing_sidecars(image)
+    preferred = image.name + SIDECAR_SUFFIX if style is SidecarStyle.EXT else image.stem + SIDECAR_SUFFIX
+    for path in existing:
+        if path.name.lower() == preferred.lower():
+            return path
+    if existing:
+        return existing[0]
+    return image.parent / preferred
+
+
+def _siblings_sharing(image: Path) -> list[Path]:
+    """Other images in the folder whose Adobe-style sidecar would be the same file."""
+    stem = image.stem.lower()
+    result = []
+    for lower, real in _folder_names(image.parent).items():
+        path = image.parent / real
+        suffix = path.suffix.lower()
+        if (suffix in IMAGE_EXTENSIONS or suffix in RAW_EXTENSIONS) and path.stem.lower() == stem and real != image.name:
+            result.append(path)
+    return result
+
+
+@dataclass
+class PlannedWrite:
+    sidecar: Path
+    images: list[Path]
+    keywords: list[str]
+    #: False when an image outside this batch shares the sidecar: add, never remove.
+    replace_previous_auto: bool = True
+
+
+@dataclass
+class WriteReport:
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    journal: Optional[Path] = None
+
+
+def plan_writes(assignments: Mapping[Path, Sequence[str]], style: SidecarStyle = SidecarStyle.EXT) -> tuple[list[PlannedWrite], list[str]]:
+    by_sidecar: dict[Path, list[Path]] = defaultdict(list)
+    for image in assignments:
+        by_sidecar[sidecar_path(Path(image), style)].append(Path(image))
+    plans, warnings = [], []
+    batch_images = {Path(i) for i in assignments}
+    for sidecar, images in by_sidecar.items():
+        keywords: list[str] = []
+        for image in images:
+            keywords.extend(assignments[image])
+        plan = PlannedWrite(sidecar, images, keywords)
+        if len(images) > 1:
+            warnings.append(f"{', '.join(i.name for i in images)} share the sidecar {sidecar.name}: "
+                            "their tags are merged into it")
+        is_adobe_name = sidecar.name.lower() == images[0].stem.lower() + SIDECAR_SUFFIX
+        if is_adobe_name:
+            outside = [s for i in images for s in _siblings_sharing(i) if s not in batch_images]
+            if outside:
+                plan.replace_previous_auto = False
+                warnings.append(f"{sidecar.name} is shared with {', '.join(sorted({o.name for o in outside}))}, "
+                                "which is not in this batch: tags are only added, none removed")
+        plans.append(plan)
+    return plans, warnings
+
+
+def write_sidecars(
+    assignments: Mapping[Path, Sequence[str]],
+    style: SidecarStyle = SidecarStyle.EXT,
+    dry_run: bool = False,
+    description: str = "",
+) -> WriteReport:
+    """Merge each image's keywords into its sidecar. One bad sidecar never stops the rest."""
+    plans, warnings = plan_writes(assignments, style)
+    report = WriteReport(warnings=list(warnings))
+    batch = None if dry_run else WriteBatch(description)
+    try:
+        for plan in plans:
+            _write_one(plan, report, batch, dry_run)
+    finally:
+        if batch is not None:
+            batch.close()
+            report.journal = batch.path if batch.count else None
+    return report
+
+
+def _write_one(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBatch], dry_run: bool) -> None:
+    path = plan.sidecar
+    try:
+        existing = path.read_bytes() if path.exists() else None
+    except OSError as err:
+        report.failed.append((path, f"cannot read sidecar: {err.strerror}"))
+        return
+    try:
+        data, _outcome = updated_sidecar(existing, plan.keywords, source=str(path),
+                                         replace_previous_auto=plan.replace_previous_auto)
+    except XmpError as err:
+        report.failed.append((path, str(err)))
+        return
+    if data is None:
+        report.unchanged.append(path)
+        return
+    problem = _unwritable_reason(path)
+    if problem:
+        report.failed.append((path, problem))
+        return
+    if dry_run:
+        report.written.append(path)
+        return
+    try:
+        assert batch is not None
+        batch.record(path, existing, data)
+        atomic_write_bytes(path, data)
+    except OSError as err:
+        report.failed.append((path, f"cannot write sidecar: {err.strerror or err}"))
+        return
+    report.written.append(path)
+
+
+def _marked_read_only(path: Path) -> bool:
+    """No write permission for us, or no write bit at all (respected even when run as root)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _unwritable_reason(path: Path) -> str:
+    if path.exists() and _marked_read_only(path):
+        return "the sidecar is read-only; left untouched"
+    if _marked_read_only(path.parent):
+        return f"the folder {path.parent} is read-only; no sidecar written"
+    return ""
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def embedded_keywords(image: Path) -> list[str]:
+    """Keywords stored inside the image file: its XMP packet and IPTC Keywords."""
+    from PIL import Image, IptcImagePlugin
+
+    found: list[str] = []
+    try:
+        with Image.open(image) as handle:
+            packet = handle.info.get("xmp") or handle.info.get("XML:com.adobe.xmp")
+            if isinstance(packet, str):
+                packet = packet.encode("utf-8")
+            if packet:
+                try:
+                    found.extend(keywords_in_sidecar(bytes(packet), f"XMP inside {image.name}"))
+                except XmpError:
+                    pass
+            try:
+                iptc = IptcImagePlugin.getiptcinfo(handle) or {}
+            except Exception:
+                iptc = {}
+            values = iptc.get((2, 25), [])
+            if isinstance(values, bytes):
+                values = [values]
+            for value in values:
+                text = value.decode("utf-8", errors="replace").strip()
+                if text:
+                    found.append(text)
+    except Exception:
+        return found
+    return found
+
+
+def existing_keywords(image: Path) -> tuple[list[str], list[str]]:
+    """(keywords, problems): the union of the image's sidecars and embedded metadata."""
+    keywords: list[str] = []
+    problems: list[str] = []
+    for sidecar in existing_sidecars(image):
+        try:
+            keywords.extend(keywords_in_sidecar(sidecar.read_bytes(), str(sidecar)))
+        except (XmpError, OSError) as err:
+            problems.append(f"{sidecar.name}: {err}")
+    keywords.extend(embedded_keywords(image))
+    return union_keywords(keywords), problems
+
+
+def assignments_from(results: Iterable) -> dict[Path, list[str]]:
+    return {result.path: list(result.keywords) for result in results}

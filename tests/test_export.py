@@ -1,0 +1,42 @@
+"""CSV exports: quoting, UTF-8, and exiftool applying our CSV to real images."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+from cliptagger.core.export import exiftool_csv_text, pick_list_separator, write_exiftool_csv
+from tests import helpers
+from tests.xmp_readers import exiftool_keywords, require
+
+
+def test_exiftool_applies_our_csv_and_reads_keywords_back(tmp_path):
+    folder = tmp_path / "library, \"2024\""  # a comma and quotes in the path
+    folder.mkdir()
+    first = helpers.photo(folder / "Strand, Süd.jpg")
+    second = helpers.photo(folder / "b.jpg")
+    assignments = {first: ["Places|beach", "Café, au lait", "naïve"], second: ["Animals|dog"]}
+    out = tmp_path / "tags.csv"
+    command = write_exiftool_csv(out, assignments)
+    separator = pick_list_separator([k for ks in assignments.values() for k in ks])
+    assert separator != ", "  # a keyword contains ', ' so another separator is chosen
+    assert f'-sep "{separator}"' in command
+    subprocess.run([require("exiftool"), "-q", f"-csv={out}", "-sep", separator, "-overwrite_original",
+                    str(folder)], check=True, timeout=60)
+    assert exiftool_keywords(first) == {
+        "XMP-dc:Subject": ["beach", "Café, au lait", "naïve"],
+        "XMP-digiKam:TagsList": ["Places/beach", "Café, au lait", "naïve"],
+        "XMP-lr:HierarchicalSubject": ["Places|beach", "Café, au lait", "naïve"],
+    }
+    assert exiftool_keywords(second)["XMP-lr:HierarchicalSubject"] == ["Animals|dog"]
+
+
+def test_csv_quoting_round_trips():
+    path = Path('/photos/with "quotes", commas\nand newline.jpg')
+    text, separator = exiftool_csv_text({path: ['say "cheese"', "a|b"]})
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][0] == str(path)
+    assert rows[1][1].split(separator) == ['say "cheese"', "b"]
