@@ -137,7 +137,7 @@ def load_model(
     except WeightsUnavailableError:
         raise
     except Exception as err:
-        where = f" from {weights}" if weights else ""
+        where = f" from {weights}" if weights and request.checkpoint is None else ""
         raise ModelLoadError(
             f"Could not load model {request.label}{where}: {' '.join(str(err).split())[:400]}. "
             "If this is a checkpoint file, check that --model names its architecture."

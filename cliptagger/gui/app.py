@@ -1,0 +1,48 @@
+"""Starting the desktop app: ``python main.py [FOLDER...]`` or the ``cliptagger-gui`` script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from cliptagger import __version__
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cliptagger", description="cliptagger desktop app")
+    parser.add_argument("paths", nargs="*", type=Path, help="folders or photos to open")
+    parser.add_argument("--model", help="model to use (overrides the remembered one)")
+    parser.add_argument("--version", action="version", version=f"cliptagger {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_arguments(list(sys.argv[1:] if argv is None else argv))
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from cliptagger.core import paths
+    from cliptagger.gui.main_window import MainWindow
+    from cliptagger.settings import load_settings, load_user_label_sets
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("cliptagger")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("cliptagger")
+    icon = paths.resources_dir() / "icons" / "cliptagger.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    settings = load_settings()
+    if args.model:
+        settings.model = args.model
+    window = MainWindow(settings, load_user_label_sets())
+    window.show()
+    if args.paths:
+        window.add_paths(args.paths)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""The label set editor: create, rename, delete, import, export and edit sets.
+
+Edits are validated by the core (``LabelSet``), previewed live (expanded prompts), and
+handed back with ``label_sets()`` when the dialog is accepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cliptagger.core.errors import LabelSetError
+from cliptagger.core.labels import Label, LabelSet, Mode, load_label_sets, save_label_sets
+from cliptagger.core.templates import TEMPLATE_SETS
+
+CUSTOM = "custom"
+
+
+class LabelSetEditor(QDialog):
+    def __init__(self, label_sets: list[LabelSet], parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Label sets")
+        self.resize(980, 620)
+        self._sets: list[LabelSet] = list(label_sets)
+        self._current = -1
+        self._loading = False
+
+        self.set_list = QListWidget()
+        self.set_list.currentRowChanged.connect(self._select)
+        buttons = QHBoxLayout()
+        for text, slot in (("New", self.new_set), ("Rename", self.rename_set), ("Delete", self.delete_set),
+                           ("Import…", self.import_sets), ("Export…", self.export_sets)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(QLabel("Label sets"))
+        left_layout.addWidget(self.set_list)
+        left_layout.addLayout(buttons)
+
+        self.mode = QComboBox()
+        self.mode.addItem("Exclusive: pick one label", Mode.EXCLUSIVE.value)
+        self.mode.addItem("Independent: any number of labels", Mode.INDEPENDENT.value)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(2)
+        self.max_tags = QSpinBox()
+        self.max_tags.setRange(1, 100)
+        self.templates = QComboBox()
+        for name, templates in TEMPLATE_SETS.items():
+            self.templates.addItem(f"{name} ({len(templates)} templates)", name)
+        self.templates.addItem("custom (below)", CUSTOM)
+        self.custom_templates = QPlainTextEdit()
+        self.custom_templates.setPlaceholderText("one template per line, {} is the label, e.g. a photo of a {}.")
+        self.custom_templates.setMaximumHeight(80)
+        self.labels = QTableWidget(0, 3)
+        self.labels.setHorizontalHeaderLabels(["Label", "Parent (keyword hierarchy)", "Own prompts (; separated)"])
+        self.labels.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.labels.setSelectionBehavior(QAbstractItemView.SelectRows)
+        add_label = QPushButton("Add label")
+        add_label.clicked.connect(self.add_label)
+        remove_label = QPushButton("Remove selected")
+        remove_label.clicked.connect(self.remove_labels)
+        label_buttons = QHBoxLayout()
+        label_buttons.addWidget(add_label)
+        label_buttons.addWidget(remove_label)
+        label_buttons.addStretch()
+        self.preview = QPlainTextEdit()
+        self.preview.setReadOnly(True)
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #c62828")
+        self.problem.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Mode", self.mode)
+        form.addRow("Threshold", self.threshold)
+        form.addRow("Max tags", self.max_tags)
+        form.addRow("Templates", self.templates)
+        form.addRow("", self.custom_templates)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addLayout(form)
+        right_layout.addWidget(self.labels, 3)
+        right_layout.addLayout(label_buttons)
+        right_layout.addWidget(QLabel("Expanded prompts (what the model reads)"))
+        right_layout.addWidget(self.preview, 2)
+        right_layout.addWidget(self.problem)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 3)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        layout.addWidget(self.buttons)
+
+        for widget_signal in (self.mode.currentIndexChanged, self.threshold.valueChanged, self.max_tags.valueChanged,
+                              self.templates.currentIndexChanged, self.custom_templates.textChanged,
+                              self.labels.itemChanged):
+            widget_signal.connect(self._edited)
+        self._refresh_list()
+        if self._sets:
+            self.set_list.setCurrentRow(0)
+
+    # ---------------------------------------------------------------- public
+
+    def label_sets(self) -> list[LabelSet]:
+        return list(self._sets)
+
+    # ---------------------------------------------------------------- list of sets
+
+    def _refresh_list(self) -> None:
+        row = self.set_list.currentRow()
+        self.set_list.blockSignals(True)
+        self.set_list.clear()
+        for label_set in self._sets:
+            self.set_list.addItem(f"{label_set.name}  ({len(label_set.labels)} labels, {label_set.mode.value})")
+        self.set_list.blockSignals(False)
+        if self._sets:
+            self.set_list.setCurrentRow(min(max(row, 0), len(self._sets) - 1))
+
+    def _select(self, row: int) -> None:
+        self._current = row
+        if 0 <= row < len(self._sets):
+            self._load(self._sets[row])
+
+    def _unique_name(self, base: str) -> str:
+        names = {s.name.casefold() for s in self._sets}
+        name, n = base, 1
+        while name.casefold() in names:
+            n += 1
+            name = f"{base} {n}"
+        return name
+
+    def new_set(self) -> None:
+        name, ok = QInputDialog.getText(self, "New label set", "Name:", text=self._unique_name("New set"))
+        if not ok or not name.strip():
+            return
+        self._sets.append(LabelSet(self._unique_name(name.strip()), (Label("first label"), Label("second label"))))
+        self._refresh_list()
+        self.set_list.setCurrentRow(len(self._sets) - 1)
+
+    def rename_set(self) -> None:
+        if not 0 <= self._current < len(self._sets):
+            return
+        current = self._sets[self._current]
+        name, ok = QInputDialog.getText(self, "Rename label set", "Name:", text=current.name)
+        if ok and name.strip() and name.strip() != current.name:
+            self._sets[self._current] = current.with_changes(name=self._unique_name(name.strip()))
+            self._refresh_list()
+
+    def delete_set(self) -> None:
+        if not 0 <= self._current < len(self._sets):
+            return
+        name = self._sets[self._current].name
+        if QMessageBox.question(self, "Delete label set", f"Delete the label set “{name}”?") == QMessageBox.Yes:
+            del self._sets[self._current]
+            self._refresh_list()
+
+    def import_sets(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import label sets", "", "Label sets (*.json)")
+        if path:
+            self.import_from(Path(path))
+
+    def import_from(self, path: Path) -> None:
+        try:
+            imported = load_label_sets(path)
+        except LabelSetError as err:
+            QMessageBox.warning(self, "Import failed", str(err))
+            return
+        for label_set in imported:
+            self._sets.append(label_set.with_changes(name=self._unique_name(label_set.name)))
+        self._refresh_list()
+
+    def export_sets(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export label sets", "label-sets.json", "Label sets (*.json)")
+        if path:
+            save_label_sets(Path(path), self._sets)
+
+    # ---------------------------------------------------------------- one set
+
+    def _load(self, label_set: LabelSet) -> None:
+        self._loading = True
+        self.mode.setCurrentIndex(0 if label_set.mode is Mode.EXCLUSIVE else 1)
+        self.threshold.setValue(label_set.threshold)
+        self.max_tags.setValue(label_set.max_tags)
+        if isinstance(label_set.templates, str):
+            self.templates.setCurrentIndex(self.templates.findData(label_set.templates))
+            self.custom_templates.setPlainText("")
+        else:
+            self.templates.setCurrentIndex(self.templates.findData(CUSTOM))
+            self.custom_templates.setPlainText("\n".join(label_set.templates))
+        self.labels.setRowCount(0)
+        for label in label_set.labels:
+            self._append_row(label.name, label.parent, "; ".join(label.prompts))
+        self._loading = False
+        self._show_preview(label_set)
+
+    def _append_row(self, name: str, parent: str, prompts: str) -> None:
+        row = self.labels.rowCount()
+        self.labels.insertRow(row)
+        for column, text in enumerate((name, parent, prompts)):
+            self.labels.setItem(row, column, QTableWidgetItem(text))
+
+    def add_label(self) -> None:
+        self._append_row("new label", "", "")
+        self.labels.editItem(self.labels.item(self.labels.rowCount() - 1, 0))
+
+    def remove_labels(self) -> None:
+        for row in sorted({i.row() for i in self.labels.selectedIndexes()}, reverse=True):
+            self.labels.removeRow(row)
+        self._edited()
+
+    def _form_to_set(self) -> LabelSet:
+        current = self._sets[self._current]
+        labels = []
+        for row in range(self.labels.rowCount()):
+            cells = [(self.labels.item(row, c).text() if self.labels.item(row, c) else "").strip() for c in range(3)]
+            if cells[0]:
+                prompts = tuple(p.strip() for p in cells[2].split(";") if p.strip())
+                labels.append(Label(cells[0], cells[1].strip("| "), prompts))
+        template_choice = self.templates.currentData()
+        templates = (tuple(t.strip() for t in self.custom_templates.toPlainText().splitlines() if t.strip())
+                     if template_choice == CUSTOM else template_choice)
+        return LabelSet(current.name, tuple(labels), Mode(self.mode.currentData()), self.threshold.value(),
+                        self.max_tags.value(), templates, current.baseline_prompts)
+
+    def _edited(self, *_args) -> None:
+        if self._loading or not 0 <= self._current < len(self._sets):
+            return
+        self.custom_templates.setEnabled(self.templates.currentData() == CUSTOM)
+        try:
+            label_set = self._form_to_set()
+        except LabelSetError as err:
+            self.problem.setText(str(err))
+            self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)
+            return
+        self._sets[self._current] = label_set
+        self.set_list.item(self._current).setText(
+            f"{label_set.name}  ({len(label_set.labels)} labels, {label_set.mode.value})")
+        self._show_preview(label_set)
+
+    def _show_preview(self, label_set: LabelSet) -> None:
+        self.problem.setText("")
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(True)
+        self.custom_templates.setEnabled(self.templates.currentData() == CUSTOM)
+        lines = []
+        for label in label_set.labels:
+            prompts = label_set.prompts_for(label)
+            shown = prompts[:6]
+            more = f"   … and {len(prompts) - len(shown)} more" if len(prompts) > len(shown) else ""
+            lines.append(f"{label.keyword}:")
+            lines.extend(f"    {p}" for p in shown)
+            if more:
+                lines.append(more)
+        self.preview.setPlainText("\n".join(lines))

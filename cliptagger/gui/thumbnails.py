@@ -1,0 +1,107 @@
+"""Thumbnails made off the UI thread (a QThreadPool), cached in memory and on disk."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from cliptagger.core import paths
+
+
+def _cache_file(path: Path, size: int) -> Optional[Path]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{size}".encode("utf-8", "surrogatepass")
+    return paths.cache_dir() / "thumbnails" / f"{hashlib.sha1(key).hexdigest()}.jpg"
+
+
+def render_thumbnail(path: Path, size: int) -> Optional[QImage]:
+    """Decode (draft mode for JPEGs), orient and shrink; cached on disk by content stamp."""
+    from cliptagger.core.errors import ImageDecodeError
+    from cliptagger.core.fileio import atomic_write_bytes
+    from cliptagger.core.images import load_rgb
+
+    cached = _cache_file(path, size)
+    if cached is not None and cached.exists():
+        image = QImage(str(cached))
+        if not image.isNull():
+            return image
+    try:
+        picture = load_rgb(path, draft_size=size)
+    except ImageDecodeError:
+        return None
+    picture.thumbnail((size, size))
+    data = picture.tobytes("raw", "RGB")
+    image = QImage(data, picture.width, picture.height, picture.width * 3, QImage.Format_RGB888).copy()
+    if cached is not None:
+        try:
+            import io
+
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            buffer = io.BytesIO()
+            picture.save(buffer, "JPEG", quality=85)
+            atomic_write_bytes(cached, buffer.getvalue())
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+    return image
+
+
+class _Signals(QObject):
+    ready = Signal(object, int, QImage)   # path, size, image
+
+
+class _Job(QRunnable):
+    def __init__(self, path: Path, size: int, signals: _Signals) -> None:
+        super().__init__()
+        self.path, self.size, self.signals = path, size, signals
+
+    def run(self) -> None:
+        image = render_thumbnail(self.path, self.size)
+        if image is not None:
+            self.signals.ready.emit(self.path, self.size, image)
+
+
+class ThumbnailLoader(QObject):
+    """Ask with ``request(path, size)``; ``ready(path, size, QPixmap)`` arrives later."""
+
+    ready = Signal(object, int, QPixmap)
+
+    def __init__(self, parent: Optional[QObject] = None, memory_items: int = 3000) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self._signals = _Signals()
+        self._signals.ready.connect(self._on_ready)
+        self._memory: OrderedDict[tuple[Path, int], QPixmap] = OrderedDict()
+        self._memory_items = memory_items
+        self._pending: set[tuple[Path, int]] = set()
+
+    def request(self, path: Path, size: int) -> Optional[QPixmap]:
+        key = (Path(path), size)
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            return self._memory[key]
+        if key not in self._pending:
+            self._pending.add(key)
+            self.pool.start(_Job(key[0], size, self._signals))
+        return None
+
+    def _on_ready(self, path: Path, size: int, image: QImage) -> None:
+        key = (path, size)
+        self._pending.discard(key)
+        pixmap = QPixmap.fromImage(image)  # QPixmap only on the UI thread
+        self._memory[key] = pixmap
+        while len(self._memory) > self._memory_items:
+            self._memory.popitem(last=False)
+        self.ready.emit(path, size, pixmap)
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone(5000)
