@@ -51,7 +51,7 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
         raise ImageDecodeError("not a recognised image format (damaged, or not an image)") from None
     except OSError as err:
         message = str(err)
-        if "truncated" in message or "broken data stream" in message:
+        if "truncated" in message.lower() or "broken data stream" in message:
             raise ImageDecodeError("the file is truncated or corrupt") from None
         raise ImageDecodeError(f"cannot decode image: {message}") from None
     except (ValueError, SyntaxError, EOFError, MemoryError) as err:

@@ -6,7 +6,7 @@ import base64
 from pathlib import Path
 from typing import Any, Optional
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,6 +47,13 @@ CHECKPOINT_ITEM = "Weights file…"
 
 
 class MainWindow(QMainWindow):
+    # Emitted on the UI thread once the window has taken in the worker's news.
+    run_done = Signal(bool)
+    write_finished = Signal(object)
+    undo_finished = Signal(object)
+    export_finished = Signal(str)
+    rescore_finished = Signal(int)
+
     def __init__(self, settings: Settings, label_sets: list[LabelSet], client: Optional[WorkerClient] = None) -> None:
         super().__init__()
         self.settings = settings
@@ -72,9 +79,11 @@ class MainWindow(QMainWindow):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
+        # Not ResizeToContents: it re-measures every row on each dataChanged (seconds on big lists).
+        header.setSectionResizeMode(1, QHeaderView.Interactive)
         header.setSectionResizeMode(2, QHeaderView.Stretch)
         self.table.setColumnWidth(0, 260)
+        self.table.setColumnWidth(1, 80)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.panel = ResultsPanel()
         self.panel.decision.connect(self._decide_one)
@@ -95,7 +104,12 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self._connect_worker()
-        self.images.counts_changed.connect(self._update_counts)
+        # Counting is O(images): coalesce bursts of results into one update per 150 ms.
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(150)
+        self._counts_timer.timeout.connect(self._update_counts)
+        self.images.counts_changed.connect(self._counts_timer.start)
         self._restore_layout()
         self._update_actions()
         self.client.set_label_sets(self.label_sets)
@@ -215,7 +229,8 @@ class MainWindow(QMainWindow):
 
     def _connect_worker(self) -> None:
         tagging, writer = self.client.tagging, self.client.writer
-        tagging.model_loading.connect(lambda label: self.model_label.setText(f"Model: loading {label}…"))
+        # Bound methods only: PySide runs a lambda slot in the emitting (worker) thread.
+        tagging.model_loading.connect(self._model_loading)
         tagging.model_ready.connect(self._model_ready)
         tagging.model_failed.connect(self._model_failed)
         tagging.download_progress.connect(self._download_progress)
@@ -224,12 +239,25 @@ class MainWindow(QMainWindow):
         tagging.failure.connect(self._failure)
         tagging.run_finished.connect(self._run_finished)
         tagging.rescored.connect(self._rescored)
-        tagging.label_sets_failed.connect(lambda message: QMessageBox.warning(self, "Label sets", message))
+        tagging.label_sets_failed.connect(self._label_sets_failed)
         writer.write_done.connect(self._write_done)
         writer.undo_done.connect(self._undo_done)
         writer.export_done.connect(self._export_done)
-        writer.failed.connect(lambda message: QMessageBox.warning(self, "cliptagger", message))
+        writer.failed.connect(self._writer_failed)
         self._download_dialog: Optional[QProgressDialog] = None
+
+    @Slot(str)
+    def _model_loading(self, label: str) -> None:
+        self.model_label.setText(f"Model: loading {label}…")
+
+    @Slot(str)
+    def _label_sets_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "Label sets", message)
+
+    @Slot(str)
+    def _writer_failed(self, message: str) -> None:
+        self.write_action.setEnabled(bool(self.images.accepted_assignments()))
+        QMessageBox.warning(self, "cliptagger", message)
 
     def _restore_layout(self) -> None:
         if self.settings.window_geometry:
@@ -286,6 +314,7 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _scanned(self, images: list[Path], problems: list) -> None:
         added = self.images.add_paths(images)
+        self.flush_counts()
         for path in images:
             self.thumbnails.request(path, THUMB_SIZE)
         message = f"Added {added} photo{'s' if added != 1 else ''}"
@@ -452,6 +481,7 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _run_finished(self, cancelled: bool) -> None:
         self.running = False
+        self.flush_counts()
         self.progress.hide()
         self.rate_label.setText("")
         tagged, errors = len(self.images.tagged_items()), len(self.images.errors())
@@ -459,6 +489,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{verb}: {tagged} tagged, {errors} error(s). "
                                      "Review the proposals, then Write XMP (Ctrl+S).", 10000)
         self._update_actions()
+        self.run_done.emit(cancelled)
 
     # ------------------------------------------------------------------ review
 
@@ -468,16 +499,19 @@ class MainWindow(QMainWindow):
 
     def accept_selected(self) -> None:
         count = self.images.decide(self.selected_items(), True)
+        self.flush_counts()
         self.statusBar().showMessage(f"Accepted {count} tag(s).", 4000)
         self._current_changed()
 
     def reject_selected(self) -> None:
         count = self.images.decide(self.selected_items(), False)
+        self.flush_counts()
         self.statusBar().showMessage(f"Rejected {count} tag(s).", 4000)
         self._current_changed()
 
     def accept_all(self) -> None:
         count = self.images.decide(self.images.tagged_items(), True)
+        self.flush_counts()
         self.statusBar().showMessage(f"Accepted {count} proposed tag(s) above their thresholds.", 4000)
         self._current_changed()
 
@@ -485,7 +519,7 @@ class MainWindow(QMainWindow):
         item = self.panel.item
         if item is not None:
             self.images.decide([item], accepted, keyword)
-            self._update_actions()
+            self.flush_counts()
 
     def write_xmp(self) -> None:
         assignments = self.images.accepted_assignments()
@@ -519,7 +553,8 @@ class MainWindow(QMainWindow):
             box.setDetailedText(details)
             box.open()
         self._current_changed()
-        self._update_actions()
+        self.flush_counts()
+        self.write_finished.emit(report)
 
     def undo_write(self) -> None:
         self.client.undo()
@@ -528,6 +563,7 @@ class MainWindow(QMainWindow):
     def _undo_done(self, report: Any) -> None:
         if report.batch is None:
             self.statusBar().showMessage("Nothing to undo.", 4000)
+            self.undo_finished.emit(report)
             return
         for path in getattr(self, "_last_written", set()):
             item = self.images.item_for(path)
@@ -540,6 +576,7 @@ class MainWindow(QMainWindow):
             message += f", {len(report.skipped)} left as they are (changed since)"
         self.statusBar().showMessage(message + ".", 10000)
         self._current_changed()
+        self.undo_finished.emit(report)
 
     # ------------------------------------------------------------------ export
 
@@ -562,6 +599,7 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _export_done(self, path: str, message: str) -> None:
         self.statusBar().showMessage(f"Exported {path}. {message}", 15000)
+        self.export_finished.emit(path)
 
     # ------------------------------------------------------------------ label sets
 
@@ -587,6 +625,7 @@ class MainWindow(QMainWindow):
         if rescored:
             self.statusBar().showMessage(f"Re-scored {len(rescored)} photo(s) with the new label sets.", 5000)
         self._current_changed()
+        self.rescore_finished.emit(len(rescored))
 
     # ------------------------------------------------------------------ panel, status
 
@@ -609,6 +648,11 @@ class MainWindow(QMainWindow):
             self.images.set_thumbnail(path, pixmap)
         if self.panel.item is not None and self.panel.item.path == path:
             self.panel.set_preview(pixmap)
+
+    def flush_counts(self) -> None:
+        """Bring the status bar and actions up to date now (tests, and before dialogs)."""
+        self._counts_timer.stop()
+        self._update_counts()
 
     def _update_counts(self) -> None:
         items = self.images.items
