@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="label set file (JSON); repeat for several; default: the bundled photo basics")
     add_model_arguments(tag)
     tag.add_argument("--batch-size", type=int, default=32, metavar="N")
+    tag.add_argument("--exact", action="store_true",
+                     help="decode every image at full size (the reference path; slower, same tags)")
+    tag.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     tag.add_argument("--write-xmp", action="store_true",
                      help="merge the proposed tags into XMP sidecars (undo with `cliptagger undo`)")
     tag.add_argument("--sidecar-style", choices=[s.value for s in SidecarStyle], default="ext",
@@ -73,6 +76,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, metavar="FILE", help="local weights file for --model")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--no-download", action="store_true", help="never download weights")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                        help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -108,7 +113,7 @@ def load_model_from_args(args: argparse.Namespace, quiet: bool = False):
 
     try:
         return load_model(request, device=args.device, allow_download=not args.no_download,
-                          download_progress=on_download)
+                          download_progress=on_download, precision=args.precision)
     finally:
         bar.close()
 
@@ -132,7 +137,14 @@ def command_tag(args: argparse.Namespace) -> int:
         return EXIT_NOTHING_TAGGED
 
     model = load_model_from_args(args, quiet=args.quiet)
-    engine = TaggingEngine(model, label_sets, batch_size=args.batch_size)
+    cache = None
+    if not args.no_cache:
+        from cliptagger.core.cache import EmbeddingCache
+
+        cache = EmbeddingCache()
+        for warning in cache.warnings:
+            print(f"cliptagger: warning: {warning}", file=sys.stderr)
+    engine = TaggingEngine(model, label_sets, batch_size=args.batch_size, fast_decode=not args.exact, cache=cache)
     bar = ProgressBar(enabled=False if args.quiet else None)
     results, failures = [], []
     cancel = threading.Event()

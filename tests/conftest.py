@@ -31,7 +31,7 @@ def demo_model():
     from cliptagger.core.model import load_model
     from cliptagger.core.weights import request_for
 
-    return load_model(request_for("demo"), device="cpu")
+    return load_model(request_for("demo"), device="cpu", precision="fp32")
 
 
 @pytest.fixture(scope="session")

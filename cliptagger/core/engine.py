@@ -8,6 +8,7 @@ decoding or encoding any image again (``TaggingEngine.rescore``).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
+from cliptagger.core.cache import EmbeddingCache
 from cliptagger.core.errors import ImageDecodeError
 from cliptagger.core.images import load_rgb
 from cliptagger.core.labels import LabelSet
@@ -52,6 +54,8 @@ class ImageFailure:
 
 
 Outcome = Union[ImageResult, ImageFailure]
+
+DRAFT_FACTOR = 2
 
 
 @dataclass
@@ -96,14 +100,18 @@ class TaggingEngine:
         model: ClipModel,
         label_sets: Sequence[LabelSet],
         batch_size: int = 32,
-        decode_workers: int = 2,
-        fast_decode: bool = False,
+        decode_workers: Optional[int] = None,
+        fast_decode: bool = True,
+        cache: Optional[EmbeddingCache] = None,
     ) -> None:
         self.model = model
         self.batch_size = max(1, batch_size)
-        self.decode_workers = max(1, decode_workers)
-        #: Decode JPEGs at reduced scale (DCT scaling) before the model's own resize.
+        self.decode_workers = max(1, decode_workers or os.cpu_count() or 1)
+        #: Decode JPEGs at reduced scale (DCT scaling) before the model's own resize; False is
+        #: the exact reference path (full decode, then open_clip's preprocess).
         self.fast_decode = fast_decode
+        self.cache = cache
+        self.cache_hits = 0
         self._prompt_cache = PromptEmbeddingCache(model)
         self._prototypes: list[SetPrototypes] = []
         self.set_label_sets(label_sets)
@@ -144,7 +152,9 @@ class TaggingEngine:
 
     def load_pixels(self, path: Path) -> Any:
         """Decode and preprocess one image into the model's input tensor (runs in the pool)."""
-        draft = self.model.image_size if self.fast_decode else None
+        # DCT scaling to at least twice the model's input, so the final bicubic resize still
+        # does a real (antialiased) downscale: agrees with the full decode (see tests).
+        draft = self.model.image_size * DRAFT_FACTOR if self.fast_decode else None
         return self.model.preprocess(load_rgb(path, draft_size=draft))
 
     def run(
@@ -158,9 +168,12 @@ class TaggingEngine:
         paths = [Path(p) for p in paths]
         total, done, failed = len(paths), 0, 0
         started = time.monotonic()
+        cached = self.cache.lookup(paths, self.model.model_id) if self.cache is not None else {}
+        self.cache_hits = len(cached)
+        # Bounded look-ahead: memory stays flat however large the library is.
         prefetch = self.batch_size * 2
         with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
-            pending: deque[tuple[Path, Future]] = deque()
+            pending: deque[tuple[Path, Any]] = deque()
             queue = iter(paths)
 
             def top_up() -> None:
@@ -169,7 +182,8 @@ class TaggingEngine:
                         path = next(queue)
                     except StopIteration:
                         return
-                    pending.append((path, pool.submit(self.load_pixels, path)))
+                    hit = cached.get(path)
+                    pending.append((path, hit if hit is not None else pool.submit(self.load_pixels, path)))
 
             top_up()
             while pending:
@@ -177,23 +191,35 @@ class TaggingEngine:
                     for _, future in pending:
                         future.cancel()
                     return
-                batch_paths, batch_pixels, outcomes = [], [], []
+                batch_paths, embeddings_by_path, to_encode, outcomes = [], {}, [], []
                 while pending and len(batch_paths) < self.batch_size:
-                    path, future = pending.popleft()
+                    path, work = pending.popleft()
+                    if not isinstance(work, Future):
+                        embeddings_by_path[path] = work
+                        batch_paths.append(path)
+                        outcomes.append(None)
+                        top_up()
+                        continue
                     try:
-                        pixels = future.result()
+                        pixels = work.result()
                     except ImageDecodeError as err:
                         outcomes.append(ImageFailure(path, str(err)))
                     except Exception as err:  # a decoder bug must not end the run
                         outcomes.append(ImageFailure(path, f"unexpected error: {err!r}"))
                     else:
                         batch_paths.append(path)
-                        batch_pixels.append(pixels)
+                        to_encode.append((path, pixels))
                         outcomes.append(None)
                     top_up()
+                if to_encode:
+                    fresh_embeddings = self.model.encode_pixels(torch.stack([px for _, px in to_encode]))
+                    new = [(path, vector) for (path, _), vector in zip(to_encode, fresh_embeddings)]
+                    embeddings_by_path.update(new)
+                    if self.cache is not None:
+                        self.cache.store(new, self.model.model_id)
                 results: list[ImageResult] = []
-                if batch_pixels:
-                    embeddings = self.model.encode_pixels(torch.stack(batch_pixels))
+                if batch_paths:
+                    embeddings = torch.stack([embeddings_by_path[p] for p in batch_paths])
                     for path, embedding, scores in zip(batch_paths, embeddings, self.score_embeddings(embeddings)):
                         results.append(ImageResult(path, embedding, scores))
                 fresh = iter(results)

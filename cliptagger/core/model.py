@@ -50,6 +50,8 @@ class ClipModel:
     model_id: str
     arch: str
     device: str
+    #: "fp32", "bf16" or "fp16": what the encoders compute in (see core.precision).
+    precision: str = "fp32"
     #: Called with the batch size each time images are encoded (tests count encoder calls).
     encode_listeners: list[Callable[[int], None]] = field(default_factory=list)
 
@@ -68,7 +70,9 @@ class ClipModel:
 
         for listener in self.encode_listeners:
             listener(int(batch.shape[0]))
-        with torch.inference_mode():
+        from cliptagger.core.precision import autocast
+
+        with torch.inference_mode(), autocast(self.device, self.precision):
             features = self.model.encode_image(batch.to(self.device))
             features = features.float()
             return torch.nn.functional.normalize(features, dim=-1).cpu()
@@ -77,8 +81,10 @@ class ClipModel:
         """L2-normalized float32 embeddings, one row per text."""
         import torch
 
+        from cliptagger.core.precision import autocast
+
         rows = []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(texts), batch_size):
                 tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
                 features = self.model.encode_text(tokens).float()
@@ -99,6 +105,7 @@ def load_model(
     allow_download: bool = True,
     download_progress: Optional[DownloadProgress] = None,
     random_weights: bool = False,
+    precision: str = "auto",
 ) -> ClipModel:
     """Build the model on the chosen device; ``random_weights`` is for tests and benchmarks."""
     import open_clip
@@ -143,6 +150,8 @@ def load_model(
             "If this is a checkpoint file, check that --model names its architecture."
         ) from None
     model.eval()
+    from cliptagger.core.precision import choose_precision
+
     tokenizer = open_clip.get_tokenizer(request.arch)
     return ClipModel(
         model=model,
@@ -151,4 +160,5 @@ def load_model(
         model_id=model_id_for(request, weights) if not random_weights else f"{request.arch}@random-{uuid.uuid4().hex[:8]}",
         arch=request.arch,
         device=device,
+        precision=choose_precision(device, precision),
     )

@@ -36,6 +36,7 @@ class TaggingWorker(QObject):
         self.engine: Any = None
         self.label_sets: list = []
         self.batch_size = 32
+        self.cache: Any = None
 
     # Called from the UI thread directly: only sets a flag.
     def stop(self) -> None:
@@ -67,9 +68,13 @@ class TaggingWorker(QObject):
     def _rebuild_engine(self) -> None:
         from cliptagger.core.engine import TaggingEngine
 
+        from cliptagger.core.cache import EmbeddingCache
+
         if self.model is None or not self.label_sets:
             return
-        self.engine = TaggingEngine(self.model, self.label_sets, batch_size=self.batch_size)
+        if self.cache is None:
+            self.cache = EmbeddingCache()
+        self.engine = TaggingEngine(self.model, self.label_sets, batch_size=self.batch_size, cache=self.cache)
 
     @Slot(object)
     def set_label_sets(self, label_sets: list) -> None:
