@@ -22,6 +22,7 @@ from cliptagger.core.errors import ImageDecodeError
 from cliptagger.core.images import load_rgb
 from cliptagger.core.labels import LabelSet
 from cliptagger.core.model import ClipModel
+from cliptagger.core.threads import lower_current_thread_priority
 from cliptagger.core.scoring import Proposal, SetPrototypes, build_prototypes, probabilities, propose
 
 
@@ -103,6 +104,7 @@ class TaggingEngine:
         decode_workers: Optional[int] = None,
         fast_decode: bool = True,
         cache: Optional[EmbeddingCache] = None,
+        background_priority: bool = False,
     ) -> None:
         self.model = model
         self.batch_size = max(1, batch_size)
@@ -112,6 +114,8 @@ class TaggingEngine:
         self.fast_decode = fast_decode
         self.cache = cache
         self.cache_hits = 0
+        #: Run decode threads at a lower CPU priority (the GUI keeps its UI thread responsive).
+        self.background_priority = background_priority
         self._prompt_cache = PromptEmbeddingCache(model)
         self._prototypes: list[SetPrototypes] = []
         self.set_label_sets(label_sets)
@@ -172,7 +176,8 @@ class TaggingEngine:
         self.cache_hits = len(cached)
         # Bounded look-ahead: memory stays flat however large the library is.
         prefetch = self.batch_size * 2
-        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
+        initializer = lower_current_thread_priority if self.background_priority else None
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode", initializer=initializer) as pool:
             pending: deque[tuple[Path, Any]] = deque()
             queue = iter(paths)
 

@@ -63,6 +63,9 @@ class _Job(QRunnable):
         self.path, self.size, self.signals = path, size, signals
 
     def run(self) -> None:
+        from cliptagger.core.threads import lower_current_thread_priority
+
+        lower_current_thread_priority()
         image = render_thumbnail(self.path, self.size)
         if image is not None:
             self.signals.ready.emit(self.path, self.size, image)

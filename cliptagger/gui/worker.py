@@ -47,6 +47,10 @@ class TaggingWorker(QObject):
         from cliptagger.core.errors import CliptaggerError, WeightsUnavailableError
         from cliptagger.core.model import load_model
 
+        from cliptagger.core.threads import lower_current_thread_priority
+
+        # Before torch creates its OpenMP team from this thread, so the team inherits it.
+        lower_current_thread_priority()
         self.model_loading.emit(request.label)
         try:
             model = load_model(request, device=device, allow_download=allow_download,
@@ -74,7 +78,8 @@ class TaggingWorker(QObject):
             return
         if self.cache is None:
             self.cache = EmbeddingCache()
-        self.engine = TaggingEngine(self.model, self.label_sets, batch_size=self.batch_size, cache=self.cache)
+        self.engine = TaggingEngine(self.model, self.label_sets, batch_size=self.batch_size, cache=self.cache,
+                                    background_priority=True)
 
     @Slot(object)
     def set_label_sets(self, label_sets: list) -> None:
