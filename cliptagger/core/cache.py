@@ -26,7 +26,7 @@ def default_cache_path() -> Path:
     return paths.cache_dir() / "embeddings.sqlite3"
 
 
-def file_stamp(path: Path) -> Optional[tuple[int, int]]:
+def file_stamp(path: "Path | str") -> Optional[tuple[int, int]]:
     try:
         stat = os.stat(path)
     except OSError:
@@ -90,8 +90,9 @@ class EmbeddingCache:
         import torch
 
         found: dict[Path, Any] = {}
-        stamps = {Path(p): file_stamp(Path(p)) for p in paths_}
-        keys = [str(p) for p, s in stamps.items() if s is not None]
+        by_name = {str(p): p for p in paths_}
+        stamps = {name: file_stamp(name) for name in by_name}  # type: ignore[arg-type]
+        keys = [name for name, stamp in stamps.items() if stamp is not None]
         with self._lock:
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
@@ -100,10 +101,9 @@ class EmbeddingCache:
                     f"SELECT path, size, mtime_ns, dim, vector FROM embeddings WHERE model_id = ? AND path IN ({marks})",
                     [model_id, *chunk],
                 ).fetchall()
-                for path, size, mtime_ns, dim, blob in rows:
-                    key = Path(path)
-                    if stamps.get(key) == (size, mtime_ns) and len(blob) == dim * 4:
-                        found[key] = torch.from_numpy(np.frombuffer(blob, dtype=np.float32).copy())
+                for name, size, mtime_ns, dim, blob in rows:
+                    if stamps.get(name) == (size, mtime_ns) and len(blob) == dim * 4:
+                        found[by_name[name]] = torch.from_numpy(np.frombuffer(blob, dtype=np.float32).copy())
         return found
 
     def store(self, items: Iterable[tuple[Path, Any]], model_id: str) -> None:

@@ -23,7 +23,7 @@ from cliptagger.core.images import load_rgb
 from cliptagger.core.labels import LabelSet
 from cliptagger.core.model import ClipModel
 from cliptagger.core.threads import lower_current_thread_priority
-from cliptagger.core.scoring import Proposal, SetPrototypes, build_prototypes, probabilities, propose
+from cliptagger.core.scoring import Proposal, SetPrototypes, build_prototypes, probabilities, propose_batch
 
 
 @dataclass
@@ -57,6 +57,7 @@ class ImageFailure:
 Outcome = Union[ImageResult, ImageFailure]
 
 DRAFT_FACTOR = 2
+SCORING_BATCH = 1024
 
 
 @dataclass
@@ -137,9 +138,10 @@ class TaggingEngine:
         per_image: list[list[SetScores]] = [[] for _ in range(int(embeddings.shape[0]))]
         scale = self.model.logit_scale
         for prototypes in self._prototypes:
-            probs = probabilities(embeddings, prototypes, scale).tolist()
-            for row_index, row in enumerate(probs):
-                per_image[row_index].append(SetScores(prototypes.label_set, row, propose(row, prototypes.label_set)))
+            probs = probabilities(embeddings, prototypes, scale)
+            proposals = propose_batch(probs, prototypes.label_set)
+            for row_index, (row, chosen) in enumerate(zip(probs.tolist(), proposals)):
+                per_image[row_index].append(SetScores(prototypes.label_set, row, chosen))
         return per_image
 
     def rescore(self, results: Sequence[ImageResult]) -> None:
@@ -181,14 +183,21 @@ class TaggingEngine:
             pending: deque[tuple[Path, Any]] = deque()
             queue = iter(paths)
 
+            decoding = 0  # decodes submitted and not yet taken: this bounds memory
+
             def top_up() -> None:
-                while len(pending) < prefetch:
+                nonlocal decoding
+                while decoding < prefetch and len(pending) < SCORING_BATCH + prefetch:
                     try:
                         path = next(queue)
                     except StopIteration:
                         return
                     hit = cached.get(path)
-                    pending.append((path, hit if hit is not None else pool.submit(self.load_pixels, path)))
+                    if hit is not None:
+                        pending.append((path, hit))
+                    else:
+                        pending.append((path, pool.submit(self.load_pixels, path)))
+                        decoding += 1
 
             top_up()
             while pending:
@@ -197,7 +206,8 @@ class TaggingEngine:
                         future.cancel()
                     return
                 batch_paths, embeddings_by_path, to_encode, outcomes = [], {}, [], []
-                while pending and len(batch_paths) < self.batch_size:
+                # Cache hits need no encoding: they ride along in larger scoring batches.
+                while pending and len(to_encode) < self.batch_size and len(batch_paths) < SCORING_BATCH:
                     path, work = pending.popleft()
                     if not isinstance(work, Future):
                         embeddings_by_path[path] = work
@@ -205,6 +215,7 @@ class TaggingEngine:
                         outcomes.append(None)
                         top_up()
                         continue
+                    decoding -= 1
                     try:
                         pixels = work.result()
                     except ImageDecodeError as err:

@@ -78,18 +78,58 @@ class ClipModel:
             return torch.nn.functional.normalize(features, dim=-1).cpu()
 
     def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> Any:
-        """L2-normalized float32 embeddings, one row per text."""
+        """L2-normalized float32 embeddings, one row per text (in the given order)."""
         import torch
 
         from cliptagger.core.precision import autocast
 
-        rows = []
+        if not texts:
+            return torch.empty(0)
+        tokens = self.tokenizer(list(texts))
+        # Similar lengths together, so that trimming the context saves the most.
+        order = sorted(range(len(texts)), key=lambda i: int((tokens[i] != 0).sum()))
+        rows: list[Any] = [None] * len(texts)
         with torch.inference_mode(), autocast(self.device, self.precision):
-            for start in range(0, len(texts), batch_size):
-                tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
-                features = self.model.encode_text(tokens).float()
-                rows.append(torch.nn.functional.normalize(features, dim=-1).cpu())
-        return torch.cat(rows) if rows else torch.empty(0)
+            for start in range(0, len(order), batch_size):
+                chosen = order[start : start + batch_size]
+                features = self._encode_tokens(tokens[chosen].to(self.device)).float()
+                for index, row in zip(chosen, torch.nn.functional.normalize(features, dim=-1).cpu()):
+                    rows[index] = row
+        return torch.stack(rows)
+
+    def _encode_tokens(self, tokens: Any) -> Any:
+        """``encode_text``, but with the context trimmed to the longest prompt in the batch.
+
+        CLIP's text tower is causal and pools at the end-of-text token, so positions after
+        it never influence the result: dropping the padding gives the same embedding at a
+        fraction of the cost (77 -> ~12 tokens for typical prompts). Other text towers fall
+        back to open_clip's own ``encode_text``.
+        """
+        from open_clip.transformer import text_global_pool
+
+        model = self.model
+        pool_type = getattr(model, "text_pool_type", None)
+        mask = getattr(model, "attn_mask", None)
+        if pool_type != "argmax" or mask is None or not hasattr(model, "positional_embedding"):
+            return model.encode_text(tokens)
+        length = int(tokens.argmax(dim=-1).max()) + 1
+        tokens = tokens[:, :length]
+        cast_dtype = model.transformer.get_cast_dtype()
+        x = model.token_embedding(tokens).to(cast_dtype)
+        x = x + model.positional_embedding[:length].to(cast_dtype)
+        x = model.transformer(x, attn_mask=mask[:length, :length])
+        x = model.ln_final(x)
+        x = text_global_pool(x, tokens, pool_type)
+        projection = model.text_projection
+        if projection is None:
+            return x
+        return projection(x) if isinstance(projection, torch_nn_linear()) else x @ projection
+
+
+def torch_nn_linear() -> type:
+    import torch
+
+    return torch.nn.Linear
 
 
 def model_id_for(request: ModelRequest, weights: Optional[Path]) -> str:
