@@ -1,8 +1,25 @@
-"""Starts the cliptagger desktop app (also PyInstaller's entry point)."""
+"""Starts the cliptagger desktop app (also PyInstaller's entry point).
+
+``--self-test`` runs the headless check of a build instead of opening a window.
+On Windows, torch must be imported before PySide6 (their DLLs clash the other way round);
+a PyInstaller splash screen covers that wait. Elsewhere torch stays off the start-up path:
+the model loads in the background after the window is shown.
+"""
 
 import sys
 
-from cliptagger.gui.app import main
+
+def _main() -> int:
+    if "--self-test" in sys.argv[1:]:
+        from cliptagger.selftest import run_self_test
+
+        return run_self_test()
+    if sys.platform == "win32":
+        import torch  # noqa: F401  (before PySide6: DLL load order)
+    from cliptagger.gui.app import main
+
+    return main()
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

@@ -113,19 +113,26 @@ def parts(clip, paths: list[Path]) -> tuple[float, dict[str, float]]:
     from cliptagger.core.engine import TaggingEngine
 
     engine = TaggingEngine(clip, [], decode_workers=1)
-    started = time.perf_counter()
-    pixels = [engine.load_pixels(p) for p in paths]
-    decode = (time.perf_counter() - started) / len(paths)
+    # Best of several repeats: the parts estimate what the hardware allows, so noise from a
+    # shared machine should not lower the ceiling.
+    decode = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        pixels = [engine.load_pixels(p) for p in paths]
+        decode = min(decode, (time.perf_counter() - started) / len(paths))
     batch = torch.stack((pixels * (64 // len(pixels) + 1))[:64])
     encoder: dict[str, float] = {}
     original = clip.precision
-    for precision in ("fp32", "bf16"):
+    for precision, repeats in (("fp32", 3), ("bf16", 1)):
         clip.precision = precision
         clip.encode_pixels(batch[:8])  # warm-up
-        started = time.perf_counter()
-        for start in range(0, 64, 32):
-            clip.encode_pixels(batch[start:start + 32])
-        encoder[precision] = (time.perf_counter() - started) / 64
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for start in range(0, 64, 32):
+                clip.encode_pixels(batch[start:start + 32])
+            best = min(best, (time.perf_counter() - started) / 64)
+        encoder[precision] = best
     clip.precision = original
     return decode, encoder
 

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--labels", action="append", type=Path, metavar="FILE",
                      help="label set file (JSON); repeat for several; default: the bundled photo basics")
     add_model_arguments(tag)
-    tag.add_argument("--batch-size", type=int, default=32, metavar="N")
+    tag.add_argument("--batch-size", type=int, default=None, metavar="N",
+                     help="images per encoder batch (default 16 on CPU, 64 on CUDA)")
     tag.add_argument("--exact", action="store_true",
                      help="decode every image at full size (the reference path; slower, same tags)")
     tag.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--force", action="store_true",
                       help="also restore sidecars that changed since cliptagger wrote them")
     undo.add_argument("--list", action="store_true", help="list the batches that can be undone")
+
+    cache = commands.add_parser("cache", help="the embedding cache: where it is, prune it, clear it")
+    cache.add_argument("action", choices=["info", "prune", "clear"], nargs="?", default="info",
+                       help="prune: forget moved, deleted or changed files; clear: delete the cache")
 
     demo = commands.add_parser("demo", help="generate a folder of test pictures and tag it with the demo model")
     demo.add_argument("folder", nargs="?", type=Path, default=Path("demo-photos"))
@@ -91,6 +96,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return command_demo(args)
         if args.command == "undo":
             return command_undo(args)
+        if args.command == "cache":
+            return command_cache(args)
     except CliptaggerError as err:
         print(f"cliptagger: {err}", file=sys.stderr)
         return EXIT_SETUP
@@ -207,6 +214,31 @@ def write_xmp(args: argparse.Namespace, results) -> None:
     print(f"cliptagger: sidecars: {len(report.written)} {verb}, {len(report.unchanged)} already up to date, "
           f"{len(report.failed)} failed" + ("" if args.dry_run or not report.written else
                                              " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
+
+
+def command_cache(args: argparse.Namespace) -> int:
+    from cliptagger.core.cache import EmbeddingCache, default_cache_path
+
+    location = default_cache_path()
+    if args.action == "clear":
+        removed = 0
+        for suffix in ("", "-wal", "-shm"):
+            target = Path(str(location) + suffix)
+            if target.exists():
+                target.unlink()
+                removed += 1
+        print(f"cleared {location}" if removed else f"no cache at {location}")
+        return EXIT_OK
+    cache = EmbeddingCache(location)
+    for warning in cache.warnings:
+        print(f"cliptagger: warning: {warning}", file=sys.stderr)
+    if args.action == "prune":
+        print(f"pruned {cache.prune()} stale entries; {cache.count()} remain in {location}")
+    else:
+        size = location.stat().st_size if location.exists() else 0
+        print(f"{cache.count()} embeddings, {size / 2**20:.1f} MiB, in {location}")
+    cache.close()
+    return EXIT_OK
 
 
 def command_undo(args: argparse.Namespace) -> int:

@@ -28,7 +28,6 @@ class Settings:
     checkpoint: str = ""            # a local weights file chosen by the user, if any
     device: str = "auto"
     sidecar_style: str = "ext"
-    batch_size: int = 32
     window_geometry: str = ""       # base64 of QWidget.saveGeometry()
     window_state: str = ""          # base64 of QMainWindow.saveState()
     splitter_state: str = ""

@@ -142,3 +142,11 @@ def test_cli_adobe_style_and_exiftool_csv(tmp_path, capsys):
     assert (tmp_path / "IMG_1.xmp").exists()
     assert out.read_text().startswith("SourceFile,XMP-dc:Subject")
     assert "exiftool -csv=" in err
+
+
+def test_cache_command_prunes(tmp_path, capsys):
+    photo = helpers.photo(tmp_path / "a.jpg")
+    run_cli(capsys, str(photo))
+    assert cli.main(["cache"]) == 0 and "1 embeddings" in capsys.readouterr().out
+    photo.unlink()
+    assert cli.main(["cache", "prune"]) == 0 and "pruned 1 stale" in capsys.readouterr().out

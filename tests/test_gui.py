@@ -28,7 +28,7 @@ TIMEOUT_MS = 60_000
 
 @pytest.fixture
 def window(qtbot):
-    win = MainWindow(Settings(model="demo", device="cpu", batch_size=8), demo_label_sets())
+    win = MainWindow(Settings(model="demo", device="cpu"), demo_label_sets())
     win.client.tagging.batch_size = 8
     qtbot.addWidget(win)
     win.show()
@@ -96,7 +96,7 @@ def test_stop_mid_run_and_errors_are_listed(qtbot, window, tmp_path):
     assert finished.args == [True]
     done = len(window.images.tagged_items()) + len(window.images.errors())
     assert done == len(produced)
-    assert done <= produced_at_stop + 8  # at most the batch that was being encoded
+    assert done <= produced_at_stop + window.client.tagging.engine.batch_size  # at most the batch in flight
     assert done < 121
     # the rest finishes on the next run, and the broken file is an error with its reason
     assert run_to_end(qtbot, window) is False

@@ -119,3 +119,28 @@ def test_scan_recurses_dedups_and_skips_hidden(tmp_path):
     result = scan([tmp_path, one, tmp_path / "missing"])
     assert result.images == [one.resolve(), two.resolve()]
     assert [reason for _, reason in result.problems] == ["no such file or folder"]
+
+
+def test_heic_photo_is_decoded_upright(tmp_path):
+    upright = helpers.render(helpers.Scene("square", "orange", "white"), size=128, seed=4).crop((0, 0, 128, 96))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "IMG_0001.HEIC"
+    stored.save(path, format="HEIF", exif=exif.tobytes(), quality=95)
+    loaded = images.load_rgb(path)
+    assert loaded.size == (128, 96)
+    assert np.abs(np.asarray(loaded, dtype=int) - np.asarray(upright, dtype=int)).mean() < 8
+
+
+def test_unreadable_raw_gets_a_per_file_error(tmp_path):
+    path = tmp_path / "IMG_0002.CR2"
+    path.write_bytes(b"II*\x00" + b"\x00" * 200)
+    with pytest.raises(ImageDecodeError, match="cannot read camera RAW file"):
+        images.load_rgb(path)
+
+
+def test_scan_finds_heic_and_raw(tmp_path):
+    for name in ("a.HEIC", "b.cr2", "c.NEF", "d.xmp", "e.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert sorted(p.name for p in scan([tmp_path]).images) == ["a.HEIC", "b.cr2", "c.NEF"]

@@ -57,6 +57,12 @@ class ImageFailure:
 Outcome = Union[ImageResult, ImageFailure]
 
 DRAFT_FACTOR = 2
+
+
+def default_batch_size(device: str) -> int:
+    """GPUs want big batches; on a CPU 16 is as fast as 32 and halves the peak memory
+    (benchmarks/throughput.py: +162 MB vs +312 MB above the model while tagging)."""
+    return 64 if str(device).startswith("cuda") else 16
 SCORING_BATCH = 1024
 
 
@@ -101,14 +107,14 @@ class TaggingEngine:
         self,
         model: ClipModel,
         label_sets: Sequence[LabelSet],
-        batch_size: int = 32,
+        batch_size: Optional[int] = None,
         decode_workers: Optional[int] = None,
         fast_decode: bool = True,
         cache: Optional[EmbeddingCache] = None,
         background_priority: bool = False,
     ) -> None:
         self.model = model
-        self.batch_size = max(1, batch_size)
+        self.batch_size = max(1, batch_size or default_batch_size(model.device))
         self.decode_workers = max(1, decode_workers or os.cpu_count() or 1)
         #: Decode JPEGs at reduced scale (DCT scaling) before the model's own resize; False is
         #: the exact reference path (full decode, then open_clip's preprocess).

@@ -13,6 +13,15 @@ from typing import Optional
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from cliptagger.core.errors import ImageDecodeError
+from cliptagger.core.scan import RAW_EXTENSIONS
+
+try:  # HEIC/HEIF (and AVIF where Pillow lacks it) through the maintained libheif plugin
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_AVAILABLE = True
+except ImportError:  # optional at run time: those files then get a clear per-file error
+    HEIF_AVAILABLE = False
 
 #: Larger images are refused as likely decompression bombs (150 MP medium format still fits).
 MAX_PIXELS = 250_000_000
@@ -35,6 +44,8 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
         raise ImageDecodeError(f"cannot read file: {err.strerror or err}") from None
     if size == 0:
         raise ImageDecodeError("empty file (0 bytes)")
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        return _load_raw_preview(path, draft_size)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -56,6 +67,51 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
         raise ImageDecodeError(f"cannot decode image: {message}") from None
     except (ValueError, SyntaxError, EOFError, MemoryError) as err:
         raise ImageDecodeError(f"cannot decode image: {err or type(err).__name__}") from None
+
+
+#: LibRaw's flip codes -> the transpose that makes the preview upright.
+_RAW_FLIPS = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
+
+
+def _load_raw_preview(path: Path, draft_size: Optional[int]) -> Image.Image:
+    """A camera RAW file's embedded preview (fast, what cameras show), upright.
+
+    Falls back to a half-size demosaic when the file has no usable preview.
+    """
+    import io
+
+    try:
+        import rawpy
+    except ImportError:
+        raise ImageDecodeError("camera RAW support is not installed (pip install rawpy)") from None
+    try:
+        with rawpy.imread(str(path)) as raw:
+            flip = raw.sizes.flip
+            try:
+                thumb = raw.extract_thumb()
+            except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+                thumb = None
+            if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+                with Image.open(io.BytesIO(thumb.data)) as preview:
+                    _refuse_bombs(preview)
+                    if draft_size:
+                        preview.draft("RGB", _draft_request(preview.size, draft_size))
+                    preview.load()
+                    exif_orientation = preview.getexif().get(0x0112, 1)
+                    picture = ImageOps.exif_transpose(preview) if exif_orientation != 1 else preview.copy()
+                    if exif_orientation != 1:
+                        flip = 0  # the preview carries its own orientation
+            elif thumb is not None:
+                picture = Image.fromarray(thumb.data)
+            else:
+                picture = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True))
+    except ImageDecodeError:
+        raise
+    except Exception as err:  # LibRawError and friends: unreadable or unsupported
+        raise ImageDecodeError(f"cannot read camera RAW file: {err or type(err).__name__}") from None
+    if flip in _RAW_FLIPS:
+        picture = picture.transpose(_RAW_FLIPS[flip])
+    return to_rgb(picture)
 
 
 def _refuse_bombs(image: Image.Image) -> None:

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-#: File endings cliptagger decodes (compared case-insensitively).
+#: Ordinary image files (compared case-insensitively).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
 )
+#: HEIF family (phones): decoded through the pillow-heif plugin.
+HEIF_EXTENSIONS: frozenset[str] = frozenset({".heic", ".heif", ".hif", ".avif"})
 
-#: Camera raw formats: not decoded yet, but they own sidecars (RAW + JPEG pairs share IMG.xmp).
+#: Camera raw formats: tagged from their embedded preview JPEG (rawpy); they own sidecars.
 RAW_EXTENSIONS: frozenset[str] = frozenset(
     {".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".raf", ".orf",
      ".rw2", ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".erf", ".mrw", ".raw"}
@@ -26,8 +28,11 @@ class ScanResult:
     problems: list[tuple[Path, str]] = field(default_factory=list)
 
 
+SUPPORTED_EXTENSIONS: frozenset[str] = IMAGE_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
+
+
 def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    return path.suffix.lower() in SUPPORTED_EXTENSIONS and not path.name.startswith(".")
 
 
 def scan(inputs: Iterable[str | os.PathLike]) -> ScanResult:

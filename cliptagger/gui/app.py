@@ -15,6 +15,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("paths", nargs="*", type=Path, help="folders or photos to open")
     parser.add_argument("--model", help="model to use (overrides the remembered one)")
     parser.add_argument("--version", action="version", version=f"cliptagger {__version__}")
+    parser.add_argument("--quit-after-show", action="store_true",
+                        help="print 'window shown' once the window is on screen, then quit (start-up timing)")
     return parser.parse_args(argv)
 
 
@@ -39,9 +41,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings.model = args.model
     window = MainWindow(settings, load_user_label_sets())
     window.show()
+    _close_splash()
     if args.paths:
         window.add_paths(args.paths)
+    if args.quit_after_show:
+        from PySide6.QtCore import QTimer
+
+        def shown() -> None:
+            print("window shown", flush=True)
+            window.close()
+
+        QTimer.singleShot(0, shown)
     return app.exec()
+
+
+def _close_splash() -> None:
+    """Close PyInstaller's splash screen (Windows builds) once the window is up."""
+    try:
+        import pyi_splash  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    pyi_splash.close()
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ class TaggingWorker(QObject):
         self.model: Any = None
         self.engine: Any = None
         self.label_sets: list = []
-        self.batch_size = 32
+        self.batch_size: Optional[int] = None  # the engine's default for the device
         self.cache: Any = None
 
     # Called from the UI thread directly: only sets a flag.
