@@ -24,6 +24,10 @@ def run_self_test(count: int = 8) -> int:
             message = _check(folder, count)
     except Exception as err:  # the point is one line, whatever went wrong
         print(f"cliptagger self-test: FAILED: {type(err).__name__}: {err}", flush=True)
+        if os.environ.get("CLIPTAGGER_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
         return 1
     from cliptagger import __version__
 

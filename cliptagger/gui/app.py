@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -57,11 +58,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _close_splash() -> None:
     """Close PyInstaller's splash screen (Windows builds) once the window is up."""
+    if "_PYI_SPLASH_IPC" not in os.environ:  # no splash in this build (or not frozen)
+        return
     try:
         import pyi_splash  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    pyi_splash.close()
+
+        pyi_splash.close()
+    except Exception:
+        pass
 
 
 if __name__ == "__main__":
