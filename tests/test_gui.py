@@ -195,3 +195,39 @@ def test_settings_are_remembered(qtbot, tmp_path):
     assert saved.model == "demo" and saved.sidecar_style == "adobe"
     assert saved.recent_folders[0] == str(tmp_path)
     assert saved.window_geometry
+
+
+def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
+
+    from cliptagger.core.labels import load_label_sets
+    from cliptagger.gui.label_editor import LabelSetEditor
+
+    editor = LabelSetEditor(demo_label_sets())
+    qtbot.addWidget(editor)
+    editor.set_list.setCurrentRow(1)  # Colour
+    editor.threshold.setValue(0.55)
+    editor.add_label()
+    row = editor.labels.rowCount() - 1
+    editor.labels.setItem(row, 0, QTableWidgetItem("teal"))
+    editor.labels.setItem(row, 1, QTableWidgetItem("Colours"))
+    colour = editor.label_sets()[1]
+    assert colour.threshold == 0.55 and colour.labels[-1].keyword == "Colours|teal"
+    assert "a teal shape." in editor.preview.toPlainText()
+    ok = editor.buttons.button(QDialogButtonBox.Ok)
+    for r in range(editor.labels.rowCount() - 1, 0, -1):  # leave one label in an exclusive set
+        editor.labels.removeRow(r)
+    editor._edited()
+    assert "fewer than two" in editor.problem.text() and not ok.isEnabled()
+    editor.labels.setItem(0, 0, QTableWidgetItem("red"))
+    editor.add_label()
+    editor.labels.setItem(1, 0, QTableWidgetItem("blue"))
+    assert ok.isEnabled() and editor.problem.text() == ""
+    exported = tmp_path / "sets.json"
+    from cliptagger.core.labels import save_label_sets
+
+    save_label_sets(exported, editor.label_sets())
+    editor.import_from(exported)  # imported sets get unique names
+    names = [s.name for s in editor.label_sets()]
+    assert len(names) == 6 and len(set(n.casefold() for n in names)) == 6
+    assert [s.name for s in load_label_sets(exported)] == ["Shape", "Colour", "Background"]

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -53,12 +54,13 @@ class LabelSetEditor(QDialog):
 
         self.set_list = QListWidget()
         self.set_list.currentRowChanged.connect(self._select)
-        buttons = QHBoxLayout()
-        for text, slot in (("New", self.new_set), ("Rename", self.rename_set), ("Delete", self.delete_set),
-                           ("Import…", self.import_sets), ("Export…", self.export_sets)):
+        buttons = QGridLayout()
+        for index, (text, slot) in enumerate((("New", self.new_set), ("Rename", self.rename_set),
+                                              ("Delete", self.delete_set), ("Import…", self.import_sets),
+                                              ("Export…", self.export_sets))):
             button = QPushButton(text)
             button.clicked.connect(slot)
-            buttons.addWidget(button)
+            buttons.addWidget(button, index // 3, index % 3)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(QLabel("Label sets"))
@@ -82,7 +84,9 @@ class LabelSetEditor(QDialog):
         self.custom_templates.setPlaceholderText("one template per line, {} is the label, e.g. a photo of a {}.")
         self.custom_templates.setMaximumHeight(80)
         self.labels = QTableWidget(0, 3)
-        self.labels.setHorizontalHeaderLabels(["Label", "Parent (keyword hierarchy)", "Own prompts (; separated)"])
+        self.labels.setHorizontalHeaderLabels(["Label", "Parent", "Own prompts (;-separated)"])
+        self.labels.horizontalHeaderItem(1).setToolTip("Keyword hierarchy, e.g. Animals or Places|Europe")
+        self.labels.horizontalHeaderItem(2).setToolTip("Sentences used instead of the templates; {} is the label")
         self.labels.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.labels.setSelectionBehavior(QAbstractItemView.SelectRows)
         add_label = QPushButton("Add label")
@@ -118,6 +122,7 @@ class LabelSetEditor(QDialog):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([260, 720])
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
