@@ -231,3 +231,40 @@ def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
     names = [s.name for s in editor.label_sets()]
     assert len(names) == 6 and len(set(n.casefold() for n in names)) == 6
     assert [s.name for s in load_label_sets(exported)] == ["Shape", "Colour", "Background"]
+
+
+def test_weights_dialog_offers_download_unless_offline(qtbot):
+    from cliptagger.core.weights import ModelRequest, resolve_weights
+    from cliptagger.core.errors import WeightsUnavailableError
+    from cliptagger.gui.model_dialog import WeightsDialog
+
+    with pytest.raises(WeightsUnavailableError) as not_allowed:
+        resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=False)
+    dialog = WeightsDialog("ViT-B-32-256", str(not_allowed.value))
+    qtbot.addWidget(dialog)
+    assert dialog.download_button.isEnabled()  # nothing says we are offline: offer it
+    assert "605 MB" in dialog.download_button.text()
+    with pytest.raises(WeightsUnavailableError) as offline:  # HF_HUB_OFFLINE=1 in the tests
+        resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=True)
+    dialog = WeightsDialog("ViT-B-32-256", str(offline.value))
+    qtbot.addWidget(dialog)
+    assert not dialog.download_button.isEnabled()
+
+
+def test_demo_model_uses_its_own_label_sets_and_keeps_the_users(qtbot):
+    from cliptagger.settings import load_user_label_sets, save_user_label_sets
+
+    mine = [LabelSet("Pets", (Label("dog"), Label("cat")))]
+    save_user_label_sets(mine)
+    window = MainWindow(Settings(model="ViT-B-32-256", device="cpu"), mine)
+    qtbot.addWidget(window)
+    # Only the label-set bookkeeping is under test: no model loads (and no weights dialog).
+    window.client.tagging.model_failed.disconnect(window._model_failed)
+    window.load_model = lambda allow_download=False: None
+    window._switch_model("demo")
+    assert [s.name for s in window.label_sets] == ["Shape", "Colour", "Background"]
+    window.apply_label_sets(window.label_sets[:1])
+    assert [s.name for s in load_user_label_sets()] == ["Pets"]  # the user's own file is untouched
+    window._switch_model("ViT-B-32-256")
+    assert [s.name for s in window.label_sets] == ["Pets"]
+    window.client.shutdown()

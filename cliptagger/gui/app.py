@@ -40,7 +40,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = load_settings()
     if args.model:
         settings.model = args.model
-    window = MainWindow(settings, load_user_label_sets())
+    from cliptagger.core.catalog import DEMO_KEY
+    from cliptagger.settings import demo_label_sets
+
+    label_sets = demo_label_sets() if settings.model == DEMO_KEY else load_user_label_sets()
+    window = MainWindow(settings, label_sets)
     window.show()
     _close_splash()
     if args.paths:

@@ -40,7 +40,13 @@ from cliptagger.gui.scanner import FolderScanner
 from cliptagger.gui.thumbnails import ThumbnailLoader
 from cliptagger.gui.worker import WorkerClient
 from cliptagger.progress import format_duration
-from cliptagger.settings import Settings, demo_label_sets, save_settings, save_user_label_sets
+from cliptagger.settings import (
+    Settings,
+    demo_label_sets,
+    load_user_label_sets,
+    save_settings,
+    save_user_label_sets,
+)
 
 THUMB_SIZE = 64
 CHECKPOINT_ITEM = "Weights file…"
@@ -365,8 +371,11 @@ class MainWindow(QMainWindow):
         self._model_key = key
         self.settings.model = key
         self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(key)))
-        if key == DEMO_KEY and not any(s.name in ("Shape", "Colour", "Background") for s in self.label_sets):
-            self.label_sets = demo_label_sets() + self.label_sets
+        # The demo model only knows its toy world: it gets its own label sets, and the user's
+        # saved sets come back (untouched) with any real model.
+        wanted = demo_label_sets() if key == DEMO_KEY else load_user_label_sets()
+        if [s.name for s in wanted] != [s.name for s in self.label_sets]:
+            self.label_sets = wanted
             self.client.set_label_sets(self.label_sets)
         self._requeue_all()
         self.load_model()
@@ -610,7 +619,8 @@ class MainWindow(QMainWindow):
 
     def apply_label_sets(self, label_sets: list[LabelSet]) -> None:
         self.label_sets = list(label_sets)
-        save_user_label_sets(self.label_sets)
+        if self._model_key != DEMO_KEY:  # the demo's toy sets never replace the user's own
+            save_user_label_sets(self.label_sets)
         results = [i.result for i in self.images.tagged_items()]
         self.client.rescore(results, self.label_sets)
 

@@ -9,6 +9,9 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QP
 from cliptagger.core.catalog import find_entry
 
 
+OFFLINE_REASONS = ("no connection to", "offline mode is on", "no connection to the model hub")
+
+
 class WeightsDialog(QDialog):
     DOWNLOAD, CHECKPOINT, DEMO = 1, 2, 3
 
@@ -19,7 +22,9 @@ class WeightsDialog(QDialog):
         self.checkpoint = ""
         entry = find_entry(model_key)
         size = f" ({entry.download_mb} MB, once)" if entry and entry.download_mb else ""
-        offline = "offline" in message or "no connection" in message
+        # Only the reasons the weights layer gives for a failed connection, not any word "offline"
+        # (the message itself recommends "the bundled offline model").
+        offline = any(reason in message for reason in OFFLINE_REASONS)
         text = QLabel(
             f"<b>{model_key}</b> is not on this computer yet.<br><br>"
             + ("<span style='color:#c62828'>This computer seems to be offline, so it cannot be downloaded "
@@ -31,6 +36,7 @@ class WeightsDialog(QDialog):
         text.setWordWrap(True)
         buttons = QDialogButtonBox()
         download = QPushButton(f"Download{size}")
+        self.download_button = download
         download.setEnabled(not offline)
         checkpoint = QPushButton("Choose weights file…")
         demo = QPushButton("Use demo model")
