@@ -6,12 +6,12 @@ APP_NAME = "cliptagger"
 
 
 def _read_version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         return version(APP_NAME)
-    except Exception:  # not installed (e.g. a frozen bundle without metadata)
-        return "0.1.0"
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+unknown"
 
 
 __version__ = _read_version()

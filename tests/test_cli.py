@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
 
 from cliptagger import cli
 from cliptagger.core.synthetic import Scene

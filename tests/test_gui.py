@@ -21,7 +21,6 @@ from cliptagger.core.synthetic import write_demo_folder  # noqa: E402
 from cliptagger.gui.image_list import Status  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
 from cliptagger.settings import Settings, demo_label_sets  # noqa: E402
-from tests import helpers  # noqa: E402
 
 TIMEOUT_MS = 60_000
 

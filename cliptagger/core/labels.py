@@ -28,7 +28,7 @@ Pure Python: no torch, no Qt, so the GUI editor can use it before a model is loa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Sequence

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
