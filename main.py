@@ -10,6 +10,9 @@ import sys
 
 
 def _main() -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # model downloads run in a child process (cancellable)
     if "--self-test" in sys.argv[1:]:
         from cliptagger.selftest import run_self_test
 

@@ -73,3 +73,75 @@ def test_checkpoint_model_id_is_content_hash(tmp_path, demo_model):
     other = load_model(request_for("demo", checkpoint=copy), device="cpu")
     assert other.model_id == demo_model.model_id
     assert other.model_id.startswith("cliptagger-demo@sha256:")
+
+
+class _SlowServer:
+    """A loopback HTTP server that trickles a large file, so a download can be caught mid-way."""
+
+    def __init__(self, size: int = 50_000_000) -> None:
+        import http.server
+        import threading
+
+        self.size = size
+        self.sent = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Length", str(outer.size))
+                self.end_headers()
+                try:
+                    while outer.sent < outer.size:
+                        self.wfile.write(b"\0" * 65536)
+                        outer.sent += 65536
+                        import time
+
+                        time.sleep(0.01)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *_args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/open_clip_slow.bin"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_cancel_stops_a_download_mid_way(monkeypatch):
+    import threading
+    import time
+
+    import open_clip.pretrained as pretrained
+
+    from cliptagger.core.weights import DownloadCancelled
+
+    server = _SlowServer()
+    try:
+        register_demo_config()
+        monkeypatch.setitem(pretrained._PRETRAINED, "cliptagger-demo", {"slow": {"url": server.url}})
+        cancel = threading.Event()
+        seen = []
+
+        def progress(done, total):
+            seen.append(done)
+            if done > 1_000_000:
+                cancel.set()
+
+        started = time.monotonic()
+        with pytest.raises(DownloadCancelled, match="cancelled"):
+            resolve_weights(ModelRequest("cliptagger-demo", "slow"), progress=progress, cancel=cancel)
+        assert time.monotonic() - started < 60
+        sent_at_cancel = server.sent
+        time.sleep(1.0)
+        assert server.sent - sent_at_cancel <= 2 * 65536  # the transfer really stopped
+        assert server.sent < server.size
+        assert not any(paths.weights_dir().rglob("open_clip_slow.bin"))  # no partial file left
+    finally:
+        server.close()

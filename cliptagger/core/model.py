@@ -146,6 +146,7 @@ def load_model(
     download_progress: Optional[DownloadProgress] = None,
     random_weights: bool = False,
     precision: str = "auto",
+    cancel_download: Optional[threading.Event] = None,
 ) -> ClipModel:
     """Build the model on the chosen device; ``random_weights`` is for tests and benchmarks."""
     import open_clip
@@ -162,7 +163,8 @@ def load_model(
     weights: Optional[Path] = None
     preprocess_args: dict[str, Any] = {}
     if not random_weights:
-        weights = resolve_weights(request, allow_download=allow_download, progress=download_progress)
+        weights = resolve_weights(request, allow_download=allow_download, progress=download_progress,
+                                  cancel=cancel_download)
     if request.pretrained and request.checkpoint is None:
         # Build from the local file but with the preprocessing the tag was trained with,
         # exactly what open_clip applies when given the tag itself.

@@ -8,14 +8,13 @@ watching that folder grow, which works whichever transport open_clip picks.
 from __future__ import annotations
 
 import hashlib
-import logging
 import socket
 import urllib.parse
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from cliptagger.core import paths
 from cliptagger.core.catalog import DEMO_ARCH, find_entry
@@ -107,9 +106,37 @@ def cached_weights(arch: str, tag: str) -> Optional[Path]:
     return None
 
 
-def download_weights(arch: str, tag: str, progress: Optional[DownloadProgress] = None) -> Path:
-    """Download through open_clip's own code path; a clear error when it cannot."""
+class DownloadCancelled(WeightsUnavailableError):
+    """The user cancelled a download; the partial file was removed."""
+
+
+def _download_in_child(cfg: dict, cache: str, results: Any) -> None:
+    """Child process: open_clip's own download code; the path or the error goes back."""
+    import logging as child_logging
+
     import open_clip
+
+    child_logging.getLogger("huggingface_hub").setLevel(child_logging.ERROR)
+    try:
+        results.put(("ok", open_clip.pretrained.download_pretrained(cfg, cache_dir=cache)))
+    except BaseException as err:  # reported to the parent as text
+        results.put(("error", f"{type(err).__name__}: {err}"))
+
+
+def download_weights(
+    arch: str,
+    tag: str,
+    progress: Optional[DownloadProgress] = None,
+    cancel: Optional[threading.Event] = None,
+) -> Path:
+    """Download through open_clip's own code path; a clear error when it cannot.
+
+    The download runs in a child process so that ``cancel`` really stops the transfer
+    (huggingface_hub has no way to interrupt a file mid-way); progress is read from the
+    cache folder growing.
+    """
+    import multiprocessing
+    import queue as queue_module
 
     cfg = pretrained_config(arch, tag)
     cache = paths.weights_dir()
@@ -119,35 +146,58 @@ def download_weights(arch: str, tag: str, progress: Optional[DownloadProgress] =
     problem = _unreachable_reason(cfg)
     if problem:
         raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=problem))
-    stop = threading.Event()
-    watcher = None
-    if progress is not None:
-        watcher = threading.Thread(target=_watch_growth, args=(cache, total, progress, stop), daemon=True)
-        watcher.start()
-    hub_logger = logging.getLogger("huggingface_hub")
-    previous_level = hub_logger.level
-    hub_logger.setLevel(logging.ERROR)  # its retry chatter is not for our users
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_download_in_child, args=(cfg, str(cache), results), daemon=True)
+    before = _folder_files(cache)
+    start_bytes = _folder_bytes(cache)
+    child.start()
+    outcome = None
     try:
-        target = open_clip.pretrained.download_pretrained(cfg, cache_dir=str(cache))
-    except Exception as err:  # network, hub, disk: all become one clear message
-        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=_short_reason(err))) from None
+        while outcome is None:
+            if cancel is not None and cancel.is_set():
+                child.terminate()
+                child.join(10)
+                _remove_new_partials(cache, before)
+                raise DownloadCancelled(f"The download of {arch} ({tag}) was cancelled.")
+            try:
+                outcome = results.get(timeout=0.25)
+            except queue_module.Empty:
+                if not child.is_alive() and results.empty():
+                    outcome = ("error", f"the download process ended unexpectedly (exit code {child.exitcode})")
+            if progress is not None and outcome is None:
+                progress(max(0, _folder_bytes(cache) - start_bytes), total)
     finally:
-        hub_logger.setLevel(previous_level)
-        stop.set()
-        if watcher is not None:
-            watcher.join(timeout=2)
-    if not target or not Path(target).is_file():
-        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason="the download produced no file"))
+        child.join(5)
+    kind, value = outcome
+    if kind != "ok" or not value or not Path(value).is_file():
+        reason = _short_reason(RuntimeError(value)) if kind != "ok" else "the download produced no file"
+        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=reason))
+    target = Path(value)
     if progress is not None:
-        size = Path(target).stat().st_size
+        size = target.stat().st_size
         progress(size, size)
-    return Path(target)
+    return target
+
+
+def _folder_files(folder: Path) -> set[str]:
+    return {os.path.join(root, name) for root, _dirs, files in os.walk(folder) for name in files}
+
+
+def _remove_new_partials(folder: Path, before: set[str]) -> None:
+    """After a cancel, remove the files the stopped download had started."""
+    for name in _folder_files(folder) - before:
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
 
 
 def resolve_weights(
     request: ModelRequest,
     allow_download: bool = True,
     progress: Optional[DownloadProgress] = None,
+    cancel: Optional[threading.Event] = None,
 ) -> Path:
     """Return a local weights file for the request, downloading it once if allowed."""
     if request.checkpoint is not None:
@@ -172,7 +222,7 @@ def resolve_weights(
         raise WeightsUnavailableError(
             _missing_message(request.arch, request.pretrained, cfg, reason="downloads are turned off")
         )
-    return download_weights(request.arch, request.pretrained, progress)
+    return download_weights(request.arch, request.pretrained, progress, cancel)
 
 
 def file_fingerprint(path: Path) -> str:
@@ -235,12 +285,6 @@ def _unreachable_reason(cfg: dict, timeout: float = 4.0) -> str:
     except OSError as err:
         return f"no connection to {host[0]} ({err.strerror or err})"
     return ""
-
-
-def _watch_growth(folder: Path, total: Optional[int], progress: DownloadProgress, stop: threading.Event) -> None:
-    start = _folder_bytes(folder)
-    while not stop.wait(0.25):
-        progress(max(0, _folder_bytes(folder) - start), total)
 
 
 def _folder_bytes(folder: Path) -> int:

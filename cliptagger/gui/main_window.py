@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
         tagging.model_ready.connect(self._model_ready)
         tagging.model_failed.connect(self._model_failed)
         tagging.download_progress.connect(self._download_progress)
+        tagging.download_cancelled.connect(self._download_cancelled)
         tagging.progress.connect(self._progress)
         tagging.result.connect(self._result)
         tagging.failure.connect(self._failure)
@@ -421,9 +422,10 @@ class MainWindow(QMainWindow):
         if dialog.exec() != QDialog.Accepted:
             return
         if dialog.choice == WeightsDialog.DOWNLOAD:
-            self._download_dialog = QProgressDialog(f"Downloading {self._model_key}…", "Hide", 0, 100, self)
+            self._download_dialog = QProgressDialog(f"Downloading {self._model_key}…", "Cancel", 0, 100, self)
             self._download_dialog.setWindowTitle("Downloading model")
             self._download_dialog.setMinimumDuration(0)
+            self._download_dialog.canceled.connect(self.cancel_download)
             self._download_dialog.show()
             self.load_model(allow_download=True)
         elif dialog.choice == WeightsDialog.CHECKPOINT:
@@ -431,6 +433,20 @@ class MainWindow(QMainWindow):
             self.load_model()
         elif dialog.choice == WeightsDialog.DEMO:
             self._switch_model(DEMO_KEY)
+
+    def cancel_download(self) -> None:
+        """Runs on the UI thread and sets the worker's flag directly: the worker's own event
+        loop is busy with the download, so a queued call would arrive too late."""
+        self.client.tagging.cancel_download()
+
+    @Slot(str)
+    def _download_cancelled(self, message: str) -> None:
+        if self._download_dialog is not None:
+            self._download_dialog.close()
+            self._download_dialog = None
+        self.model_label.setText("Model: not loaded")
+        self.statusBar().showMessage(f"{message} Pick a model to try again.", 10000)
+        self._update_actions()
 
     @Slot(int, object)
     def _download_progress(self, done: int, total: Optional[int]) -> None:

@@ -22,6 +22,7 @@ class TaggingWorker(QObject):
     download_progress = Signal(int, object)       # bytes done, bytes total (or None)
     model_ready = Signal(str, str)                # model id, device
     model_failed = Signal(str, bool)              # message, True when the weights are missing
+    download_cancelled = Signal(str)
     progress = Signal(object)                     # core.engine.Progress
     result = Signal(object, object)               # ImageResult, existing keywords (list[str])
     failure = Signal(object)                      # ImageFailure
@@ -32,29 +33,39 @@ class TaggingWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._cancel = threading.Event()
+        self._cancel_download = threading.Event()
         self.model: Any = None
         self.engine: Any = None
         self.label_sets: list = []
         self.batch_size: Optional[int] = None  # the engine's default for the device
         self.cache: Any = None
 
-    # Called from the UI thread directly: only sets a flag.
+    # Called from the UI thread directly: they only set flags.
     def stop(self) -> None:
         self._cancel.set()
+
+    def cancel_download(self) -> None:
+        self._cancel_download.set()
 
     @Slot(object, str, bool)
     def load_model(self, request: Any, device: str, allow_download: bool) -> None:
         from cliptagger.core.errors import CliptaggerError, WeightsUnavailableError
         from cliptagger.core.model import load_model
+        from cliptagger.core.weights import DownloadCancelled
 
         from cliptagger.core.threads import lower_current_thread_priority
 
         # Before torch creates its OpenMP team from this thread, so the team inherits it.
         lower_current_thread_priority()
         self.model_loading.emit(request.label)
+        self._cancel_download.clear()
         try:
             model = load_model(request, device=device, allow_download=allow_download,
-                               download_progress=lambda done, total: self.download_progress.emit(done, total))
+                               download_progress=lambda done, total: self.download_progress.emit(done, total),
+                               cancel_download=self._cancel_download)
+        except DownloadCancelled as err:
+            self.download_cancelled.emit(str(err))
+            return
         except WeightsUnavailableError as err:
             self.model_failed.emit(str(err), True)
             return
