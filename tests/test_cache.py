@@ -96,3 +96,14 @@ def test_retagging_with_new_labels_reads_no_image(tmp_path, demo_model, demo_lab
     assert [o.scores[0].label_set.name for o in again] == ["Things"] * 12
     for a, b in zip(first, again):
         assert torch.allclose(a.embedding, b.embedding)
+
+
+def test_stop_with_cached_photos_in_the_look_ahead(tmp_path, demo_model, demo_label_sets):
+    import threading
+
+    pictures = [p for p, _ in write_demo_folder(tmp_path / "photos", count=8, seed=4)]
+    cache = EmbeddingCache(tmp_path / "c.sqlite3")
+    list(TaggingEngine(demo_model, demo_label_sets, cache=cache).run(pictures[:4]))  # half cached
+    cancel = threading.Event()
+    cancel.set()
+    assert list(TaggingEngine(demo_model, demo_label_sets, cache=cache).run(pictures, cancel=cancel)) == []

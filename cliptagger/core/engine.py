@@ -3,7 +3,7 @@
 ``TaggingEngine.run`` yields one ``ImageResult`` or ``ImageFailure`` per input, in input
 order, and reports progress after every batch. It can be cancelled between batches. The
 image embeddings are kept on each result, so changing label sets re-scores without
-decoding or encoding any image again (``TaggingEngine.rescore``).
+decoding or encoding any image again (``TaggingEngine.score_results``).
 """
 
 from __future__ import annotations
@@ -150,15 +150,13 @@ class TaggingEngine:
                 per_image[row_index].append(SetScores(prototypes.label_set, row, chosen))
         return per_image
 
-    def rescore(self, results: Sequence[ImageResult]) -> None:
-        """Re-score existing results in place with the current label sets (no image work)."""
+    def score_results(self, results: Sequence[ImageResult]) -> list[list[SetScores]]:
+        """Scores of already-encoded results under the current label sets (no image work)."""
         import torch
 
         if not results:
-            return
-        stacked = torch.stack([r.embedding for r in results])
-        for result, scores in zip(results, self.score_embeddings(stacked)):
-            result.scores = scores
+            return []
+        return self.score_embeddings(torch.stack([r.embedding for r in results]))
 
     # ------------------------------------------------------------------ images
 
@@ -208,8 +206,9 @@ class TaggingEngine:
             top_up()
             while pending:
                 if cancel is not None and cancel.is_set():
-                    for _, future in pending:
-                        future.cancel()
+                    for _, work in pending:
+                        if isinstance(work, Future):  # cache hits are plain tensors
+                            work.cancel()
                     return
                 batch_paths, embeddings_by_path, to_encode, outcomes = [], {}, [], []
                 # Cache hits need no encoding: they ride along in larger scoring batches.

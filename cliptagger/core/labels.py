@@ -87,9 +87,6 @@ class LabelSet:
         source = label.prompts or self.template_list
         return tuple(_fill(template, label.name) for template in source)
 
-    def expanded_prompts(self) -> dict[str, tuple[str, ...]]:
-        return {label.name: self.prompts_for(label) for label in self.labels}
-
     def with_changes(self, **changes: Any) -> "LabelSet":
         return replace(self, **changes)
 

@@ -105,6 +105,7 @@ class ClipModel:
         fraction of the cost (77 -> ~12 tokens for typical prompts). Other text towers fall
         back to open_clip's own ``encode_text``.
         """
+        import torch
         from open_clip.transformer import text_global_pool
 
         model = self.model
@@ -123,13 +124,7 @@ class ClipModel:
         projection = model.text_projection
         if projection is None:
             return x
-        return projection(x) if isinstance(projection, torch_nn_linear()) else x @ projection
-
-
-def torch_nn_linear() -> type:
-    import torch
-
-    return torch.nn.Linear
+        return projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
 
 
 def model_id_for(request: ModelRequest, weights: Optional[Path]) -> str:

@@ -23,7 +23,6 @@ from typing import Iterable, Optional
 from cliptagger import __version__
 from cliptagger.core.xmp_document import (
     RDF_NS,
-    X_NS,
     XmpDocument,
     XmpError,
     parse_xmp,
@@ -360,5 +359,4 @@ __all__ = [
     "new_document",
     "read_keywords",
     "updated_sidecar",
-    "X_NS",
 ]

@@ -129,16 +129,12 @@ class TaggingWorker(QObject):
     @Slot(object, object)
     def rescore(self, results: list, label_sets: Optional[list] = None) -> None:
         """New scores for already-encoded images: no decoding, no image encoding."""
-        import torch
-
         if label_sets is not None:
             self.set_label_sets(label_sets)
         if self.engine is None or not results:
             self.rescored.emit([])
             return
-        stacked = torch.stack([r.embedding for r in results])
-        scores = self.engine.score_embeddings(stacked)
-        self.rescored.emit([(r.path, s) for r, s in zip(results, scores)])
+        self.rescored.emit([(r.path, s) for r, s in zip(results, self.engine.score_results(results))])
 
 
 class WriterWorker(QObject):
