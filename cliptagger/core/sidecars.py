@@ -22,7 +22,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.fileio import atomic_write_bytes
 from cliptagger.core.journal import WriteBatch
-from cliptagger.core.scan import IMAGE_EXTENSIONS, RAW_EXTENSIONS
+from cliptagger.core.scan import is_supported
 from cliptagger.core.xmp import keywords_in_sidecar, union_keywords, updated_sidecar
 from cliptagger.core.xmp_document import XmpError
 
@@ -34,17 +34,25 @@ class SidecarStyle(str, Enum):
     ADOBE = "adobe"  # IMG_1.xmp
 
 
-def _folder_names(folder: Path) -> dict[str, str]:
-    """Lower-cased name -> real name for the folder's files (letter case varies)."""
-    try:
-        return {name.lower(): name for name in os.listdir(folder)}
-    except OSError:
-        return {}
+class FolderListing:
+    """Lower-cased name -> real name for each folder's files (letter case varies), read once
+    per operation: a batch over a 20,000-photo folder lists it once, not once per photo."""
+
+    def __init__(self) -> None:
+        self._names: dict[Path, dict[str, str]] = {}
+
+    def names(self, folder: Path) -> dict[str, str]:
+        if folder not in self._names:
+            try:
+                self._names[folder] = {name.lower(): name for name in os.listdir(folder)}
+            except OSError:
+                self._names[folder] = {}
+        return self._names[folder]
 
 
-def existing_sidecars(image: Path) -> list[Path]:
+def existing_sidecars(image: Path, listing: Optional[FolderListing] = None) -> list[Path]:
     """Existing sidecars of ``image``: ``IMG.ext.xmp`` first, then ``IMG.xmp``."""
-    names = _folder_names(image.parent)
+    names = (listing or FolderListing()).names(image.parent)
     found = []
     for candidate in (image.name + SIDECAR_SUFFIX, image.stem + SIDECAR_SUFFIX):
         real = names.get(candidate.lower())
@@ -53,9 +61,10 @@ def existing_sidecars(image: Path) -> list[Path]:
     return found
 
 
-def sidecar_path(image: Path, style: SidecarStyle = SidecarStyle.EXT) -> Path:
+def sidecar_path(image: Path, style: SidecarStyle = SidecarStyle.EXT,
+                 listing: Optional[FolderListing] = None) -> Path:
     """The sidecar to update (an existing one wins), or the one to create."""
-    existing = existing_sidecars(image)
+    existing = existing_sidecars(image, listing)
     preferred = image.name + SIDECAR_SUFFIX if style is SidecarStyle.EXT else image.stem + SIDECAR_SUFFIX
     for path in existing:
         if path.name.lower() == preferred.lower():
@@ -65,16 +74,14 @@ def sidecar_path(image: Path, style: SidecarStyle = SidecarStyle.EXT) -> Path:
     return image.parent / preferred
 
 
-def _siblings_sharing(image: Path) -> list[Path]:
+def _siblings_sharing(image: Path, listing: FolderListing) -> list[Path]:
     """Other images in the folder whose Adobe-style sidecar would be the same file."""
     stem = image.stem.lower()
-    result = []
-    for lower, real in _folder_names(image.parent).items():
-        path = image.parent / real
-        suffix = path.suffix.lower()
-        if (suffix in IMAGE_EXTENSIONS or suffix in RAW_EXTENSIONS) and path.stem.lower() == stem and real != image.name:
-            result.append(path)
-    return result
+    return [
+        image.parent / real
+        for real in listing.names(image.parent).values()
+        if real != image.name and Path(real).stem.lower() == stem and is_supported(Path(real))
+    ]
 
 
 @dataclass
@@ -92,13 +99,16 @@ class WriteReport:
     unchanged: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Images whose sidecar now holds their keywords (written, or already up to date).
+    images_saved: list[Path] = field(default_factory=list)
     journal: Optional[Path] = None
 
 
 def plan_writes(assignments: Mapping[Path, Sequence[str]], style: SidecarStyle = SidecarStyle.EXT) -> tuple[list[PlannedWrite], list[str]]:
+    listing = FolderListing()
     by_sidecar: dict[Path, list[Path]] = defaultdict(list)
     for image in assignments:
-        by_sidecar[sidecar_path(Path(image), style)].append(Path(image))
+        by_sidecar[sidecar_path(Path(image), style, listing)].append(Path(image))
     plans, warnings = [], []
     batch_images = {Path(i) for i in assignments}
     for sidecar, images in by_sidecar.items():
@@ -111,7 +121,7 @@ def plan_writes(assignments: Mapping[Path, Sequence[str]], style: SidecarStyle =
                             "their tags are merged into it")
         is_adobe_name = sidecar.name.lower() == images[0].stem.lower() + SIDECAR_SUFFIX
         if is_adobe_name:
-            outside = [s for i in images for s in _siblings_sharing(i) if s not in batch_images]
+            outside = [s for i in images for s in _siblings_sharing(i, listing) if s not in batch_images]
             if outside:
                 plan.replace_previous_auto = False
                 warnings.append(f"{sidecar.name} is shared with {', '.join(sorted({o.name for o in outside}))}, "
@@ -155,6 +165,7 @@ def _write_one(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBat
         return
     if data is None:
         report.unchanged.append(path)
+        report.images_saved.extend(plan.images)
         return
     problem = _unwritable_reason(path)
     if problem:
@@ -171,6 +182,7 @@ def _write_one(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBat
         report.failed.append((path, f"cannot write sidecar: {err.strerror or err}"))
         return
     report.written.append(path)
+    report.images_saved.extend(plan.images)
 
 
 def _marked_read_only(path: Path) -> bool:
@@ -224,11 +236,11 @@ def embedded_keywords(image: Path) -> list[str]:
     return found
 
 
-def existing_keywords(image: Path) -> tuple[list[str], list[str]]:
+def existing_keywords(image: Path, listing: Optional[FolderListing] = None) -> tuple[list[str], list[str]]:
     """(keywords, problems): the union of the image's sidecars and embedded metadata."""
     keywords: list[str] = []
     problems: list[str] = []
-    for sidecar in existing_sidecars(image):
+    for sidecar in existing_sidecars(image, listing):
         try:
             keywords.extend(keywords_in_sidecar(sidecar.read_bytes(), str(sidecar)))
         except (XmpError, OSError) as err:

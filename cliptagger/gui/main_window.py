@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.model_ready = False
         self.running = False
         self._run_when_ready = False
+        self._last_written: set[Path] = set()  # what Undo Last Write takes back
         self._model_key = settings.model
         self.setWindowTitle("cliptagger")
         self.setAcceptDrops(True)
@@ -550,23 +551,19 @@ class MainWindow(QMainWindow):
         if not assignments:
             self.statusBar().showMessage("No accepted tags to write: accept proposals first (Ctrl+Return).", 5000)
             return
-        self._writing = set(assignments)
         self.statusBar().showMessage(f"Writing sidecars for {len(assignments)} photo(s)…")
         self.write_action.setEnabled(False)
         self.client.write(assignments, self.settings.sidecar_style)
 
     @Slot(object)
     def _write_done(self, report: Any) -> None:
-        from cliptagger.core.sidecars import sidecar_path, SidecarStyle
-
-        failed = {path for path, _ in report.failed}
-        for path in getattr(self, "_writing", set()):
+        for path in report.images_saved:  # the writer says which; no file system work here
             item = self.images.item_for(path)
-            if item is not None and sidecar_path(path, SidecarStyle(self.settings.sidecar_style)) not in failed:
+            if item is not None:
                 item.status = Status.WRITTEN
                 item.existing = list(dict.fromkeys(item.existing + item.accepted_keywords))
                 self.images.changed(path)
-        self._last_written = set(getattr(self, "_writing", set()))
+        self._last_written = set(report.images_saved)
         message = (f"Wrote {len(report.written)} sidecar(s), {len(report.unchanged)} already up to date"
                    + (f", {len(report.failed)} failed" if report.failed else "") + ". Undo: Ctrl+Z.")
         self.statusBar().showMessage(message, 10000)
@@ -589,7 +586,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to undo.", 4000)
             self.undo_finished.emit(report)
             return
-        for path in getattr(self, "_last_written", set()):
+        for path in self._last_written:
             item = self.images.item_for(path)
             if item is not None and item.status is Status.WRITTEN:
                 item.status = Status.TAGGED

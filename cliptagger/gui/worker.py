@@ -108,9 +108,10 @@ class TaggingWorker(QObject):
     @Slot(object)
     def run(self, paths: list) -> None:
         from cliptagger.core.engine import ImageFailure
-        from cliptagger.core.sidecars import existing_keywords
+        from cliptagger.core.sidecars import FolderListing, existing_keywords
 
         self._cancel.clear()
+        listing = FolderListing()  # each folder listed once per run, not once per photo
         if self.engine is None:
             self.run_finished.emit(False)
             return
@@ -119,7 +120,7 @@ class TaggingWorker(QObject):
                 if isinstance(outcome, ImageFailure):
                     self.failure.emit(outcome)
                 else:
-                    keywords, _problems = existing_keywords(outcome.path)
+                    keywords, _problems = existing_keywords(outcome.path, listing)
                     self.result.emit(outcome, keywords)
         except Exception as err:
             traceback.print_exc()
