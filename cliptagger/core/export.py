@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 from cliptagger.core.fileio import atomic_write_text
 from cliptagger.core.labels import LabelSet
+from cliptagger.core.xmp import KEYWORD_PROPERTIES
 
 
 def scores_csv_text(results: Sequence, label_sets: Sequence[LabelSet]) -> str:
@@ -35,12 +36,6 @@ def write_scores_csv(path: Path, results: Sequence, label_sets: Sequence[LabelSe
     atomic_write_text(Path(path), "\ufeff" + scores_csv_text(results, label_sets))
 
 
-#: Columns exiftool writes from our CSV, and how each renders an ``A|B|leaf`` keyword.
-EXIFTOOL_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("XMP-dc:Subject", "leaf"),
-    ("XMP-lr:HierarchicalSubject", "|"),
-    ("XMP-digiKam:TagsList", "/"),
-)
 LIST_SEPARATORS = (", ", "; ", " ~ ")
 
 
@@ -58,12 +53,12 @@ def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]]) -> tuple[str, s
     separator = pick_list_separator(all_keywords)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["SourceFile"] + [column for column, _ in EXIFTOOL_COLUMNS])
+    # The same properties, in the same forms, as the sidecars cliptagger writes itself.
+    writer.writerow(["SourceFile"] + [prop.exiftool_tag for prop in KEYWORD_PROPERTIES])
     for path, keywords in assignments.items():
         row = [str(path)]
-        for _column, form in EXIFTOOL_COLUMNS:
-            rendered = [k.split("|")[-1] if form == "leaf" else k.replace("|", form) for k in keywords]
-            row.append(separator.join(dict.fromkeys(rendered)))
+        for prop in KEYWORD_PROPERTIES:
+            row.append(separator.join(dict.fromkeys(prop.render(k) for k in keywords)))
         writer.writerow(row)
     return buffer.getvalue(), separator
 

@@ -46,6 +46,11 @@ class KeywordProperty:
     def tag(self) -> str:
         return qname(self.namespace, self.name)
 
+    @property
+    def exiftool_tag(self) -> str:
+        """exiftool's name for the property, e.g. ``XMP-lr:HierarchicalSubject``."""
+        return f"XMP-{self.prefix}:{self.name[0].upper()}{self.name[1:]}"
+
     def render(self, keyword: str) -> str:
         parts = keyword.split(HIERARCHY)
         return parts[-1] if self.separator is None else self.separator.join(parts)
