@@ -18,6 +18,7 @@ from cliptagger.core import paths
 from cliptagger.core.catalog import CATALOG, DEFAULT_KEY, DEMO_KEY
 from cliptagger.core.device import DEVICE_CHOICES
 from cliptagger.core.errors import CliptaggerError
+from cliptagger.core.export import ExportFormat
 from cliptagger.core.sidecars import SidecarStyle
 from cliptagger.progress import ProgressBar
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--sidecar-style", choices=[s.value for s in SidecarStyle], default="ext",
                      help="name of new sidecars: IMG.ext.xmp (ext, default) or IMG.xmp (adobe)")
     tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
-    tag.add_argument("--csv-format", choices=["scores", "exiftool"], default="scores",
+    tag.add_argument("--csv-format", choices=[f.value for f in ExportFormat], default=ExportFormat.SCORES.value,
                      help="scores: one column per label probability; exiftool: for `exiftool -csv=`")
     tag.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
     tag.add_argument("--dry-run", action="store_true", help="show what would be written, change no file")
@@ -126,16 +127,11 @@ def load_model_from_args(args: argparse.Namespace, quiet: bool = False):
 
 
 def command_tag(args: argparse.Namespace) -> int:
-    from cliptagger.core.engine import ImageFailure, TaggingEngine
-    from cliptagger.core.labels import load_label_sets
+    from cliptagger.core.engine import ImageFailure
     from cliptagger.core.scan import scan
+    from cliptagger.core.session import EngineOptions, Session
 
-    label_files = args.labels or [default_labels_file(args.model)]
-    label_sets = [s for f in label_files for s in load_label_sets(f)]
-    names = [s.name.casefold() for s in label_sets]
-    if len(set(names)) != len(names):
-        raise CliptaggerError("Two label sets have the same name; rename one of them.")
-
+    label_sets = load_label_files(args.labels, args.model)
     found = scan(args.paths)
     for path, reason in found.problems:
         print(f"cliptagger: {path}: {reason}", file=sys.stderr)
@@ -143,67 +139,74 @@ def command_tag(args: argparse.Namespace) -> int:
         print("cliptagger: no supported images found.", file=sys.stderr)
         return EXIT_NOTHING_TAGGED
 
-    model = load_model_from_args(args, quiet=args.quiet)
-    cache = None
-    if not args.no_cache:
-        from cliptagger.core.cache import EmbeddingCache
-
-        cache = EmbeddingCache()
-        for warning in cache.warnings:
-            print(f"cliptagger: warning: {warning}", file=sys.stderr)
-    engine = TaggingEngine(model, label_sets, batch_size=args.batch_size, fast_decode=not args.exact, cache=cache)
+    session = Session(label_sets, EngineOptions(batch_size=args.batch_size, fast_decode=not args.exact,
+                                                use_cache=not args.no_cache))
+    session.use_model(load_model_from_args(args, quiet=args.quiet))
+    cache = session.cache()
+    for warning in (cache.warnings if cache is not None else []):
+        print(f"cliptagger: warning: {warning}", file=sys.stderr)
     bar = ProgressBar(enabled=False if args.quiet else None)
-    results, failures = [], []
-    cancel = threading.Event()
+    tagged, failures = 0, []
     try:
-        for outcome in engine.run(
+        for outcome in session.tag(
             found.images,
-            on_progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed),
-            cancel=cancel,
+            progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed),
+            cancel=threading.Event(),
         ):
+            bar.clear()
             if isinstance(outcome, ImageFailure):
                 failures.append(outcome)
                 if args.json:
-                    bar.clear()
                     print(json.dumps({"path": str(outcome.path), "status": "error", "reason": outcome.reason}))
                 continue
-            results.append(outcome)
-            bar.clear()
+            tagged += 1
             print(format_result_json(outcome) if args.json else format_result_line(outcome), flush=True)
     finally:
         bar.close()
 
-    if args.csv:
-        write_csv(args, results, label_sets)
+    # The CLI has no review step: every proposal above its set's threshold is accepted.
+    session.accept_above_threshold()
     if args.write_xmp or args.dry_run:
-        write_xmp(args, results)
+        write_xmp(args, session)
+    if args.csv:
+        write_csv(args, session)
     report_failures(failures)
-    print(f"cliptagger: tagged {len(results)} of {len(found.images)} images"
+    print(f"cliptagger: tagged {tagged} of {len(found.images)} images"
           + (f", skipped {len(failures)}" if failures else "") + ".", file=sys.stderr)
-    return EXIT_OK if results else EXIT_NOTHING_TAGGED
+    return EXIT_OK if tagged else EXIT_NOTHING_TAGGED
 
 
-def write_csv(args: argparse.Namespace, results, label_sets) -> None:
-    from cliptagger.core.export import write_exiftool_csv, write_scores_csv
-    from cliptagger.core.sidecars import assignments_from
+def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> list:
+    from cliptagger.core.labels import load_label_sets
+
+    label_sets = [s for f in (files or [default_labels_file(model_key)]) for s in load_label_sets(f)]
+    names = [s.name.casefold() for s in label_sets]
+    if len(set(names)) != len(names):
+        raise CliptaggerError("Two label sets have the same name; rename one of them.")
+    return label_sets
+
+
+def write_csv(args: argparse.Namespace, session) -> None:
+    from cliptagger.core.export import ExportFormat
+    from cliptagger.core.session import SessionError
 
     if args.dry_run:
         print(f"cliptagger: dry run, {args.csv} not written", file=sys.stderr)
         return
-    if args.csv_format == "exiftool":
-        command = write_exiftool_csv(args.csv, assignments_from(results))
-        print(f"cliptagger: wrote {args.csv}; apply it with:\n  {command}", file=sys.stderr)
+    try:
+        report = session.export(args.csv, ExportFormat(args.csv_format))
+    except (SessionError, CliptaggerError, OSError) as err:
+        print(f"cliptagger: {args.csv} not written: {err}", file=sys.stderr)
+        return
+    if report.command:
+        print(f"cliptagger: wrote {args.csv}; apply it with:\n  {report.command}", file=sys.stderr)
     else:
-        write_scores_csv(args.csv, results, label_sets)
         print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
 
 
-def write_xmp(args: argparse.Namespace, results) -> None:
-    from cliptagger.core.sidecars import assignments_from, write_sidecars
-
-    assignments = {path: keywords for path, keywords in assignments_from(results).items() if keywords}
-    report = write_sidecars(assignments, SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
-                            description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
+def write_xmp(args: argparse.Namespace, session) -> None:
+    report = session.write(SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
+                           description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
     for warning in report.warnings:
         print(f"cliptagger: warning: {warning}", file=sys.stderr)
     verb = "would write" if args.dry_run else "wrote"

@@ -36,33 +36,44 @@ def run_self_test(count: int = 8) -> int:
 
 
 def _check(folder: Path, count: int) -> str:
-    from cliptagger.core.engine import ImageResult, TaggingEngine
-    from cliptagger.core.model import load_model
-    from cliptagger.core.sidecars import write_sidecars
     from cliptagger.core.synthetic import write_demo_folder
-    from cliptagger.core.weights import request_for
-    from cliptagger.core.xmp import keywords_in_sidecar
-    from cliptagger.settings import demo_label_sets
 
     written = write_demo_folder(folder / "photos", count=count, seed=31337)
-    model = load_model(request_for("demo"), device="cpu", allow_download=False)
-    engine = TaggingEngine(model, demo_label_sets())
-    results = [o for o in engine.run([p for p, _ in written]) if isinstance(o, ImageResult)]
+    truth = {path: scene for path, scene in written}
+    session, report = tag_and_write([path for path, _ in written])
+    results = session.results()
     if len(results) != count:
         raise RuntimeError(f"tagged {len(results)} of {count} pictures")
-    truth = {p: scene for p, scene in written}
     right = sum(f"Shapes|{truth[r.path].shape}" in r.keywords for r in results)
     if right < count * 0.75:
         raise RuntimeError(f"only {right} of {count} shapes recognised: the model is not working")
-    first = results[0]
-    report = write_sidecars({first.path: first.keywords})
-    if report.failed or len(report.written) != 1:
+    if report.failed or len(report.written) != count:
         raise RuntimeError(f"sidecar write failed: {report.failed}")
-    read_back = keywords_in_sidecar(report.written[0].read_bytes())
-    if sorted(read_back) != sorted(first.keywords):
-        raise RuntimeError(f"sidecar read back {read_back}, expected {first.keywords}")
-    return (f"tagged {count}/{count} pictures on {model.device} ({right}/{count} shapes right), "
-            f"sidecar round trip with {len(read_back)} keywords")
+    from cliptagger.core.sidecars import sidecar_path
+    from cliptagger.core.xmp import keywords_in_sidecar
+
+    for result in results:
+        read_back = keywords_in_sidecar(sidecar_path(result.path).read_bytes())
+        if sorted(read_back) != sorted(result.keywords):
+            raise RuntimeError(f"sidecar of {result.path.name} read back {read_back}, expected {result.keywords}")
+    return (f"tagged {count}/{count} pictures on {session.model.device} ({right}/{count} shapes right), "
+            f"sidecar round trip for {count} pictures")
+
+
+def tag_and_write(photos: list[Path]):
+    """The self-test's job, through the same session as the CLI and the app: tag with the
+    demo model, accept every proposal above threshold, write sidecars (default style)."""
+    from cliptagger.core.model import load_model
+    from cliptagger.core.session import Session
+    from cliptagger.core.weights import request_for
+    from cliptagger.settings import demo_label_sets
+
+    session = Session(demo_label_sets())
+    session.use_model(load_model(request_for("demo"), device="cpu", allow_download=False))
+    for _outcome in session.tag(photos):
+        pass
+    session.accept_above_threshold()
+    return session, session.write(description="cliptagger self-test")
 
 
 if __name__ == "__main__":

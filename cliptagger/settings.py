@@ -1,8 +1,10 @@
 """Remembered settings, with every default in one place.
 
 Stored as JSON in the appdirs config folder (``settings.json``); the user's label sets
-live beside it in ``label-sets.json`` (the documented label file format). Both are written
-atomically. A damaged settings file is set aside, never a crash.
+live beside it in the documented label file format, one file per model family: real CLIP
+models share ``label-sets.json``; the demo model, which only knows coloured shapes, keeps
+its own ``label-sets-demo.json``. Label sets are always saved: they are the user's work.
+Everything is written atomically. A damaged file is set aside, never a crash.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from cliptagger.core import paths
-from cliptagger.core.catalog import DEFAULT_KEY
+from cliptagger.core.catalog import DEFAULT_KEY, DEMO_KEY
 from cliptagger.core.fileio import atomic_write_text
 from cliptagger.core.labels import LabelSet, load_label_sets, save_label_sets
 from cliptagger.core.errors import LabelSetError
+from cliptagger.core.sidecars import SidecarStyle
 
 MAX_RECENT_FOLDERS = 10
 
@@ -27,7 +30,7 @@ class Settings:
     model: str = DEFAULT_KEY
     checkpoint: str = ""            # a local weights file chosen by the user, if any
     device: str = "auto"
-    sidecar_style: str = "ext"
+    sidecar_style: str = SidecarStyle.EXT.value
     window_geometry: str = ""       # base64 of QWidget.saveGeometry()
     window_state: str = ""          # base64 of QMainWindow.saveState()
     splitter_state: str = ""
@@ -45,8 +48,17 @@ def settings_path() -> Path:
     return paths.config_dir() / "settings.json"
 
 
-def label_sets_path() -> Path:
-    return paths.config_dir() / "label-sets.json"
+#: Label set families: the demo model's toy world, and every real CLIP model.
+DEMO_FAMILY, PHOTO_FAMILY = "demo", "photo"
+
+
+def label_family(model_key: str) -> str:
+    return DEMO_FAMILY if model_key.casefold() == DEMO_KEY else PHOTO_FAMILY
+
+
+def label_sets_path(family: str = PHOTO_FAMILY) -> Path:
+    name = "label-sets.json" if family == PHOTO_FAMILY else f"label-sets-{family}.json"
+    return paths.config_dir() / name
 
 
 def _set_aside(path: Path) -> None:
@@ -91,18 +103,21 @@ def demo_label_sets() -> list[LabelSet]:
     return load_label_sets(paths.resources_dir() / "labels" / "demo.json")
 
 
-def load_user_label_sets() -> list[LabelSet]:
-    path = label_sets_path()
+def load_user_label_sets(family: str = PHOTO_FAMILY) -> list[LabelSet]:
+    """The user's label sets for a model family, or the bundled defaults the first time."""
+    defaults = demo_label_sets if family == DEMO_FAMILY else default_label_sets
+    path = label_sets_path(family)
     if not path.exists():
-        return default_label_sets()
+        return defaults()
     try:
         return load_label_sets(path)
     except LabelSetError:
         _set_aside(path)
-        return default_label_sets()
+        return defaults()
 
 
-def save_user_label_sets(label_sets: list[LabelSet]) -> None:
-    path = label_sets_path()
+def save_user_label_sets(label_sets: list[LabelSet], family: str = PHOTO_FAMILY) -> Path:
+    path = label_sets_path(family)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_label_sets(path, label_sets)
+    return path

@@ -93,9 +93,13 @@ def test_scores_csv_written(tmp_path, capsys):
     out = tmp_path / "scores.csv"
     code, rows, _ = run_cli(capsys, str(tmp_path / "a.jpg"), "--csv", str(out))
     assert code == 0
-    lines = out.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0].startswith("path,proposed_tags,Shape: Shapes|circle")
-    assert lines[1].startswith(str((tmp_path / "a.jpg").resolve()))
+    import csv
+
+    header, row = list(csv.reader(out.open(encoding="utf-8-sig")))
+    assert header[:4] == ["path", "proposed_tags", "accepted_tags", "Shape: Shapes|circle"]
+    assert row[0] == str((tmp_path / "a.jpg").resolve())
+    # the CLI accepts every proposal, and says so in the accepted column
+    assert row[2] == row[1] == "; ".join(rows[0]["keywords"]) and "Shapes|star" in row[2]
 
 
 def test_console_script_runs_as_a_process(tmp_path):

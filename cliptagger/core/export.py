@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import csv
 import io
+from enum import Enum
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from cliptagger.core.fileio import atomic_write_text
 from cliptagger.core.labels import LabelSet
 from cliptagger.core.xmp import KEYWORD_PROPERTIES
 
 
-def scores_csv_text(results: Sequence, label_sets: Sequence[LabelSet]) -> str:
-    """One row per image: path, proposed keywords, then one column per label probability."""
+class ExportFormat(str, Enum):
+    """The CSV forms cliptagger writes (CLI ``--csv-format``, the app's Export dialog)."""
+
+    SCORES = "scores"       # one column per label probability, for spreadsheets
+    EXIFTOOL = "exiftool"   # keywords, for ``exiftool -csv+=``
+
+
+def scores_csv_text(results: Sequence, label_sets: Sequence[LabelSet],
+                    accepted: Optional[Mapping[Path, Sequence[str]]] = None) -> str:
+    """One row per image: path, proposed keywords, accepted keywords (when a review happened),
+    then one column per label probability."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     label_columns = [(s, label) for s in label_sets for label in s.labels]
-    writer.writerow(["path", "proposed_tags"] + [f"{s.name}: {label.keyword}" for s, label in label_columns])
+    review = ["accepted_tags"] if accepted is not None else []
+    writer.writerow(["path", "proposed_tags", *review] + [f"{s.name}: {label.keyword}" for s, label in label_columns])
     for result in results:
         by_set = {scores.label_set.name: scores for scores in result.scores}
         row = [str(result.path), "; ".join(result.keywords)]
+        if accepted is not None:
+            row.append("; ".join(accepted.get(result.path, ())))
         for label_set, label in label_columns:
             scores = by_set.get(label_set.name)
             if scores is None:
@@ -31,9 +44,10 @@ def scores_csv_text(results: Sequence, label_sets: Sequence[LabelSet]) -> str:
     return buffer.getvalue()
 
 
-def write_scores_csv(path: Path, results: Sequence, label_sets: Sequence[LabelSet]) -> None:
+def write_scores_csv(path: Path, results: Sequence, label_sets: Sequence[LabelSet],
+                     accepted: Optional[Mapping[Path, Sequence[str]]] = None) -> None:
     # A UTF-8 byte order mark lets Excel open non-ASCII paths and labels correctly.
-    atomic_write_text(Path(path), "\ufeff" + scores_csv_text(results, label_sets))
+    atomic_write_text(Path(path), "\ufeff" + scores_csv_text(results, label_sets, accepted))
 
 
 LIST_SEPARATORS = (", ", "; ", " ~ ")

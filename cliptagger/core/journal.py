@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -43,9 +42,7 @@ class WriteBatch:
     def __init__(self, description: str = "") -> None:
         folder = journal_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self.path, self._handle = _create_batch_file(folder)
         self._write({"batch": description, "started": time.time()})
         self.count = 0
 
@@ -74,11 +71,37 @@ class WriteBatch:
         self.close()
 
 
+def _sequence(path: Path) -> int:
+    """A batch's position in the journal; files from before sequence numbers count as 0."""
+    head = path.name.split(".", 1)[0]
+    return int(head) if head.isdigit() and len(head) == SEQUENCE_DIGITS else 0
+
+
+SEQUENCE_DIGITS = 12
+
+
+def _create_batch_file(folder: Path):
+    """Open a new batch file numbered after every batch so far (pending or undone).
+
+    The number, not the clock, orders batches: two batches in one second, or a clock
+    that steps back, still undo newest first. ``O_EXCL`` settles a race between writers.
+    """
+    while True:
+        newest = max((_sequence(p) for p in folder.iterdir()), default=0)
+        path = folder / f"{newest + 1:0{SEQUENCE_DIGITS}d}.jsonl"  # the number alone: O_EXCL must see a clash
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        return path, os.fdopen(fd, "a", encoding="utf-8")
+
+
 def list_batches() -> list[Path]:
+    """Batches that can still be undone, oldest first."""
     folder = journal_dir()
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.glob("*.jsonl")), key=lambda p: p.name)
+    return sorted(folder.glob("*.jsonl"), key=lambda p: (_sequence(p), p.name))
 
 
 def read_batch(path: Path) -> list[JournalEntry]:

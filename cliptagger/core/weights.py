@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 from cliptagger.core import paths
 from cliptagger.core.catalog import DEMO_ARCH, find_entry
-from cliptagger.core.errors import WeightsUnavailableError
+from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
 
 #: progress(bytes_done, bytes_total_or_None)
 DownloadProgress = Callable[[int, Optional[int]], None]
@@ -65,7 +65,8 @@ def pretrained_config(arch: str, tag: str) -> dict:
     if not cfg:
         known = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
         raise WeightsUnavailableError(
-            f"open_clip has no pretrained weights called {tag!r} for {arch!r} (known tags: {known})."
+            f"open_clip has no pretrained weights called {tag!r} for {arch!r} (known tags: {known}).",
+            WeightsProblem.UNKNOWN, model=arch,
         )
     return cfg
 
@@ -145,7 +146,7 @@ def download_weights(
     total = entry.download_mb * 1_000_000 if entry and entry.pretrained == tag else None
     problem = _unreachable_reason(cfg)
     if problem:
-        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=problem))
+        raise _missing(arch, tag, cfg, problem, WeightsProblem.OFFLINE)
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     child = context.Process(target=_download_in_child, args=(cfg, str(cache), results), daemon=True)
@@ -159,7 +160,8 @@ def download_weights(
                 child.terminate()
                 child.join(10)
                 _remove_new_partials(cache, before)
-                raise DownloadCancelled(f"The download of {arch} ({tag}) was cancelled.")
+                raise DownloadCancelled(f"The download of {arch} ({tag}) was cancelled.",
+                                        WeightsProblem.CANCELLED, model=arch)
             try:
                 outcome = results.get(timeout=0.25)
             except queue_module.Empty:
@@ -172,7 +174,8 @@ def download_weights(
     kind, value = outcome
     if kind != "ok" or not value or not Path(value).is_file():
         reason = _short_reason(RuntimeError(value)) if kind != "ok" else "the download produced no file"
-        raise WeightsUnavailableError(_missing_message(arch, tag, cfg, reason=reason))
+        kind_of_problem = WeightsProblem.OFFLINE if reason == NO_CONNECTION else WeightsProblem.DOWNLOAD_FAILED
+        raise _missing(arch, tag, cfg, reason, kind_of_problem)
     target = Path(value)
     if progress is not None:
         size = target.stat().st_size
@@ -208,20 +211,21 @@ def resolve_weights(
                 if request.arch == DEMO_ARCH
                 else "Check the path, or pick a model by name to download it."
             )
-            raise WeightsUnavailableError(f"Checkpoint file not found: {path}. {hint}")
+            raise WeightsUnavailableError(f"Checkpoint file not found: {path}. {hint}",
+                                          WeightsProblem.FILE_MISSING, model=request.arch, looked_in=str(path))
         return path
     if not request.pretrained:
         raise WeightsUnavailableError(
-            f"No weights were named for {request.arch!r}: give a pretrained tag (--pretrained) or a file (--checkpoint)."
+            f"No weights were named for {request.arch!r}: give a pretrained tag (--pretrained) or a file (--checkpoint).",
+            WeightsProblem.UNKNOWN, model=request.arch,
         )
     found = cached_weights(request.arch, request.pretrained)
     if found is not None:
         return found
     cfg = pretrained_config(request.arch, request.pretrained)
     if not allow_download:
-        raise WeightsUnavailableError(
-            _missing_message(request.arch, request.pretrained, cfg, reason="downloads are turned off")
-        )
+        raise _missing(request.arch, request.pretrained, cfg, "downloads are turned off",
+                       WeightsProblem.NOT_DOWNLOADED)
     return download_weights(request.arch, request.pretrained, progress, cancel)
 
 
@@ -241,6 +245,15 @@ def _source_of(cfg: dict) -> str:
     return cfg.get("url", "")
 
 
+def _missing(arch: str, tag: str, cfg: dict, reason: str, problem: WeightsProblem) -> WeightsUnavailableError:
+    entry = find_entry(arch)
+    return WeightsUnavailableError(
+        _missing_message(arch, tag, cfg, reason), problem, model=arch,
+        size_mb=entry.download_mb if entry and entry.pretrained == tag else None,
+        looked_in=str(paths.weights_dir()), source=_source_of(cfg), detail=reason,
+    )
+
+
 def _missing_message(arch: str, tag: str, cfg: dict, reason: str) -> str:
     entry = find_entry(arch)
     size = f", about {entry.download_mb} MB" if entry and entry.pretrained == tag else ""
@@ -254,11 +267,14 @@ def _missing_message(arch: str, tag: str, cfg: dict, reason: str) -> str:
     )
 
 
+NO_CONNECTION = "no connection to the model hub (offline?)"
+
+
 def _short_reason(err: BaseException) -> str:
     text = " ".join(str(err).split())
     lowered = text.lower()
     if any(word in lowered for word in ("offline", "connect", "resolve", "network", "urlopen", "name or service", "timed out")):
-        return "no connection to the model hub (offline?)"
+        return NO_CONNECTION
     return text[:300] or type(err).__name__
 
 

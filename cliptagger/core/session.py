@@ -1,0 +1,379 @@
+"""The session: one place where a tagging job lives, whatever the front end.
+
+The CLI, the GUI's worker threads and the self-test all drive a ``Session`` instead of
+wiring model, engine, cache and sidecar writer themselves::
+
+    session = Session(label_sets)                 # photos, results and decisions live here
+    session.use_model(load_model(request))        # results survive a reload of the same model
+    for outcome in session.tag(paths, progress, cancel): ...
+    session.rescore(new_label_sets)               # no image is decoded or encoded again
+    session.accept_above_threshold()              # or decide(paths, Decision.ACCEPTED, key)
+    session.write(SidecarStyle.EXT)               # accepted tags -> XMP sidecars (journaled)
+    session.undo()
+    session.export(path, ExportFormat.SCORES)
+
+It is Qt-free and thread-safe: heavy verbs (``use_model``, ``tag``, ``rescore``, ``write``,
+``undo``, ``export``) run on a worker thread, cheap ones (decisions, queries) may be called
+from a UI thread while a run is in progress.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequence
+
+from cliptagger.core.engine import ImageFailure, ImageResult, Outcome, Progress, TaggingEngine
+from cliptagger.core.export import ExportFormat, write_exiftool_csv, write_scores_csv
+from cliptagger.core.labels import Label, LabelSet
+from cliptagger.core.review import Decision, ReviewState, TagKey
+from cliptagger.core.sidecars import (
+    FolderListing,
+    SidecarStyle,
+    WriteReport,
+    existing_keywords,
+    existing_sidecars,
+    sidecar_path,
+    write_sidecars,
+)
+
+if TYPE_CHECKING:
+    from cliptagger.core.cache import EmbeddingCache
+    from cliptagger.core.journal import UndoReport
+    from cliptagger.core.model import ClipModel
+
+
+class SessionError(Exception):
+    """A verb that cannot run in the session's current state (e.g. no model yet)."""
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One tag the user can decide on for one photo: a proposal, or a label decided before."""
+
+    key: TagKey
+    label: Label
+    probability: float
+    threshold: float
+    proposed: bool
+    decision: Optional[Decision]
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    rows: int
+    #: For the exiftool form: the command line that applies the CSV.
+    command: str = ""
+
+
+@dataclass
+class EngineOptions:
+    """How images are turned into embeddings (None: the engine's defaults for the device)."""
+
+    batch_size: Optional[int] = None
+    fast_decode: bool = True
+    background_priority: bool = False
+    use_cache: bool = True
+    cache_path: Optional[Path] = None
+
+
+@dataclass
+class _PhotoState:
+    result: Optional[ImageResult] = None
+    failure: str = ""
+    #: Keywords our last write put in force for this photo (None: never written by this session).
+    written: Optional[frozenset[str]] = None
+    #: Keywords already in the photo's sidecars and embedded metadata (None: not read yet).
+    existing: Optional[list[str]] = None
+    problems: list[str] = field(default_factory=list)
+
+
+class Session:
+    def __init__(self, label_sets: Sequence[LabelSet], options: Optional[EngineOptions] = None,
+                 cache: "Optional[EmbeddingCache]" = None) -> None:
+        self.options = options or EngineOptions()
+        self.review = ReviewState()
+        self._lock = threading.RLock()
+        self._label_sets = list(label_sets)
+        self._photos: dict[Path, _PhotoState] = {}
+        self._cache = cache
+        self.model: "Optional[ClipModel]" = None
+        self.engine: Optional[TaggingEngine] = None
+
+    # ------------------------------------------------------------------ model and labels
+
+    @property
+    def label_sets(self) -> list[LabelSet]:
+        with self._lock:
+            return list(self._label_sets)
+
+    @property
+    def model_id(self) -> Optional[str]:
+        return self.model.model_id if self.model is not None else None
+
+    def cache(self) -> "Optional[EmbeddingCache]":
+        """The embedding cache, opened on first use (off the UI thread)."""
+        if self._cache is None and self.options.use_cache:
+            from cliptagger.core.cache import EmbeddingCache
+
+            self._cache = EmbeddingCache(self.options.cache_path)
+        return self._cache
+
+    def would_discard_results(self, model_id: Optional[str]) -> bool:
+        """True when switching to ``model_id`` would throw away results (a different model)."""
+        with self._lock:
+            has_results = any(p.result is not None for p in self._photos.values())
+        return has_results and model_id != self.model_id
+
+    def use_model(self, model: "ClipModel") -> bool:
+        """Tag with ``model`` from now on. Results and decisions are kept when it is the same
+        model (another device, a reload); returns False when earlier results were dropped."""
+        kept = self.model is not None and model.model_id == self.model.model_id
+        engine = TaggingEngine(model, self.label_sets, batch_size=self.options.batch_size,
+                               fast_decode=self.options.fast_decode, cache=self.cache(),
+                               background_priority=self.options.background_priority)
+        with self._lock:
+            if not kept:
+                for state in self._photos.values():
+                    state.result = None
+                    state.failure = ""
+                self.review.clear()
+            self.model, self.engine = model, engine
+        if kept:
+            self.rescore(self.label_sets)  # same embeddings, the new engine's prototypes
+        return kept
+
+    def rescore(self, label_sets: Sequence[LabelSet]) -> list[ImageResult]:
+        """New label sets: every tagged photo is re-scored from its embedding (no image work)."""
+        with self._lock:
+            self._label_sets = list(label_sets)
+            engine = self.engine
+        if engine is None:
+            return []
+        engine.set_label_sets(label_sets)
+        results = self.results()
+        for result, scores in zip(results, engine.score_results(results)):
+            result.scores = scores
+        return results
+
+    # ------------------------------------------------------------------ photos
+
+    def add(self, paths: Iterable[Path]) -> list[Path]:
+        """Register photos (keeping order); returns the ones that were new."""
+        added = []
+        with self._lock:
+            for path in paths:
+                path = Path(path)
+                if path not in self._photos:
+                    self._photos[path] = _PhotoState()
+                    added.append(path)
+        return added
+
+    def remove_all(self) -> None:
+        with self._lock:
+            self._photos.clear()
+            self.review.clear()
+
+    def paths(self) -> list[Path]:
+        with self._lock:
+            return list(self._photos)
+
+    def pending(self) -> list[Path]:
+        """Photos neither tagged nor failed."""
+        with self._lock:
+            return [p for p, s in self._photos.items() if s.result is None and not s.failure]
+
+    def result(self, path: Path) -> Optional[ImageResult]:
+        with self._lock:
+            state = self._photos.get(Path(path))
+            return state.result if state is not None else None
+
+    def results(self) -> list[ImageResult]:
+        with self._lock:
+            return [s.result for s in self._photos.values() if s.result is not None]
+
+    def failure(self, path: Path) -> str:
+        with self._lock:
+            state = self._photos.get(Path(path))
+            return state.failure if state is not None else ""
+
+    def failures(self) -> list[tuple[Path, str]]:
+        with self._lock:
+            return [(p, s.failure) for p, s in self._photos.items() if s.failure]
+
+    # ------------------------------------------------------------------ tagging
+
+    def tag(self, paths: Optional[Sequence[Path]] = None,
+            progress: Optional[Callable[[Progress], None]] = None,
+            cancel: Optional[threading.Event] = None) -> Iterator[Outcome]:
+        """Tag ``paths`` (default: every pending photo), yielding each outcome as it is stored.
+
+        Embeddings come from the cache where the file is unchanged; the rest are decoded and
+        encoded once. Cancelling takes effect between batches.
+        """
+        engine = self.engine
+        if engine is None:
+            raise SessionError("no model is loaded yet")
+        todo = list(self.pending() if paths is None else paths)
+        self.add(todo)
+        for outcome in engine.run(todo, on_progress=progress, cancel=cancel):
+            with self._lock:
+                state = self._photos.setdefault(outcome.path, _PhotoState())
+                if isinstance(outcome, ImageFailure):
+                    state.result, state.failure = None, outcome.reason
+                else:
+                    state.result, state.failure = outcome, ""
+            yield outcome
+
+    # ------------------------------------------------------------------ review
+
+    def review_rows(self, path: Path) -> list[ReviewRow]:
+        """The photo's proposals (most probable first within each set), then any label that is
+        decided but no longer proposed, so a decision never silently disappears from view."""
+        result = self.result(path)
+        if result is None:
+            return []
+        decisions = self.review.get(path)
+        rows: list[ReviewRow] = []
+        for scores in result.scores:
+            label_set = scores.label_set
+            proposed = {p.label.keyword for p in scores.proposals}
+            by_keyword = dict(zip((l.keyword for l in label_set.labels), scores.probabilities))
+            ordered = [p.label for p in scores.proposals] + [
+                l for l in label_set.labels
+                if l.keyword not in proposed and TagKey(label_set.name, l.keyword) in decisions]
+            for label in ordered:
+                key = TagKey(label_set.name, label.keyword)
+                rows.append(ReviewRow(key, label, by_keyword[label.keyword], label_set.threshold,
+                                      label.keyword in proposed, decisions.get(key)))
+        return rows
+
+    def proposed_keys(self, path: Path) -> list[TagKey]:
+        return [row.key for row in self.review_rows(path) if row.proposed]
+
+    def decide(self, paths: Iterable[Path], decision: Optional[Decision], key: Optional[TagKey] = None) -> int:
+        """Accept or reject (None: un-decide) one tag, or every proposal, of each photo."""
+        changed = 0
+        for path in paths:
+            keys = [key] if key is not None else self.proposed_keys(path)
+            changed += self.review.set(path, keys, decision)
+        return changed
+
+    def accept_above_threshold(self, paths: Optional[Iterable[Path]] = None) -> int:
+        """Accept every proposal that is still pending; an explicit rejection stays a rejection."""
+        changed = 0
+        for path in (self.paths() if paths is None else paths):
+            pending = [row.key for row in self.review_rows(path) if row.proposed and row.decision is None]
+            changed += self.review.set(path, pending, Decision.ACCEPTED)
+        return changed
+
+    def accepted_keywords(self, path: Path) -> list[str]:
+        """Keywords accepted in any current label set (once each, in label set order)."""
+        keywords = [row.key.keyword for row in self.review_rows(path) if row.decision is Decision.ACCEPTED]
+        return list(dict.fromkeys(keywords))
+
+    def unwritten(self) -> list[Path]:
+        """Photos whose accepted tags differ from what this session last wrote for them."""
+        with self._lock:
+            written = {p: s.written for p, s in self._photos.items()}
+        changed = []
+        for path, last in written.items():
+            accepted = frozenset(self.accepted_keywords(path))
+            if (last is None and accepted) or (last is not None and accepted != last):
+                changed.append(path)
+        return changed
+
+    def is_written(self, path: Path) -> bool:
+        """Written by this session and unchanged since."""
+        with self._lock:
+            state = self._photos.get(Path(path))
+            last = state.written if state is not None else None
+        return last is not None and frozenset(self.accepted_keywords(path)) == last
+
+    # ------------------------------------------------------------------ sidecars
+
+    def write(self, style: SidecarStyle = SidecarStyle.EXT, dry_run: bool = False,
+              description: str = "cliptagger", paths: Optional[Iterable[Path]] = None) -> WriteReport:
+        """Write the accepted tags of every photo with unwritten changes (or of ``paths``).
+
+        A photo whose tags were written before and are now all rejected gets an empty list,
+        which takes cliptagger's earlier tags out of its sidecar (the user's stay).
+        """
+        targets = self.unwritten() if paths is None else [Path(p) for p in paths]
+        assignments = {path: self.accepted_keywords(path) for path in targets}
+        report = write_sidecars(assignments, style, dry_run=dry_run, description=description)
+        if not dry_run:
+            with self._lock:
+                for path in report.images_saved:
+                    if path in self._photos:
+                        self._photos[path].written = frozenset(assignments[path])
+            self.refresh_existing(report.images_saved)
+        return report
+
+    def undo(self, force: bool = False) -> "UndoReport":
+        """Take back the last batch of sidecar writes; the photos it touched count as unwritten."""
+        from cliptagger.core.journal import undo_last_batch
+
+        report = undo_last_batch(force=force)
+        touched = {Path(p) for p in [*report.restored, *report.removed]}
+        if touched:
+            listing = FolderListing()
+            affected = [path for path in self.paths()
+                        if touched & {*existing_sidecars(path, listing), sidecar_path(path, listing=listing)}]
+            with self._lock:
+                for path in affected:
+                    self._photos[path].written = None
+            self.refresh_existing(affected)
+        return report
+
+    @staticmethod
+    def can_undo() -> bool:
+        from cliptagger.core.journal import list_batches
+
+        return bool(list_batches())
+
+    def known_existing_keywords(self, path: Path) -> Optional[list[str]]:
+        """The photo's existing keywords if they were read already (None: not yet); no disk I/O."""
+        with self._lock:
+            state = self._photos.get(Path(path))
+            return list(state.existing) if state is not None and state.existing is not None else None
+
+    def existing_keywords(self, path: Path) -> list[str]:
+        """Keywords the photo already has (sidecars and embedded), read once and cached."""
+        with self._lock:
+            state = self._photos.get(Path(path))
+            if state is not None and state.existing is not None:
+                return list(state.existing)
+        return self.refresh_existing([path]).get(Path(path), [])
+
+    def refresh_existing(self, paths: Iterable[Path]) -> dict[Path, list[str]]:
+        """Re-read the keywords already in these photos' sidecars and files."""
+        listing = FolderListing()
+        found = {}
+        for path in paths:
+            keywords, problems = existing_keywords(Path(path), listing)
+            found[Path(path)] = keywords
+            with self._lock:
+                state = self._photos.get(Path(path))
+                if state is not None:
+                    state.existing, state.problems = keywords, problems
+        return found
+
+    # ------------------------------------------------------------------ export
+
+    def export(self, path: Path, form: ExportFormat) -> ExportReport:
+        """Scores (every probability, plus the accepted tags) or exiftool's CSV (accepted tags)."""
+        path = Path(path)
+        results = self.results()
+        if form is ExportFormat.SCORES:
+            accepted = {r.path: self.accepted_keywords(r.path) for r in results}
+            write_scores_csv(path, results, self.label_sets, accepted)
+            return ExportReport(path, len(results))
+        assignments = {r.path: self.accepted_keywords(r.path) for r in results}
+        assignments = {p: k for p, k in assignments.items() if k}
+        if not assignments:
+            raise SessionError("no accepted tags to export: accept some tags first")
+        command = write_exiftool_csv(path, assignments)
+        return ExportReport(path, len(assignments), command)
