@@ -16,7 +16,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cliptagger.core.engine import TaggingEngine  # noqa: E402
+from cliptagger.core.export import ExportFormat  # noqa: E402
 from cliptagger.core.labels import Label, LabelSet  # noqa: E402
+from cliptagger.core.review import Decision  # noqa: E402
 from cliptagger.core.synthetic import write_demo_folder  # noqa: E402
 from cliptagger.gui.image_list import Status  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
@@ -25,14 +27,20 @@ from cliptagger.settings import Settings, demo_label_sets  # noqa: E402
 TIMEOUT_MS = 60_000
 
 
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(Settings(model="demo", device="cpu"), demo_label_sets())
-    win.client.tagging.batch_size = 8
+def open_window(qtbot, settings: Settings | None = None, label_sets=None) -> MainWindow:
+    win = MainWindow(settings or Settings(model="demo", device="cpu"), label_sets or demo_label_sets())
+    win.session.options.batch_size = 8
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.model_ready, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: win.models.ready, timeout=TIMEOUT_MS)
+    return win
+
+
+@pytest.fixture
+def window(qtbot):
+    win = open_window(qtbot)
     yield win
+    win.session.review.clear()  # nothing left to ask about on close
     win.close()
 
 
@@ -50,27 +58,56 @@ def drop(window, paths):
     assert event.isAccepted()
 
 
+def add_and_run(qtbot, window, folder: Path, count: int, seed: int = 8) -> list[Path]:
+    """Generate ``count`` pictures in ``folder``, add it, tag them; returns their paths."""
+    write_demo_folder(folder, count=count, seed=seed)
+    window.add_paths([folder])
+    qtbot.waitUntil(lambda: len(window.images.paths) == count, timeout=TIMEOUT_MS)
+    run_to_end(qtbot, window)
+    return list(window.images.paths)
+
+
 def run_to_end(qtbot, window):
     with qtbot.waitSignal(window.run_done, timeout=TIMEOUT_MS) as finished:
-        window.run_action.trigger()
+        window.actions.run.trigger()
     return finished.args[0]
 
 
-def test_drop_run_and_bars_show_engine_probabilities(qtbot, window, tmp_path, demo_model):
+def select(window, path: Path) -> None:
+    window.table.selectRow(window.sorted.row_of(path))
+
+
+def write(qtbot, window):
+    with qtbot.waitSignal(window.write_finished, timeout=TIMEOUT_MS) as done:
+        window.actions.write.trigger()
+    return done.args[0]
+
+
+def undo(qtbot, window):
+    with qtbot.waitSignal(window.undo_finished, timeout=TIMEOUT_MS) as done:
+        window.actions.undo.trigger()
+    return done.args[0]
+
+
+# ---------------------------------------------------------------------------- the basics
+
+
+def test_drop_run_and_bars_show_engine_probabilities(qtbot, window, tmp_path):
     written = write_demo_folder(tmp_path / "drop me", count=6, seed=5)
     drop(window, [tmp_path / "drop me"])
-    qtbot.waitUntil(lambda: len(window.images.items) == 6, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(window.images.paths) == 6, timeout=TIMEOUT_MS)
     drop(window, [tmp_path / "drop me", written[0][0]])  # a second drop adds no duplicates
     qtbot.wait(300)
-    assert len(window.images.items) == 6
+    assert len(window.images.paths) == 6
     assert run_to_end(qtbot, window) is False
-    assert all(i.status is Status.TAGGED for i in window.images.items)
+    assert all(window.images.status(p) is Status.TAGGED for p in window.images.paths)
 
-    window.table.selectRow(3)
-    item = window.panel.item
-    assert item is window.images.items[3]
-    engine = TaggingEngine(demo_model, demo_label_sets())
-    [expected] = list(engine.run([item.path]))
+    path = window.images.paths[3]
+    select(window, path)
+    assert window.panel.path == path
+    # the same model object (so the same precision) as the window's, scored by a fresh engine
+    engine = TaggingEngine(window.session.model, demo_label_sets())
+    [expected] = list(engine.run([path]))
     for scores in expected.scores:
         shown = dict(window.panel.bars[scores.label_set.name].rows())
         for label, probability in zip(scores.label_set.labels, scores.probabilities):
@@ -83,76 +120,72 @@ def test_stop_mid_run_and_errors_are_listed(qtbot, window, tmp_path):
     write_demo_folder(tmp_path, count=120, seed=6)
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
     window.add_paths([tmp_path])
-    qtbot.waitUntil(lambda: len(window.images.items) == 121, timeout=TIMEOUT_MS)
-    produced = []  # counted in the worker thread itself, as the engine yields
+    qtbot.waitUntil(lambda: len(window.images.paths) == 121, timeout=TIMEOUT_MS)
+    produced = []  # counted in the worker thread itself, as the session yields
     window.client.tagging.result.connect(lambda *_: produced.append(1))
     window.client.tagging.failure.connect(lambda *_: produced.append(1))
     with qtbot.waitSignal(window.run_done, timeout=TIMEOUT_MS) as finished:
-        window.run_action.trigger()
-        qtbot.waitUntil(lambda: len(window.images.tagged_items()) >= 16, timeout=TIMEOUT_MS)
-        window.stop_action.trigger()  # Stop, as the user clicks it
+        window.actions.run.trigger()
+        qtbot.waitUntil(lambda: len(window.session.results()) >= 16, timeout=TIMEOUT_MS)
+        window.actions.stop.trigger()  # Stop, as the user clicks it
         produced_at_stop = len(produced)
     assert finished.args == [True]
-    done = len(window.images.tagged_items()) + len(window.images.errors())
+    done = len(window.session.results()) + len(window.images.errors())
     assert done == len(produced)
-    assert done <= produced_at_stop + window.client.tagging.engine.batch_size  # at most the batch in flight
+    assert done <= produced_at_stop + window.session.engine.batch_size  # at most the batch in flight
     assert done < 121
     # the rest finishes on the next run, and the broken file is an error with its reason
     assert run_to_end(qtbot, window) is False
-    [error] = window.images.errors()
-    assert error.path.name == "broken.jpg" and "truncated or corrupt" in error.error
+    [(path, reason)] = window.images.errors()
+    assert path.name == "broken.jpg" and "truncated or corrupt" in reason
+    assert window.images.status(path) is Status.ERROR
     assert window.errors_button.text() == "1 error"
-    assert len(window.images.tagged_items()) == 120
+    assert len(window.session.results()) == 120
 
 
 def test_accept_write_undo_and_export_through_actions(qtbot, window, tmp_path):
     from tests.xmp_readers import exiftool_keywords
 
-    write_demo_folder(tmp_path / "photos", count=3, seed=8)
-    window.add_paths([tmp_path / "photos"])
-    qtbot.waitUntil(lambda: len(window.images.items) == 3, timeout=TIMEOUT_MS)
-    run_to_end(qtbot, window)
-    window.table.selectRow(0)
-    window.reject_action.trigger()           # the first image's tags are rejected
-    window.accept_all_action.trigger()       # ... then everything is accepted
-    window.table.selectRow(1)
-    window.reject_action.trigger()           # the second one rejected again
-    first, second, third = window.images.items
-    with qtbot.waitSignal(window.write_finished, timeout=TIMEOUT_MS):
-        window.write_action.trigger()
-    for item in (first, third):
-        sidecar = Path(str(item.path) + ".xmp")
-        assert set(exiftool_keywords(sidecar)["XMP-lr:HierarchicalSubject"]) == set(item.proposed_keywords)
-        assert item.status is Status.WRITTEN
-    assert not Path(str(second.path) + ".xmp").exists()
+    first, second, third = add_and_run(qtbot, window, tmp_path / "photos", 3)
+    select(window, first)
+    window.actions.reject.trigger()          # the first photo's tags are rejected
+    window.actions.accept_all.trigger()      # ... which Accept All leaves rejected
+    select(window, second)
+    window.actions.accept.trigger()          # the second explicitly accepted
+    report = write(qtbot, window)
+    assert len(report.written) == 2
+    for path in (second, third):
+        sidecar = Path(str(path) + ".xmp")
+        proposed = {k.keyword for k in window.session.proposed_keys(path)}
+        assert set(exiftool_keywords(sidecar)["XMP-lr:HierarchicalSubject"]) == proposed
+        assert window.images.status(path) is Status.WRITTEN
+    assert not Path(str(first) + ".xmp").exists()
 
-    with qtbot.waitSignal(window.undo_finished, timeout=TIMEOUT_MS):
-        window.undo_action.trigger()
-    assert not Path(str(first.path) + ".xmp").exists() and not Path(str(third.path) + ".xmp").exists()
-    assert first.status is Status.TAGGED
+    undo(qtbot, window)
+    assert not Path(str(second) + ".xmp").exists() and not Path(str(third) + ".xmp").exists()
+    assert window.images.status(second) is Status.TAGGED
+    assert window.actions.write.isEnabled()  # undone: the accepted tags are unwritten again
 
     out = tmp_path / "scores.csv"
     with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT_MS):
-        window.export_csv(out, "scores")
-    rows = list(csv.reader(out.open(encoding="utf-8-sig")))
-    assert len(rows) == 4 and rows[0][:2] == ["path", "proposed_tags"]
-    assert {r[0] for r in rows[1:]} == {str(i.path) for i in window.images.items}
+        window.export_csv(out, ExportFormat.SCORES)
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert {r["path"] for r in rows} == {str(p) for p in window.images.paths}
+    accepted = {r["path"]: r["accepted_tags"] for r in rows}
+    assert accepted[str(first)] == "" and accepted[str(third)] != ""
 
 
 def test_editing_label_sets_rescores_without_reencoding(qtbot, window, tmp_path):
-    write_demo_folder(tmp_path, count=5, seed=9)
-    window.add_paths([tmp_path])
-    qtbot.waitUntil(lambda: len(window.images.items) == 5, timeout=TIMEOUT_MS)
-    run_to_end(qtbot, window)
+    add_and_run(qtbot, window, tmp_path, 5)
     encoded = []
-    window.client.tagging.model.encode_listeners.append(encoded.append)
+    window.session.model.encode_listeners.append(encoded.append)
     new_sets = [LabelSet("Mood", (Label("bright"), Label("gloomy"))), *demo_label_sets()[:1]]
     with qtbot.waitSignal(window.rescore_finished, timeout=TIMEOUT_MS):
         window.apply_label_sets(new_sets)
     assert encoded == []  # no image went through the encoder again
-    for item in window.images.items:
-        assert [s.label_set.name for s in item.result.scores] == ["Mood", "Shape"]
-    window.table.selectRow(0)
+    for result in window.session.results():
+        assert [s.label_set.name for s in result.scores] == ["Mood", "Shape"]
+    select(window, window.images.paths[0])
     assert set(window.panel.bars) == {"Mood", "Shape"}
 
 
@@ -166,7 +199,7 @@ def test_event_loop_stays_responsive_during_a_run(qtbot, window, tmp_path):
     for index in range(1, 120):
         shutil.copyfile(tmp_path / "big-000.jpg", tmp_path / f"big-{index:03d}.jpg")
     window.add_paths([tmp_path])
-    qtbot.waitUntil(lambda: len(window.images.items) == 120, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(window.images.paths) == 120, timeout=TIMEOUT_MS)
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
@@ -182,11 +215,9 @@ def test_event_loop_stays_responsive_during_a_run(qtbot, window, tmp_path):
 def test_settings_are_remembered(qtbot, tmp_path):
     from cliptagger.settings import load_settings
 
-    window = MainWindow(Settings(model="demo", device="cpu"), demo_label_sets())
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.model_ready, timeout=TIMEOUT_MS)
-    window.settings.sidecar_style = "adobe"
+    window = open_window(qtbot)
+    window.style_picker.setCurrentIndex(window.style_picker.findData("adobe"))
+    window.style_picker.activated.emit(window.style_picker.currentIndex())
     window.add_paths([tmp_path])
     window.resize(1111, 777)
     window.close()
@@ -199,19 +230,19 @@ def test_settings_are_remembered(qtbot, tmp_path):
 def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
     from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
 
-    from cliptagger.core.labels import load_label_sets
+    from cliptagger.core.labels import load_label_sets, save_label_sets
     from cliptagger.gui.label_editor import LabelSetEditor
 
     editor = LabelSetEditor(demo_label_sets())
     qtbot.addWidget(editor)
     editor.set_list.setCurrentRow(1)  # Colour
-    editor.threshold.setValue(0.55)
+    editor.threshold.setValue(55)     # percent, as the bars show it
     editor.add_label()
     row = editor.labels.rowCount() - 1
     editor.labels.setItem(row, 0, QTableWidgetItem("teal"))
     editor.labels.setItem(row, 1, QTableWidgetItem("Colours"))
     colour = editor.label_sets()[1]
-    assert colour.threshold == 0.55 and colour.labels[-1].keyword == "Colours|teal"
+    assert colour.threshold == pytest.approx(0.55) and colour.labels[-1].keyword == "Colours|teal"
     assert "a teal shape." in editor.preview.toPlainText()
     ok = editor.buttons.button(QDialogButtonBox.Ok)
     for r in range(editor.labels.rowCount() - 1, 0, -1):  # leave one label in an exclusive set
@@ -223,8 +254,6 @@ def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
     editor.labels.setItem(1, 0, QTableWidgetItem("blue"))
     assert ok.isEnabled() and editor.problem.text() == ""
     exported = tmp_path / "sets.json"
-    from cliptagger.core.labels import save_label_sets
-
     save_label_sets(exported, editor.label_sets())
     editor.import_from(exported)  # imported sets get unique names
     names = [s.name for s in editor.label_sets()]
@@ -232,38 +261,233 @@ def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
     assert [s.name for s in load_label_sets(exported)] == ["Shape", "Colour", "Background"]
 
 
-def test_weights_dialog_offers_download_unless_offline(qtbot):
-    from cliptagger.core.weights import ModelRequest, resolve_weights
+# ---------------------------------------------------------------------------- review defects
+
+
+def test_1_label_set_edits_with_the_demo_model_survive_a_restart(qtbot):
+    from cliptagger.settings import label_family, load_user_label_sets
+
+    window = open_window(qtbot)
+    mine = [LabelSet("Tint", (Label("warm"), Label("cool"))), *demo_label_sets()[:1]]
+    with qtbot.waitSignal(window.rescore_finished, timeout=TIMEOUT_MS):
+        window.apply_label_sets(mine)
+    assert "saved" in window.statusBar().currentMessage()
+    window.close()
+    # what app.main does on the next start
+    again = MainWindow(Settings(model="demo", device="cpu"), load_user_label_sets(label_family("demo")))
+    qtbot.addWidget(again)
+    assert [s.name for s in again.label_sets] == ["Tint", "Shape"]
+    assert [s.name for s in load_user_label_sets()] != ["Tint", "Shape"]  # real models keep their own
+    again.client.shutdown()
+
+
+def test_2_changing_device_keeps_results_and_decisions(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    photos = add_and_run(qtbot, window, tmp_path / "a", 3)
+    window.actions.accept_all.trigger()
+    decided = window.session.review.count()
+    offered = [window.models.device_picker.itemData(i) for i in range(window.models.device_picker.count())]
+    assert "mps" not in offered and "cpu" in offered and offered[0] == "auto"  # only devices that exist
+    window.models.device_picker.setCurrentIndex(offered.index("auto"))
+    window.models.device_picker.activated.emit(window.models.device_picker.currentIndex())
+    qtbot.waitUntil(lambda: not window.models.ready, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.models.ready, timeout=TIMEOUT_MS)
+    assert window.session.review.count() == decided
+    assert all(window.images.status(p) is Status.TAGGED for p in photos)
+    window.flush_counts()
+    assert window.counts_label.text() == "3 photos · 3 tagged"
+    # and Run works afterwards
+    write_demo_folder(tmp_path / "b", count=2, seed=77)
+    window.add_paths([tmp_path / "b"])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 5, timeout=TIMEOUT_MS)
+    assert run_to_end(qtbot, window) is False
+    assert len(window.session.results()) == 5
+    # a model switch that would drop results asks first; Cancel changes nothing
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Cancel)
+    assert window.models.switch_model("ViT-B-32") is False
+    assert asked and window.models.model_key == "demo" and len(window.session.results()) == 5
+
+
+def test_3_quit_and_clear_ask_about_unwritten_decisions(qtbot, window, tmp_path, monkeypatch):
+    from cliptagger.gui import dialogs
+
+    photos = add_and_run(qtbot, window, tmp_path, 2)
+    select(window, photos[0])
+    window.actions.accept.trigger()
+    answers = []
+    monkeypatch.setattr(dialogs, "ask_about_unwritten", lambda *a: answers.pop(0))
+    answers.append(dialogs.UnwrittenChoice.CANCEL)
+    window.close()
+    assert window.isVisible()                             # Cancel: still open
+    answers.append(dialogs.UnwrittenChoice.CANCEL)
+    window.actions.clear.trigger()
+    assert len(window.images.paths) == 2                  # Cancel: nothing cleared
+    answers.append(dialogs.UnwrittenChoice.WRITE)
+    with qtbot.waitSignal(window.write_finished, timeout=TIMEOUT_MS):
+        window.actions.clear.trigger()                    # Write: written first, then cleared
+    assert Path(str(photos[0]) + ".xmp").exists()
+    assert window.images.paths == [] and window.panel.path is None
+    assert window.panel.preview.pixmap().isNull()         # the preview went with the list
+
+
+def test_4_the_same_label_in_two_sets_has_two_ticks(qtbot, window, tmp_path):
+    from cliptagger.core.review import TagKey
+    from tests.xmp_readers import exiftool_keywords
+
+    sets = [LabelSet("Colour", (Label("red"), Label("blue")), threshold=0.0, max_tags=2),
+            LabelSet("Mood", (Label("red"), Label("calm")), threshold=0.0, max_tags=2)]
+    with qtbot.waitSignal(window.rescore_finished, timeout=TIMEOUT_MS):
+        window.apply_label_sets(sets)
+    [photo] = add_and_run(qtbot, window, tmp_path, 1)
+    select(window, photo)
+    colour_red, mood_red = TagKey("Colour", "red"), TagKey("Mood", "red")
+    window.panel.boxes[colour_red].setChecked(True)
+    window.panel.boxes[mood_red].setChecked(True)
+    window.panel.boxes[mood_red].setChecked(False)      # unticking Mood's red rejects only that one
+    assert window.panel.boxes[colour_red].isChecked()
+    assert "Colour: red" in window.panel.boxes[colour_red].text()  # the panel says which set
+    assert "✓ red" in window.images.tags_text(photo) and "✗ red" in window.images.tags_text(photo)
+    write(qtbot, window)
+    assert exiftool_keywords(Path(str(photo) + ".xmp"))["XMP-dc:Subject"] == ["red"]
+
+
+def test_4_editor_warns_about_a_keyword_in_two_sets(qtbot):
+    from cliptagger.gui.label_editor import LabelSetEditor
+
+    editor = LabelSetEditor([LabelSet("Colour", (Label("red"), Label("blue"))),
+                             LabelSet("Mood", (Label("red"), Label("calm")))])
+    qtbot.addWidget(editor)
+    assert "“red” is a label of Colour and Mood" in editor.warning.text()
+
+
+def test_5_existing_keywords_are_read_on_add_and_follow_write_and_undo(qtbot, window, tmp_path):
+    from cliptagger.core.sidecars import write_sidecars
+
+    [(photo, _)] = write_demo_folder(tmp_path, count=1, seed=3)
+    write_sidecars({photo: ["Trips|Iceland"]}, description="the user's own tagging")
+    window.add_paths([tmp_path])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 1, timeout=TIMEOUT_MS)
+    select(window, photo)
+    qtbot.waitUntil(lambda: "Trips|Iceland" in window.panel.existing_label.text(), timeout=TIMEOUT_MS)
+    run_to_end(qtbot, window)
+    window.actions.accept_all.trigger()
+    write(qtbot, window)
+    shown = window.panel.existing_label.text()
+    assert "Trips|Iceland" in shown and all(k in shown for k in window.session.accepted_keywords(photo))
+    undo(qtbot, window)
+    shown = window.panel.existing_label.text()
+    assert "Trips|Iceland" in shown and not any(k in shown for k in window.session.accepted_keywords(photo))
+
+
+def test_6_accept_all_keeps_a_rejection_made_in_the_panel(qtbot, window, tmp_path):
+    [photo] = add_and_run(qtbot, window, tmp_path, 1)
+    select(window, photo)
+    key = next(iter(window.panel.boxes))
+    window.panel.boxes[key].setChecked(True)
+    window.panel.boxes[key].setChecked(False)          # explicitly rejected
+    window.actions.accept_all.trigger()
+    assert window.session.review.get(photo)[key] is Decision.REJECTED
+    assert not window.panel.boxes[key].isChecked()
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline):
     from cliptagger.core.errors import WeightsUnavailableError
+    from cliptagger.core.weights import ModelRequest, resolve_weights
     from cliptagger.gui.model_dialog import WeightsDialog
 
-    with pytest.raises(WeightsUnavailableError) as not_allowed:
-        resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=False)
-    dialog = WeightsDialog("ViT-B-32-256", str(not_allowed.value))
+    with pytest.raises(WeightsUnavailableError) as raised:  # HF_HUB_OFFLINE=1 in the tests: "offline"
+        resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=offline)
+    dialog = WeightsDialog("ViT-B-32-256", raised.value)
     qtbot.addWidget(dialog)
-    assert dialog.download_button.isEnabled()  # nothing says we are offline: offer it
-    assert "605 MB" in dialog.download_button.text()
-    with pytest.raises(WeightsUnavailableError) as offline:  # HF_HUB_OFFLINE=1 in the tests
-        resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=True)
-    dialog = WeightsDialog("ViT-B-32-256", str(offline.value))
-    qtbot.addWidget(dialog)
-    assert not dialog.download_button.isEnabled()
+    text = dialog.text.text()
+    assert "--" not in text and "turned off" not in text        # no CLI flags, no CLI reasons
+    if offline:
+        assert "cannot reach" in text and "download of" not in text
+        assert dialog.download_button.text() == "Try Again"
+    else:
+        assert "offline" not in text.lower() and "605 MB" in text
+        assert dialog.download_button.text() == "Download (605 MB)"
 
 
-def test_demo_model_uses_its_own_label_sets_and_keeps_the_users(qtbot):
-    from cliptagger.settings import load_user_label_sets, save_user_label_sets
+def test_8_write_and_undo_are_disabled_with_nothing_to_do(qtbot, window, tmp_path):
+    assert not window.actions.undo.isEnabled() and not window.actions.write.isEnabled()
+    [photo] = add_and_run(qtbot, window, tmp_path, 1)
+    assert not window.actions.write.isEnabled()          # tagged, nothing accepted yet
+    window.actions.accept_all.trigger()
+    assert window.actions.write.isEnabled()
+    write(qtbot, window)
+    assert window.actions.undo.isEnabled() and not window.actions.write.isEnabled()
+    undo(qtbot, window)
+    assert not window.actions.undo.isEnabled()
 
-    mine = [LabelSet("Pets", (Label("dog"), Label("cat")))]
-    save_user_label_sets(mine)
-    window = MainWindow(Settings(model="ViT-B-32-256", device="cpu"), mine)
-    qtbot.addWidget(window)
-    # Only the label-set bookkeeping is under test: no model loads (and no weights dialog).
-    window.client.tagging.model_failed.disconnect(window._model_failed)
-    window.load_model = lambda allow_download=False: None
-    window._switch_model("demo")
-    assert [s.name for s in window.label_sets] == ["Shape", "Colour", "Background"]
-    window.apply_label_sets(window.label_sets[:1])
-    assert [s.name for s in load_user_label_sets()] == ["Pets"]  # the user's own file is untouched
-    window._switch_model("ViT-B-32-256")
-    assert [s.name for s in window.label_sets] == ["Pets"]
-    window.client.shutdown()
+
+def test_8_editor_says_what_is_wrong_with_a_set_name(qtbot):
+    from cliptagger.gui.label_editor import LabelSetEditor
+
+    editor = LabelSetEditor(demo_label_sets())
+    qtbot.addWidget(editor)
+    assert editor.new_set("  ") is False and "needs a name" in editor.name_problem.text()
+    assert editor.new_set("colour") is False and "already a label set called “Colour”" in editor.name_problem.text()
+    editor.set_list.setCurrentRow(0)
+    assert editor.rename_set("") is False and len(editor.label_sets()) == 3
+    assert editor.rename_set("Shapes") is True and editor.name_problem.text() == ""
+
+
+def test_8_numbers_near_the_threshold_show_which_side_they_are_on(qtbot, window, tmp_path):
+    [photo] = add_and_run(qtbot, window, tmp_path, 1)
+    result = window.session.result(photo)
+    shape = result.scores[0]
+    top = max(shape.probabilities)
+    just_above = LabelSet("Shape", shape.label_set.labels, threshold=top - 1e-4)  # proposed, and shown as such
+    just_below = LabelSet("Shape", shape.label_set.labels, threshold=top + 1e-4)
+    for label_set, proposed in ((just_above, True), (just_below, False)):
+        with qtbot.waitSignal(window.rescore_finished, timeout=TIMEOUT_MS):
+            window.apply_label_sets([label_set])
+        select(window, photo)
+        bars = window.panel.bars["Shape"]
+        shown = float(bars.value_texts()[0].rstrip("%")) / 100
+        assert (shown >= label_set.threshold) == proposed, bars.value_texts()[0]
+
+
+def test_8_exiftool_export_shows_its_command_with_copy(qtbot, window, tmp_path):
+    photos = add_and_run(qtbot, window, tmp_path / "photos", 2)
+    window.actions.accept_all.trigger()
+    with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT_MS):
+        window.export_csv(tmp_path / "tags.csv", ExportFormat.EXIFTOOL)
+    dialog = window.command_dialog
+    assert dialog.isVisible() and "exiftool" in dialog.command.text()
+    dialog.copy_button.click()
+    assert QApplication.clipboard().text() == dialog.command.text()
+    assert photos
+
+
+def test_8_export_opens_in_the_photos_folder(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    add_and_run(qtbot, window, tmp_path / "holiday", 2)
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _w, _t, start, _f: offered.append(start) or ("", ""))
+    window.actions.export.trigger()
+    assert Path(offered[0]).parent == tmp_path / "holiday"
+
+
+def test_8_list_sorts_ignoring_letter_case(qtbot, window, tmp_path):
+    import shutil
+
+    [(source, _)] = write_demo_folder(tmp_path / "src", count=1, seed=4)
+    for name in ("b.jpg", "A.jpg", "c.jpg", "B2.jpg"):
+        shutil.copyfile(source, tmp_path / name)
+    window.add_paths([tmp_path / n for n in ("b.jpg", "A.jpg", "c.jpg", "B2.jpg")])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 4, timeout=TIMEOUT_MS)
+    window.table.sortByColumn(0, Qt.AscendingOrder)
+    names = [window.sorted.path_at(r).name for r in range(4)]
+    assert names == ["A.jpg", "b.jpg", "B2.jpg", "c.jpg"]
+
+
+def test_8_help_explains_how_tagging_works(qtbot, window):
+    window.actions.help.trigger()
+    assert window.help_dialog.isVisible()
+    assert "Templates" in window.help_dialog.findChild(__import__("PySide6.QtWidgets").QtWidgets.QTextBrowser).toPlainText()

@@ -40,11 +40,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = load_settings()
     if args.model:
         settings.model = args.model
-    from cliptagger.core.catalog import DEMO_KEY
-    from cliptagger.settings import demo_label_sets
+    from cliptagger.settings import label_family
 
-    label_sets = demo_label_sets() if settings.model == DEMO_KEY else load_user_label_sets()
-    window = MainWindow(settings, label_sets)
+    window = MainWindow(settings, load_user_label_sets(label_family(settings.model)))
     window.show()
     _close_splash()
     if args.paths:

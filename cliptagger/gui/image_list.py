@@ -1,14 +1,26 @@
-"""The list of images and everything the window knows about each one."""
+"""The list of photos: a Qt item model over the core session.
+
+The session holds results, failures and review decisions; this model holds only what is
+the window's own (row order, thumbnails) and turns the session's state into rows. Review
+changes go through its methods (``decide``, ``accept_above_threshold``), which update the
+session and repaint the rows, so the window never sets item fields itself.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
+
+from cliptagger.core.review import Decision, TagKey
+from cliptagger.core.scoring import display_percent
+
+if TYPE_CHECKING:
+    from cliptagger.core.session import Session
 
 
 class Status(str, Enum):
@@ -25,44 +37,32 @@ STATUS_COLOURS = {
     Status.WRITTEN: QColor("#2e7d32"),
 }
 
+#: Qt.UserRole: the row's path (tests and the window use it to map rows to photos).
+PATH_ROLE = Qt.UserRole
 
-@dataclass
-class ImageItem:
-    path: Path
-    status: Status = Status.QUEUED
-    error: str = ""
-    result: Any = None                      # core.engine.ImageResult
-    existing: list[str] = field(default_factory=list)
-    #: Keyword -> True (accepted) / False (rejected); proposals not in here are pending.
-    decisions: dict[str, bool] = field(default_factory=dict)
-    thumbnail: Optional[QPixmap] = None
 
-    @property
-    def proposals(self) -> list:
-        return self.result.proposals if self.result is not None else []
-
-    @property
-    def proposed_keywords(self) -> list[str]:
-        return [p.keyword for p in self.proposals]
-
-    @property
-    def accepted_keywords(self) -> list[str]:
-        return [k for k in self.proposed_keywords if self.decisions.get(k) is True]
+@dataclass(frozen=True)
+class Counts:
+    photos: int
+    tagged: int
+    errors: int
 
 
 class ImageListModel(QAbstractTableModel):
     COLUMNS = ("Image", "Status", "Proposed tags")
     counts_changed = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, session: "Session", parent=None) -> None:
         super().__init__(parent)
-        self.items: list[ImageItem] = []
+        self.session = session
+        self.paths: list[Path] = []
         self._rows: dict[Path, int] = {}
+        self._thumbnails: dict[Path, QPixmap] = {}
 
     # ---------------------------------------------------------------- Qt model API
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.items)
+        return 0 if parent.isValid() else len(self.paths)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.COLUMNS)
@@ -75,120 +75,142 @@ class ImageListModel(QAbstractTableModel):
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        item = self.items[index.row()]
+        path = self.paths[index.row()]
         column = index.column()
         if role == Qt.DisplayRole:
             if column == 0:
-                return item.path.name
+                return path.name
             if column == 1:
-                return item.status.value
+                return self.status(path).value
             if column == 2:
-                return self._tags_text(item)
+                return self.tags_text(path)
         if role == Qt.DecorationRole and column == 0:
-            return item.thumbnail
+            return self._thumbnails.get(path)
         if role == Qt.ToolTipRole:
-            if item.status is Status.ERROR:
-                return f"{item.path}\n{item.error}"
-            return str(item.path)
+            failure = self.session.failure(path)
+            return f"{path}\n{failure}" if failure else str(path)
         if role == Qt.ForegroundRole and column == 1:
-            return STATUS_COLOURS[item.status]
-        if role == Qt.UserRole:
-            return item
+            return STATUS_COLOURS[self.status(path)]
+        if role == PATH_ROLE:
+            return path
         return None
 
-    @staticmethod
-    def _tags_text(item: ImageItem) -> str:
-        if item.status is Status.ERROR:
-            return item.error
+    # ---------------------------------------------------------------- what a row shows
+
+    def status(self, path: Path) -> Status:
+        if self.session.failure(path):
+            return Status.ERROR
+        if self.session.result(path) is None:
+            return Status.QUEUED
+        return Status.WRITTEN if self.session.is_written(path) else Status.TAGGED
+
+    def tags_text(self, path: Path) -> str:
+        failure = self.session.failure(path)
+        if failure:
+            return failure
         parts = []
-        for proposal in item.proposals:
-            decision = item.decisions.get(proposal.keyword)
-            mark = "✓ " if decision is True else ("✗ " if decision is False else "")
-            parts.append(f"{mark}{proposal.keyword} {proposal.probability:.0%}")
+        for row in self.session.review_rows(path):
+            mark = {Decision.ACCEPTED: "✓ ", Decision.REJECTED: "✗ "}.get(row.decision, "")
+            parts.append(f"{mark}{row.key.keyword} {display_percent(row.probability, row.threshold)}")
         return ",  ".join(parts)
 
-    # ---------------------------------------------------------------- edits
+    # ---------------------------------------------------------------- list edits
 
-    def add_paths(self, paths: Iterable[Path]) -> int:
-        new = [Path(p) for p in paths if Path(p) not in self._rows]
-        new = list(dict.fromkeys(new))
+    def add_paths(self, paths: Iterable[Path]) -> list[Path]:
+        """Append photos not in the list yet; returns the ones added."""
+        new = [p for p in dict.fromkeys(Path(p) for p in paths) if p not in self._rows]
         if not new:
-            return 0
-        start = len(self.items)
+            return []
+        self.session.add(new)
+        start = len(self.paths)
         self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
         for offset, path in enumerate(new):
             self._rows[path] = start + offset
-            self.items.append(ImageItem(path))
+            self.paths.append(path)
         self.endInsertRows()
         self.counts_changed.emit()
-        return len(new)
+        return new
 
     def clear(self) -> None:
         self.beginResetModel()
-        self.items.clear()
+        self.session.remove_all()
+        self.paths.clear()
         self._rows.clear()
+        self._thumbnails.clear()
         self.endResetModel()
         self.counts_changed.emit()
-
-    def item_for(self, path: Path) -> Optional[ImageItem]:
-        row = self._rows.get(Path(path))
-        return self.items[row] if row is not None else None
 
     def row_of(self, path: Path) -> Optional[int]:
         return self._rows.get(Path(path))
 
-    def changed(self, path: Path) -> None:
-        row = self._rows.get(Path(path))
-        if row is not None:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
-
-    def set_result(self, result: Any, existing: list[str]) -> None:
-        item = self.item_for(result.path)
-        if item is None:
-            return
-        item.result, item.existing, item.status, item.error = result, existing, Status.TAGGED, ""
-        item.decisions = {k: v for k, v in item.decisions.items() if k in item.proposed_keywords}
-        self.changed(item.path)
+    def refresh(self, paths: Iterable[Path]) -> None:
+        """Repaint these photos' rows (their state changed in the session)."""
+        for path in paths:
+            row = self._rows.get(Path(path))
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
         self.counts_changed.emit()
 
-    def set_failure(self, path: Path, reason: str) -> None:
-        item = self.item_for(path)
-        if item is None:
-            return
-        item.status, item.error, item.result = Status.ERROR, reason, None
-        self.changed(path)
+    def refresh_all(self) -> None:
+        if self.paths:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.paths) - 1, len(self.COLUMNS) - 1))
         self.counts_changed.emit()
 
     def set_thumbnail(self, path: Path, pixmap: QPixmap) -> None:
-        item = self.item_for(path)
-        if item is not None:
-            item.thumbnail = pixmap
-            row = self._rows[item.path]
+        row = self._rows.get(Path(path))
+        if row is not None:
+            self._thumbnails[Path(path)] = pixmap
             self.dataChanged.emit(self.index(row, 0), self.index(row, 0), [Qt.DecorationRole])
 
-    def decide(self, items: Iterable[ImageItem], accepted: bool, keyword: Optional[str] = None) -> int:
-        """Accept or reject one proposal, or all proposals, of the given items."""
-        count = 0
-        for item in items:
-            keywords = [keyword] if keyword is not None else item.proposed_keywords
-            for key in keywords:
-                if key in item.proposed_keywords:
-                    item.decisions[key] = accepted
-                    count += 1
-            self.changed(item.path)
-        self.counts_changed.emit()
+    def thumbnail(self, path: Path) -> Optional[QPixmap]:
+        return self._thumbnails.get(Path(path))
+
+    # ---------------------------------------------------------------- review
+
+    def decide(self, paths: list[Path], decision: Optional[Decision], key: Optional[TagKey] = None) -> int:
+        """Accept or reject one tag, or all proposals, of these photos."""
+        count = self.session.decide(paths, decision, key)
+        self.refresh(paths)
+        return count
+
+    def accept_above_threshold(self) -> int:
+        """Accept every pending proposal; explicit rejections stay."""
+        count = self.session.accept_above_threshold(self.paths)
+        self.refresh_all()
         return count
 
     # ---------------------------------------------------------------- queries
 
-    def tagged_items(self) -> list[ImageItem]:
-        return [i for i in self.items if i.result is not None]
+    def counts(self) -> Counts:
+        tagged = len(self.session.results())
+        return Counts(len(self.paths), tagged, len(self.session.failures()))
 
-    def errors(self) -> list[ImageItem]:
-        return [i for i in self.items if i.status is Status.ERROR]
+    def errors(self) -> list[tuple[Path, str]]:
+        return self.session.failures()
 
     def pending_paths(self) -> list[Path]:
-        return [i.path for i in self.items if i.status is Status.QUEUED]
+        return [p for p in self.paths if self.session.result(p) is None and not self.session.failure(p)]
 
-    def accepted_assignments(self) -> dict[Path, list[str]]:
-        return {i.path: i.accepted_keywords for i in self.items if i.accepted_keywords}
+    def has_results(self) -> bool:
+        return bool(self.session.results())
+
+
+class ImageSortModel(QSortFilterProxyModel):
+    """What the table shows: the photo list, sortable by any column, ignoring letter case."""
+
+    def __init__(self, source: ImageListModel, parent=None) -> None:
+        super().__init__(parent)
+        self.setSourceModel(source)
+        self.setSortCaseSensitivity(Qt.CaseInsensitive)
+        self.setSortLocaleAware(True)
+
+    def path_at(self, row: int) -> Optional[Path]:
+        index = self.index(row, 0)
+        return self.data(index, PATH_ROLE) if index.isValid() else None
+
+    def row_of(self, path: Path) -> Optional[int]:
+        source = self.sourceModel()
+        row = source.row_of(path)
+        if row is None:
+            return None
+        return self.mapFromSource(source.index(row, 0)).row()

@@ -53,7 +53,7 @@ class LabelSetEditor(QDialog):
         self.set_list = QListWidget()
         self.set_list.currentRowChanged.connect(self._select)
         buttons = QGridLayout()
-        for index, (text, slot) in enumerate((("New", self.new_set), ("Rename", self.rename_set),
+        for index, (text, slot) in enumerate((("New", lambda: self.new_set()), ("Rename", lambda: self.rename_set()),
                                               ("Delete", self.delete_set), ("Import…", self.import_sets),
                                               ("Export…", self.export_sets))):
             button = QPushButton(text)
@@ -64,14 +64,20 @@ class LabelSetEditor(QDialog):
         left_layout.addWidget(QLabel("Label sets"))
         left_layout.addWidget(self.set_list)
         left_layout.addLayout(buttons)
+        self.name_problem = QLabel()  # what is wrong with a name typed in New / Rename
+        self.name_problem.setStyleSheet("color: #c62828")
+        self.name_problem.setWordWrap(True)
+        left_layout.addWidget(self.name_problem)
 
         self.mode = QComboBox()
         self.mode.addItem("Exclusive: pick one label", Mode.EXCLUSIVE.value)
         self.mode.addItem("Independent: any number of labels", Mode.INDEPENDENT.value)
+        # In percent, as the probability bars show them: typing 5 means 5%, never a clamped 100%.
         self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.05)
-        self.threshold.setDecimals(2)
+        self.threshold.setRange(0.0, 100.0)
+        self.threshold.setSingleStep(5.0)
+        self.threshold.setDecimals(1)
+        self.threshold.setSuffix(" %")
         self.max_tags = QSpinBox()
         self.max_tags.setRange(1, 100)
         self.templates = QComboBox()
@@ -100,6 +106,9 @@ class LabelSetEditor(QDialog):
         self.problem = QLabel()
         self.problem.setStyleSheet("color: #c62828")
         self.problem.setWordWrap(True)
+        self.warning = QLabel()  # allowed, but worth knowing (a keyword in two sets)
+        self.warning.setStyleSheet("color: #b26a00")
+        self.warning.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Mode", self.mode)
@@ -115,6 +124,7 @@ class LabelSetEditor(QDialog):
         right_layout.addWidget(QLabel("Expanded prompts (what the model reads)"))
         right_layout.addWidget(self.preview, 2)
         right_layout.addWidget(self.problem)
+        right_layout.addWidget(self.warning)
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -135,6 +145,7 @@ class LabelSetEditor(QDialog):
         self._refresh_list()
         if self._sets:
             self.set_list.setCurrentRow(0)
+        self._show_repeats()
 
     # ---------------------------------------------------------------- public
 
@@ -166,22 +177,44 @@ class LabelSetEditor(QDialog):
             name = f"{base} {n}"
         return name
 
-    def new_set(self) -> None:
-        name, ok = QInputDialog.getText(self, "New label set", "Name:", text=self._unique_name("New set"))
-        if not ok or not name.strip():
-            return
-        self._sets.append(LabelSet(self._unique_name(name.strip()), (Label("first label"), Label("second label"))))
+    def name_error(self, name: str, renaming: Optional[int] = None) -> str:
+        """Why ``name`` cannot name a set ("" when it can); ``renaming``: the set being renamed."""
+        name = name.strip()
+        if not name:
+            return "A label set needs a name: the name was empty, nothing was changed."
+        for index, label_set in enumerate(self._sets):
+            if index != renaming and label_set.name.casefold() == name.casefold():
+                return f"There is already a label set called “{label_set.name}”: choose another name."
+        return ""
+
+    def new_set(self, name: Optional[str] = None) -> bool:
+        if name is None:
+            name, ok = QInputDialog.getText(self, "New label set", "Name:", text=self._unique_name("New set"))
+            if not ok:
+                return False
+        self.name_problem.setText(self.name_error(name))
+        if self.name_problem.text():
+            return False
+        self._sets.append(LabelSet(name.strip(), (Label("first label"), Label("second label"))))
         self._refresh_list()
         self.set_list.setCurrentRow(len(self._sets) - 1)
+        return True
 
-    def rename_set(self) -> None:
+    def rename_set(self, name: Optional[str] = None) -> bool:
         if not 0 <= self._current < len(self._sets):
-            return
+            return False
         current = self._sets[self._current]
-        name, ok = QInputDialog.getText(self, "Rename label set", "Name:", text=current.name)
-        if ok and name.strip() and name.strip() != current.name:
-            self._sets[self._current] = current.with_changes(name=self._unique_name(name.strip()))
-            self._refresh_list()
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Rename label set", "Name:", text=current.name)
+            if not ok:
+                return False
+        self.name_problem.setText(self.name_error(name, renaming=self._current))
+        if self.name_problem.text():
+            return False
+        self._sets[self._current] = current.with_changes(name=name.strip())
+        self._refresh_list()
+        self._show_repeats()
+        return True
 
     def delete_set(self) -> None:
         if not 0 <= self._current < len(self._sets):
@@ -190,6 +223,7 @@ class LabelSetEditor(QDialog):
         if QMessageBox.question(self, "Delete label set", f"Delete the label set “{name}”?") == QMessageBox.Yes:
             del self._sets[self._current]
             self._refresh_list()
+            self._show_repeats()
 
     def import_sets(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import label sets", "", "Label sets (*.json)")
@@ -205,6 +239,7 @@ class LabelSetEditor(QDialog):
         for label_set in imported:
             self._sets.append(label_set.with_changes(name=self._unique_name(label_set.name)))
         self._refresh_list()
+        self._show_repeats()
 
     def export_sets(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export label sets", "label-sets.json", "Label sets (*.json)")
@@ -216,7 +251,7 @@ class LabelSetEditor(QDialog):
     def _load(self, label_set: LabelSet) -> None:
         self._loading = True
         self.mode.setCurrentIndex(0 if label_set.mode is Mode.EXCLUSIVE else 1)
-        self.threshold.setValue(label_set.threshold)
+        self.threshold.setValue(label_set.threshold * 100)
         self.max_tags.setValue(label_set.max_tags)
         if isinstance(label_set.templates, str):
             self.templates.setCurrentIndex(self.templates.findData(label_set.templates))
@@ -256,7 +291,7 @@ class LabelSetEditor(QDialog):
         template_choice = self.templates.currentData()
         templates = (tuple(t.strip() for t in self.custom_templates.toPlainText().splitlines() if t.strip())
                      if template_choice == CUSTOM else template_choice)
-        return LabelSet(current.name, tuple(labels), Mode(self.mode.currentData()), self.threshold.value(),
+        return LabelSet(current.name, tuple(labels), Mode(self.mode.currentData()), self.threshold.value() / 100,
                         self.max_tags.value(), templates, current.baseline_prompts)
 
     def _edited(self, *_args) -> None:
@@ -273,6 +308,18 @@ class LabelSetEditor(QDialog):
         self.set_list.item(self._current).setText(
             f"{label_set.name}  ({len(label_set.labels)} labels, {label_set.mode.value})")
         self._show_preview(label_set)
+        self._show_repeats()
+
+    def _show_repeats(self) -> None:
+        """Warn (without blocking) about a keyword that is a label of several sets."""
+        sets_of: dict[str, list[str]] = {}
+        for label_set in self._sets:
+            for label in label_set.labels:
+                sets_of.setdefault(label.keyword.casefold(), []).append(label_set.name)
+        repeated = [(keyword, names) for keyword, names in sets_of.items() if len(names) > 1]
+        self.warning.setText("".join(
+            f"“{keyword}” is a label of {' and '.join(names)}: each set's proposal is decided on its own, "
+            "and the keyword is written if it is accepted in either. " for keyword, names in repeated))
 
     def _show_preview(self, label_set: LabelSet) -> None:
         self.problem.setText("")

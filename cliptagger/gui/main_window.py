@@ -1,97 +1,83 @@
-"""The main window: image list, results panel, toolbar, menus, status bar, drag and drop."""
+"""The main window: lays out the widgets and forwards the user's actions.
+
+Photos, results and decisions live in the core ``Session``; the list model shows them, the
+workers run the session's heavy verbs off the UI thread, the model controller owns the
+model's lifecycle. This class only wires them together.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
+    QDialog,
     QFileDialog,
     QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QProgressDialog,
     QPushButton,
     QSplitter,
-    QStyle,
     QTableView,
-    QTextEdit,
-    QDialog,
-    QVBoxLayout,
 )
 
 from cliptagger import __version__
-from cliptagger.core.catalog import CATALOG, DEMO_KEY
-from cliptagger.core.device import DEVICE_CHOICES
+from cliptagger.core.export import ExportFormat
 from cliptagger.core.labels import LabelSet
-from cliptagger.gui.image_list import ImageItem, ImageListModel, Status
+from cliptagger.core.review import Decision, TagKey
+from cliptagger.core.scan import SUPPORTED_EXTENSIONS
+from cliptagger.core.session import EngineOptions, Session
+from cliptagger.core.sidecars import SidecarStyle
+from cliptagger.gui import dialogs
+from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
+from cliptagger.gui.image_list import ImageListModel, ImageSortModel, Status
 from cliptagger.gui.label_editor import LabelSetEditor
-from cliptagger.gui.model_dialog import WeightsDialog
+from cliptagger.gui.model_controller import ModelController
 from cliptagger.gui.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.scanner import FolderScanner
 from cliptagger.gui.thumbnails import ThumbnailLoader
 from cliptagger.gui.worker import WorkerClient
 from cliptagger.progress import format_duration
-from cliptagger.settings import (
-    Settings,
-    demo_label_sets,
-    load_user_label_sets,
-    save_settings,
-    save_user_label_sets,
-)
+from cliptagger.settings import Settings, label_family, save_settings, save_user_label_sets
 
 THUMB_SIZE = 64
-CHECKPOINT_ITEM = "Weights file…"
+EXPORT_FILTERS = {ExportFormat.SCORES: "Scores for spreadsheets (*.csv)",
+                  ExportFormat.EXIFTOOL: "Keywords for exiftool -csv+= (*.csv)"}
 
 
 class MainWindow(QMainWindow):
-    # Emitted on the UI thread once the window has taken in the worker's news.
+    # Emitted on the UI thread once the window has taken in the worker's news (tests wait on them).
     run_done = Signal(bool)
     write_finished = Signal(object)
     undo_finished = Signal(object)
-    export_finished = Signal(str)
+    export_finished = Signal(object)
     rescore_finished = Signal(int)
 
-    def __init__(self, settings: Settings, label_sets: list[LabelSet], client: Optional[WorkerClient] = None) -> None:
+    def __init__(self, settings: Settings, label_sets: list[LabelSet]) -> None:
         super().__init__()
         self.settings = settings
         self.label_sets = list(label_sets)
-        self.client = client or WorkerClient(self)
-        self.model_ready = False
+        self.session = Session(self.label_sets, EngineOptions(background_priority=True))
+        self.client = WorkerClient(self.session, self)
         self.running = False
         self._run_when_ready = False
-        self._last_written: set[Path] = set()  # what Undo Last Write takes back
-        self._model_key = settings.model
+        self._after_write: Optional[Callable[[], None]] = None
+        self._can_undo = Session.can_undo()
         self.setWindowTitle("cliptagger")
         self.setAcceptDrops(True)
         self.resize(1280, 820)
 
-        self.images = ImageListModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.images)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
-        self.table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 8)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Interactive)
-        # Not ResizeToContents: it re-measures every row on each dataChanged (seconds on big lists).
-        header.setSectionResizeMode(1, QHeaderView.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.Stretch)
-        self.table.setColumnWidth(0, 260)
-        self.table.setColumnWidth(1, 80)
-        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.panel = ResultsPanel()
+        self.images = ImageListModel(self.session, self)
+        self.sorted = ImageSortModel(self.images, self)
+        self.table = self._build_table()
+        self.panel = ResultsPanel(self.session)
         self.panel.decision.connect(self._decide_one)
         self.splitter = QSplitter()
         self.splitter.addWidget(self.table)
@@ -104,13 +90,18 @@ class MainWindow(QMainWindow):
         self.thumbnails.ready.connect(self._thumbnail_ready)
         self.scanner = FolderScanner(self)
         self.scanner.scanned.connect(self._scanned)
-
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
+        self.models = ModelController(self, settings, self.client, self.session, lambda: len(self.session.unwritten()))
+        self.models.ready_changed.connect(self._model_ready_changed)
+        self.models.state_changed.connect(lambda text: self.model_label.setText(text))
+        self.models.family_changed.connect(self._family_changed)
+        self.actions = build_actions(self)
+        self.recent_menu = build_menus(self, self.actions)
+        self._fill_recent_menu()
+        self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
+        self.style_picker.activated.connect(self._style_picked)
         self._build_status_bar()
-        self._connect_worker()
-        # Counting is O(images): coalesce bursts of results into one update per 150 ms.
+        self._connect_workers()
+        # Counting is O(photos): coalesce bursts of results into one update per 150 ms.
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(150)
@@ -118,161 +109,68 @@ class MainWindow(QMainWindow):
         self.images.counts_changed.connect(self._counts_timer.start)
         self._restore_layout()
         self._update_actions()
-        self.client.set_label_sets(self.label_sets)
-        QTimer.singleShot(0, self.load_model)
+        QTimer.singleShot(0, self.models.load)
 
     # ------------------------------------------------------------------ building
 
-    def _action(self, text: str, slot, shortcut: Any = None, tip: str = "", icon: Any = None) -> QAction:
-        action = QAction(text, self)
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip or text)
-        action.setToolTip(f"{tip or text} ({QKeySequence(shortcut).toString()})" if shortcut else (tip or text))
-        action.triggered.connect(slot)
-        return action
-
-    def _build_actions(self) -> None:
-        self.add_folder_action = self._action("Add Folder…", self.choose_folder, QKeySequence.Open,
-                                              "Add a folder of photos (searched recursively)", QStyle.SP_DirOpenIcon)
-        self.add_files_action = self._action("Add Files…", self.choose_files, "Ctrl+Shift+O")
-        self.clear_action = self._action("Clear List", self.clear_list)
-        self.export_action = self._action("Export CSV…", self.choose_export, "Ctrl+E", "Export tags or scores as CSV")
-        self.quit_action = self._action("Quit", self.close, QKeySequence.Quit)
-        self.run_action = self._action("Run", self.run, "F5", "Tag the queued images", QStyle.SP_MediaPlay)
-        self.stop_action = self._action("Stop", self.stop, "Escape", "Stop after the current batch",
-                                        QStyle.SP_MediaStop)
-        self.labels_action = self._action("Label Sets…", self.edit_label_sets, "Ctrl+L")
-        self.accept_action = self._action("Accept Proposals", self.accept_selected, "Ctrl+Return",
-                                          "Accept the proposed tags of the selected images")
-        self.reject_action = self._action("Reject Proposals", self.reject_selected, "Ctrl+Backspace",
-                                          "Reject the proposed tags of the selected images")
-        self.accept_all_action = self._action("Accept All Above Threshold", self.accept_all, "Ctrl+Shift+Return",
-                                              icon=QStyle.SP_DialogApplyButton)
-        self.write_action = self._action("Write XMP", self.write_xmp, QKeySequence.Save,
-                                         "Write accepted tags to XMP sidecars", QStyle.SP_DialogSaveButton)
-        self.undo_action = self._action("Undo Last Write", self.undo_write, QKeySequence.Undo,
-                                        icon=QStyle.SP_ArrowBack)
-        self.errors_action = self._action("Show Errors", self.show_errors)
-        self.about_action = self._action("About cliptagger", self.about)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.add_folder_action, self.add_files_action])
-        self.recent_menu = file_menu.addMenu("Recent Folders")
-        self._fill_recent_menu()
-        file_menu.addSeparator()
-        file_menu.addActions([self.export_action, self.clear_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addActions([self.undo_action])
-        edit_menu.addSeparator()
-        edit_menu.addActions([self.accept_action, self.reject_action, self.accept_all_action])
-        tag_menu = bar.addMenu("&Tagging")
-        tag_menu.addActions([self.run_action, self.stop_action, self.write_action])
-        tag_menu.addSeparator()
-        tag_menu.addActions([self.labels_action, self.errors_action])
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about_action)
-
-    def _build_toolbar(self) -> None:
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("main-toolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        toolbar.addActions([self.add_folder_action, self.run_action, self.stop_action])
-        toolbar.addSeparator()
-        toolbar.addActions([self.accept_all_action, self.write_action, self.undo_action])
-        toolbar.addSeparator()
-        toolbar.addAction(self.labels_action)
-        toolbar.addSeparator()
-        toolbar.addWidget(QLabel(" Model "))
-        self.model_picker = QComboBox()
-        for entry in CATALOG:
-            self.model_picker.addItem(entry.key, entry.key)
-            self.model_picker.setItemData(self.model_picker.count() - 1, entry.good_for, Qt.ToolTipRole)
-        self.model_picker.addItem(CHECKPOINT_ITEM, CHECKPOINT_ITEM)
-        index = self.model_picker.findData(self.settings.model)
-        self.model_picker.setCurrentIndex(max(0, index))
-        self.model_picker.activated.connect(self._model_picked)
-        toolbar.addWidget(self.model_picker)
-        toolbar.addWidget(QLabel(" Device "))
-        self.device_picker = QComboBox()
-        self.device_picker.addItems(list(DEVICE_CHOICES))
-        self.device_picker.setCurrentText(self.settings.device)
-        self.device_picker.activated.connect(self._device_picked)
-        toolbar.addWidget(self.device_picker)
-        toolbar.addWidget(QLabel(" Sidecars "))
-        self.style_picker = QComboBox()
-        self.style_picker.addItem("IMG.jpg.xmp", "ext")
-        self.style_picker.addItem("IMG.xmp (Adobe)", "adobe")
-        self.style_picker.setCurrentIndex(max(0, self.style_picker.findData(self.settings.sidecar_style)))
-        self.style_picker.activated.connect(lambda _i: setattr(self.settings, "sidecar_style",
-                                                               self.style_picker.currentData()))
-        toolbar.addWidget(self.style_picker)
+    def _build_table(self) -> QTableView:
+        table = QTableView()
+        table.setModel(self.sorted)
+        table.setSortingEnabled(True)
+        table.sortByColumn(-1, Qt.AscendingOrder)  # the order photos were added, until a header is clicked
+        table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
+        table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 8)
+        table.verticalHeader().hide()
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        header = table.horizontalHeader()
+        # Not ResizeToContents: it re-measures every row on each dataChanged (seconds on big lists).
+        header.setSectionResizeMode(0, QHeaderView.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        table.setColumnWidth(0, 260)
+        table.setColumnWidth(1, 80)
+        table.selectionModel().currentRowChanged.connect(self._current_changed)
+        return table
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.model_label = QLabel("Model: loading…")
+        self.model_label = QLabel(self.models.state_text)
         self.counts_label = QLabel("")
         self.rate_label = QLabel("")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
-        self.progress.setTextVisible(True)
         self.progress.hide()
         self.errors_button = QPushButton("0 errors")
         self.errors_button.setFlat(True)
         self.errors_button.clicked.connect(self.show_errors)
-        bar.addPermanentWidget(self.counts_label)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.rate_label)
-        bar.addPermanentWidget(self.errors_button)
-        bar.addPermanentWidget(self.model_label)
+        for widget in (self.counts_label, self.progress, self.rate_label, self.errors_button, self.model_label):
+            bar.addPermanentWidget(widget)
 
-    def _connect_worker(self) -> None:
+    def _connect_workers(self) -> None:
         tagging, writer = self.client.tagging, self.client.writer
         # Bound methods only: PySide runs a lambda slot in the emitting (worker) thread.
-        tagging.model_loading.connect(self._model_loading)
-        tagging.model_ready.connect(self._model_ready)
-        tagging.model_failed.connect(self._model_failed)
-        tagging.download_progress.connect(self._download_progress)
-        tagging.download_cancelled.connect(self._download_cancelled)
         tagging.progress.connect(self._progress)
-        tagging.result.connect(self._result)
-        tagging.failure.connect(self._failure)
+        tagging.result.connect(self._photo_changed)
+        tagging.failure.connect(self._photo_changed)
         tagging.run_finished.connect(self._run_finished)
+        tagging.tagging_failed.connect(self._tagging_failed)
         tagging.rescored.connect(self._rescored)
-        tagging.label_sets_failed.connect(self._label_sets_failed)
+        tagging.label_sets_failed.connect(self._warn)
         writer.write_done.connect(self._write_done)
         writer.undo_done.connect(self._undo_done)
         writer.export_done.connect(self._export_done)
+        writer.keywords_read.connect(self._keywords_read)
         writer.failed.connect(self._writer_failed)
-        self._download_dialog: Optional[QProgressDialog] = None
-
-    @Slot(str)
-    def _model_loading(self, label: str) -> None:
-        self.model_label.setText(f"Model: loading {label}…")
-
-    @Slot(str)
-    def _label_sets_failed(self, message: str) -> None:
-        QMessageBox.warning(self, "Label sets", message)
-
-    @Slot(str)
-    def _writer_failed(self, message: str) -> None:
-        self.write_action.setEnabled(bool(self.images.accepted_assignments()))
-        QMessageBox.warning(self, "cliptagger", message)
 
     def _restore_layout(self) -> None:
-        if self.settings.window_geometry:
-            self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
-        if self.settings.window_state:
-            self.restoreState(QByteArray(base64.b64decode(self.settings.window_state)))
-        if self.settings.splitter_state:
-            self.splitter.restoreState(QByteArray(base64.b64decode(self.settings.splitter_state)))
+        for value, restore in ((self.settings.window_geometry, self.restoreGeometry),
+                               (self.settings.window_state, self.restoreState),
+                               (self.settings.splitter_state, self.splitter.restoreState)):
+            if value:
+                restore(QByteArray(base64.b64decode(value)))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -280,7 +178,7 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(folder, lambda f=folder: self.add_paths([Path(f)]))
         self.recent_menu.setEnabled(bool(self.settings.recent_folders))
 
-    # ------------------------------------------------------------------ adding images
+    # ------------------------------------------------------------------ adding photos
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -305,8 +203,8 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(folder)])
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", "",
-                                                "Images (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp *.gif)")
+        patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", "", f"Photos ({patterns});;All files (*)")
         if files:
             self.add_paths([Path(f) for f in files])
 
@@ -321,145 +219,25 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _scanned(self, images: list[Path], problems: list) -> None:
         added = self.images.add_paths(images)
-        self.flush_counts()
-        for path in images:
+        self.client.read_keywords(added)
+        for path in added:
             self.thumbnails.request(path, THUMB_SIZE)
-        message = f"Added {added} photo{'s' if added != 1 else ''}"
-        if len(images) > added:
-            message += f" ({len(images) - added} already in the list)"
+        message = f"Added {len(added)} photo{'s' if len(added) != 1 else ''}"
+        if len(images) > len(added):
+            message += f" ({len(images) - len(added)} already in the list)"
         if problems:
             message += f"; {len(problems)} item(s) skipped: " + "; ".join(f"{p.name}: {r}" for p, r in problems[:3])
         self.statusBar().showMessage(message, 8000)
         if added and self.table.currentIndex().row() < 0:
             self.table.selectRow(0)
-        self._update_actions()
+        self.flush_counts()
 
     def clear_list(self) -> None:
-        if self.running:
+        if self.running or not self._settle_unwritten("clearing the list", self.clear_list):
             return
         self.images.clear()
-        self.panel.show_item(None)
+        self.panel.show_photo(None)
         self._update_actions()
-
-    # ------------------------------------------------------------------ model
-
-    def model_request(self) -> Any:
-        """The selected architecture, with the user's weights file when one was chosen."""
-        from cliptagger.core.weights import request_for
-
-        return request_for(self._model_key, checkpoint=self.settings.checkpoint or None)
-
-    def load_model(self, allow_download: bool = False) -> None:
-        self.model_ready = False
-        self._update_actions()
-        self.client.load_model(self.model_request(), self.settings.device, allow_download)
-
-    def _model_picked(self, _index: int) -> None:
-        key = self.model_picker.currentData()
-        if key == CHECKPOINT_ITEM:
-            path, _ = QFileDialog.getOpenFileName(self, "Choose model weights", "",
-                                                  "Weights (*.safetensors *.bin *.pt *.pth);;All files (*)")
-            if not path:
-                self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(self._model_key)))
-                return
-            self.settings.checkpoint = path
-            key = self._model_key if self._model_key != DEMO_KEY else CATALOG[0].key
-        else:
-            self.settings.checkpoint = ""
-        self._switch_model(key)
-
-    def _switch_model(self, key: str) -> None:
-        self._model_key = key
-        self.settings.model = key
-        self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(key)))
-        # The demo model only knows its toy world: it gets its own label sets, and the user's
-        # saved sets come back (untouched) with any real model.
-        wanted = demo_label_sets() if key == DEMO_KEY else load_user_label_sets()
-        if [s.name for s in wanted] != [s.name for s in self.label_sets]:
-            self.label_sets = wanted
-            self.client.set_label_sets(self.label_sets)
-        self._requeue_all()
-        self.load_model()
-
-    def _device_picked(self, _index: int) -> None:
-        self.settings.device = self.device_picker.currentText()
-        self._requeue_all()
-        self.load_model()
-
-    def _requeue_all(self) -> None:
-        """Results from another model no longer apply: everything goes back to the queue."""
-        for item in self.images.items:
-            if item.status in (Status.TAGGED, Status.WRITTEN):
-                item.status, item.result, item.decisions = Status.QUEUED, None, {}
-                self.images.changed(item.path)
-        self._current_changed()
-
-    @Slot(str, str)
-    def _model_ready(self, model_id: str, device: str) -> None:
-        self.model_ready = True
-        self.model_label.setText(f"Model: {model_id.split('@sha256')[0]} on {device.upper()}")
-        if self._download_dialog is not None:
-            self._download_dialog.close()
-            self._download_dialog = None
-        self._update_actions()
-        if self._run_when_ready:
-            self._run_when_ready = False
-            self.run()
-
-    @Slot(str, bool)
-    def _model_failed(self, message: str, weights_missing: bool) -> None:
-        if self._download_dialog is not None:
-            self._download_dialog.close()
-            self._download_dialog = None
-        self.model_label.setText("Model: not loaded")
-        self._run_when_ready = False
-        if self.running:
-            self.running = False
-        self._update_actions()
-        if not weights_missing:
-            QMessageBox.critical(self, "Model", message)
-            return
-        dialog = WeightsDialog(self._model_key, message, self)
-        if dialog.exec() != QDialog.Accepted:
-            return
-        if dialog.choice == WeightsDialog.DOWNLOAD:
-            self._download_dialog = QProgressDialog(f"Downloading {self._model_key}…", "Cancel", 0, 100, self)
-            self._download_dialog.setWindowTitle("Downloading model")
-            self._download_dialog.setMinimumDuration(0)
-            self._download_dialog.canceled.connect(self.cancel_download)
-            self._download_dialog.show()
-            self.load_model(allow_download=True)
-        elif dialog.choice == WeightsDialog.CHECKPOINT:
-            self.settings.checkpoint = dialog.checkpoint
-            self.load_model()
-        elif dialog.choice == WeightsDialog.DEMO:
-            self._switch_model(DEMO_KEY)
-
-    def cancel_download(self) -> None:
-        """Runs on the UI thread and sets the worker's flag directly: the worker's own event
-        loop is busy with the download, so a queued call would arrive too late."""
-        self.client.tagging.cancel_download()
-
-    @Slot(str)
-    def _download_cancelled(self, message: str) -> None:
-        if self._download_dialog is not None:
-            self._download_dialog.close()
-            self._download_dialog = None
-        self.model_label.setText("Model: not loaded")
-        self.statusBar().showMessage(f"{message} Pick a model to try again.", 10000)
-        self._update_actions()
-
-    @Slot(int, object)
-    def _download_progress(self, done: int, total: Optional[int]) -> None:
-        if self._download_dialog is None:
-            return
-        if total:
-            self._download_dialog.setMaximum(100)
-            self._download_dialog.setValue(min(100, int(100 * done / total)))
-            self._download_dialog.setLabelText(f"Downloading {self._model_key}: {done / 1e6:.0f} of {total / 1e6:.0f} MB")
-        else:
-            self._download_dialog.setMaximum(0)
-            self._download_dialog.setLabelText(f"Downloading {self._model_key}: {done / 1e6:.0f} MB")
 
     # ------------------------------------------------------------------ tagging
 
@@ -470,9 +248,9 @@ class MainWindow(QMainWindow):
         if not paths:
             self.statusBar().showMessage("Nothing to tag: add photos first (Ctrl+O or drop a folder).", 5000)
             return
-        if not self.model_ready:
+        if not self.models.ready:
             self._run_when_ready = True
-            self.statusBar().showMessage("The model is still loading; tagging starts when it is ready.")
+            self.statusBar().showMessage("The model is loading; tagging starts when it is ready.")
             return
         self.running = True
         self.progress.setRange(0, len(paths))
@@ -487,83 +265,85 @@ class MainWindow(QMainWindow):
             self.client.stop()
             self.rate_label.setText("stopping after this batch…")
 
+    @Slot(bool)
+    def _model_ready_changed(self, ready: bool) -> None:
+        if ready:
+            self.images.refresh_all()  # kept results were re-scored by the new engine
+            self._current_changed()
+        if ready and self._run_when_ready:
+            self._run_when_ready = False
+            self.run()
+        self._update_actions()
+
     @Slot(object)
     def _progress(self, progress: Any) -> None:
         self.progress.setMaximum(progress.total)
         self.progress.setValue(progress.done)
         self.rate_label.setText(f"{progress.images_per_s:.1f} img/s · ETA {format_duration(progress.eta_s)}")
 
-    @Slot(object, object)
-    def _result(self, result: Any, existing: list) -> None:
-        self.images.set_result(result, existing)
-        self._refresh_panel_if(result.path)
-
     @Slot(object)
-    def _failure(self, failure: Any) -> None:
-        self.images.set_failure(failure.path, failure.reason)
-        self._refresh_panel_if(failure.path)
+    def _photo_changed(self, path: Path, *_reason: Any) -> None:
+        self.images.refresh([path])
+        if self.panel.path == path:
+            self._current_changed()
 
     @Slot(bool)
     def _run_finished(self, cancelled: bool) -> None:
         self.running = False
-        self.flush_counts()
         self.progress.hide()
         self.rate_label.setText("")
-        tagged, errors = len(self.images.tagged_items()), len(self.images.errors())
+        counts = self.images.counts()
         verb = "Stopped" if cancelled else "Done"
-        self.statusBar().showMessage(f"{verb}: {tagged} tagged, {errors} error(s). "
+        self.statusBar().showMessage(f"{verb}: {counts.tagged} tagged, {counts.errors} error(s). "
                                      "Review the proposals, then Write XMP (Ctrl+S).", 10000)
-        self._update_actions()
+        self.flush_counts()
         self.run_done.emit(cancelled)
+
+    @Slot(str)
+    def _tagging_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "Tagging stopped", message)
 
     # ------------------------------------------------------------------ review
 
-    def selected_items(self) -> list[ImageItem]:
+    def selected_paths(self) -> list[Path]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.images.items[row] for row in rows]
+        return [self.sorted.path_at(row) for row in rows]
 
     def accept_selected(self) -> None:
-        count = self.images.decide(self.selected_items(), True)
-        self.flush_counts()
-        self.statusBar().showMessage(f"Accepted {count} tag(s).", 4000)
-        self._current_changed()
+        self._review(f"Accepted {self.images.decide(self.selected_paths(), Decision.ACCEPTED)} tag(s).")
 
     def reject_selected(self) -> None:
-        count = self.images.decide(self.selected_items(), False)
-        self.flush_counts()
-        self.statusBar().showMessage(f"Rejected {count} tag(s).", 4000)
-        self._current_changed()
+        self._review(f"Rejected {self.images.decide(self.selected_paths(), Decision.REJECTED)} tag(s).")
 
     def accept_all(self) -> None:
-        count = self.images.decide(self.images.tagged_items(), True)
+        count = self.images.accept_above_threshold()
+        self._review(f"Accepted {count} pending proposal(s); rejected tags stay rejected.")
+
+    def _decide_one(self, key: TagKey, decision: Optional[Decision]) -> None:
+        if self.panel.path is not None:
+            self.images.decide([self.panel.path], decision, key)
+            self._review("")
+
+    def _review(self, message: str) -> None:
+        if message:
+            self.statusBar().showMessage(message, 4000)
         self.flush_counts()
-        self.statusBar().showMessage(f"Accepted {count} proposed tag(s) above their thresholds.", 4000)
         self._current_changed()
 
-    def _decide_one(self, keyword: str, accepted: bool) -> None:
-        item = self.panel.item
-        if item is not None:
-            self.images.decide([item], accepted, keyword)
-            self.flush_counts()
+    # ------------------------------------------------------------------ sidecars
 
     def write_xmp(self) -> None:
-        assignments = self.images.accepted_assignments()
-        if not assignments:
+        if not self.session.unwritten():
             self.statusBar().showMessage("No accepted tags to write: accept proposals first (Ctrl+Return).", 5000)
             return
-        self.statusBar().showMessage(f"Writing sidecars for {len(assignments)} photo(s)…")
-        self.write_action.setEnabled(False)
-        self.client.write(assignments, self.settings.sidecar_style)
+        self.statusBar().showMessage("Writing sidecars…")
+        self.actions.write.setEnabled(False)
+        self.client.write(SidecarStyle(self.settings.sidecar_style))
 
     @Slot(object)
     def _write_done(self, report: Any) -> None:
-        for path in report.images_saved:  # the writer says which; no file system work here
-            item = self.images.item_for(path)
-            if item is not None:
-                item.status = Status.WRITTEN
-                item.existing = list(dict.fromkeys(item.existing + item.accepted_keywords))
-                self.images.changed(path)
-        self._last_written = set(report.images_saved)
+        self.images.refresh(report.images_saved)
+        self._can_undo = Session.can_undo()
         message = (f"Wrote {len(report.written)} sidecar(s), {len(report.unchanged)} already up to date"
                    + (f", {len(report.failed)} failed" if report.failed else "") + ". Undo: Ctrl+Z.")
         self.statusBar().showMessage(message, 10000)
@@ -573,54 +353,68 @@ class MainWindow(QMainWindow):
                               message, parent=self)
             box.setDetailedText(details)
             box.open()
-        self._current_changed()
-        self.flush_counts()
+        self._review("")
         self.write_finished.emit(report)
+        after, self._after_write = self._after_write, None
+        if after is not None and not report.failed:
+            after()
 
     def undo_write(self) -> None:
         self.client.undo()
 
     @Slot(object)
     def _undo_done(self, report: Any) -> None:
+        self._can_undo = Session.can_undo()
         if report.batch is None:
             self.statusBar().showMessage("Nothing to undo.", 4000)
-            self.undo_finished.emit(report)
-            return
-        for path in self._last_written:
-            item = self.images.item_for(path)
-            if item is not None and item.status is Status.WRITTEN:
-                item.status = Status.TAGGED
-                self.images.changed(path)
-        self._last_written = set()
-        message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
-        if report.skipped:
-            message += f", {len(report.skipped)} left as they are (changed since)"
-        self.statusBar().showMessage(message + ".", 10000)
-        self._current_changed()
+        else:
+            message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
+            if report.skipped:
+                message += f", {len(report.skipped)} left as they are (changed since)"
+            self.statusBar().showMessage(message + ".", 10000)
+        self.images.refresh_all()
+        self._review("")
         self.undo_finished.emit(report)
+
+    @Slot(list)
+    def _keywords_read(self, paths: list) -> None:
+        if self.panel.path in paths:
+            self._current_changed()
+
+    @Slot(str)
+    def _writer_failed(self, message: str) -> None:
+        self._after_write = None
+        self._update_actions()
+        self._warn(message)
+
+    def _warn(self, message: str) -> None:
+        QMessageBox.warning(self, "cliptagger", message)
 
     # ------------------------------------------------------------------ export
 
     def choose_export(self) -> None:
-        start = self.settings.last_export_folder or str(Path.home())
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export CSV", str(Path(start) / "cliptagger.csv"),
-            "Scores for spreadsheets (*.csv);;Keywords for exiftool -csv= (*.csv)")
+        photos = [str(p.parent) for p in self.images.paths]
+        start = os.path.commonpath(photos) if photos else (self.settings.last_export_folder or str(Path.home()))
+        path, chosen = QFileDialog.getSaveFileName(self, "Export CSV", str(Path(start) / "cliptagger.csv"),
+                                                   ";;".join(EXPORT_FILTERS.values()))
         if path:
-            self.export_csv(Path(path), "exiftool" if "exiftool" in chosen else "scores")
+            form = next((f for f, text in EXPORT_FILTERS.items() if text == chosen), ExportFormat.SCORES)
+            self.export_csv(Path(path), form)
 
-    def export_csv(self, path: Path, form: str) -> None:
+    def export_csv(self, path: Path, form: ExportFormat) -> None:
         self.settings.last_export_folder = str(path.parent)
-        if form == "exiftool":
-            rows: Any = {i.path: (i.accepted_keywords or i.proposed_keywords) for i in self.images.tagged_items()}
-        else:
-            rows = [i.result for i in self.images.tagged_items()]
-        self.client.export_csv(str(path), form, rows, list(self.label_sets))
+        self.client.export(path, form)
 
-    @Slot(str, str)
-    def _export_done(self, path: str, message: str) -> None:
-        self.statusBar().showMessage(f"Exported {path}. {message}", 15000)
-        self.export_finished.emit(path)
+    @Slot(object)
+    def _export_done(self, report: Any) -> None:
+        self.statusBar().showMessage(f"Exported {report.rows} photo(s) to {report.path}.", 10000)
+        if report.command:
+            self.command_dialog = dialogs.CommandDialog(
+                self, "Apply the keywords with exiftool",
+                "This command adds the keywords in the CSV to the photos' own metadata (exiftool keeps a "
+                "backup of each file as NAME_original):", report.command)
+            self.command_dialog.show()
+        self.export_finished.emit(report)
 
     # ------------------------------------------------------------------ label sets
 
@@ -631,45 +425,49 @@ class MainWindow(QMainWindow):
 
     def apply_label_sets(self, label_sets: list[LabelSet]) -> None:
         self.label_sets = list(label_sets)
-        if self._model_key != DEMO_KEY:  # the demo's toy sets never replace the user's own
-            save_user_label_sets(self.label_sets)
-        results = [i.result for i in self.images.tagged_items()]
-        self.client.rescore(results, self.label_sets)
+        family = label_family(self.models.model_key)
+        try:
+            where = save_user_label_sets(self.label_sets, family)
+            self.statusBar().showMessage(f"Label sets saved to {where}"
+                                         + (" (the demo model keeps its own)" if family == "demo" else ""), 8000)
+        except OSError as err:
+            self._warn(f"The label sets could not be saved: {err}")
+        self.client.rescore(self.label_sets)
 
-    @Slot(object)
-    def _rescored(self, rescored: list) -> None:
-        for path, scores in rescored:
-            item = self.images.item_for(path)
-            if item is not None and item.result is not None:
-                item.result.scores = scores
-                item.decisions = {k: v for k, v in item.decisions.items() if k in item.proposed_keywords}
-                self.images.changed(path)
-        if rescored:
-            self.statusBar().showMessage(f"Re-scored {len(rescored)} photo(s) with the new label sets.", 5000)
+    @Slot(str)
+    def _family_changed(self, family: str) -> None:
+        from cliptagger.settings import load_user_label_sets
+
+        self.label_sets = load_user_label_sets(family)
+        self.client.rescore(self.label_sets)
+
+    @Slot(int)
+    def _rescored(self, count: int) -> None:
+        self.images.refresh_all()
+        if count:
+            self.statusBar().showMessage(f"Re-scored {count} photo(s) with the new label sets.", 5000)
         self._current_changed()
-        self.rescore_finished.emit(len(rescored))
+        self.rescore_finished.emit(count)
 
     # ------------------------------------------------------------------ panel, status
 
     def _current_changed(self, *_args) -> None:
-        row = self.table.currentIndex().row()
-        item = self.images.items[row] if 0 <= row < len(self.images.items) else None
-        self.panel.show_item(item)
-        if item is not None:
-            pixmap = self.thumbnails.request(item.path, PREVIEW_SIZE)
-            self.panel.set_preview(pixmap if pixmap is not None else item.thumbnail)
+        path = self.sorted.path_at(self.table.currentIndex().row())
+        self.panel.show_photo(path, self.images.status(path).value if path is not None else "")
+        if path is not None:
+            pixmap = self.thumbnails.request(path, PREVIEW_SIZE)
+            self.panel.set_preview(pixmap if pixmap is not None else self.images.thumbnail(path))
         self._update_actions()
-
-    def _refresh_panel_if(self, path: Path) -> None:
-        if self.panel.item is not None and self.panel.item.path == path:
-            self._current_changed()
 
     @Slot(object, int, object)
     def _thumbnail_ready(self, path: Path, size: int, pixmap: Any) -> None:
         if size == THUMB_SIZE:
             self.images.set_thumbnail(path, pixmap)
-        if self.panel.item is not None and self.panel.item.path == path:
+        if self.panel.path == path:
             self.panel.set_preview(pixmap)
+
+    def _style_picked(self, _index: int) -> None:
+        self.settings.sidecar_style = self.style_picker.currentData()
 
     def flush_counts(self) -> None:
         """Bring the status bar and actions up to date now (tests, and before dialogs)."""
@@ -677,54 +475,58 @@ class MainWindow(QMainWindow):
         self._update_counts()
 
     def _update_counts(self) -> None:
-        items = self.images.items
-        tagged = sum(1 for i in items if i.status in (Status.TAGGED, Status.WRITTEN))
-        self.counts_label.setText(f"{len(items)} photos · {tagged} tagged")
-        errors = len(self.images.errors())
-        self.errors_button.setText(f"{errors} error{'s' if errors != 1 else ''}")
-        self.errors_button.setStyleSheet("color: #c62828; font-weight: bold" if errors else "")
+        counts = self.images.counts()
+        self.counts_label.setText(f"{counts.photos} photos · {counts.tagged} tagged")
+        self.errors_button.setText(f"{counts.errors} error{'s' if counts.errors != 1 else ''}")
+        self.errors_button.setStyleSheet("color: #c62828; font-weight: bold" if counts.errors else "")
         self._update_actions()
 
     def _update_actions(self) -> None:
-        has_pending = bool(self.images.pending_paths())
-        has_results = bool(self.images.tagged_items())
-        self.run_action.setEnabled(not self.running and has_pending)
-        self.stop_action.setEnabled(self.running)
-        self.model_picker.setEnabled(not self.running)
-        self.device_picker.setEnabled(not self.running)
-        self.accept_action.setEnabled(has_results)
-        self.reject_action.setEnabled(has_results)
-        self.accept_all_action.setEnabled(has_results)
-        self.write_action.setEnabled(bool(self.images.accepted_assignments()))
-        self.export_action.setEnabled(has_results)
-        self.clear_action.setEnabled(not self.running and bool(self.images.items))
+        a, has_results = self.actions, self.images.has_results()
+        a.run.setEnabled(not self.running and bool(self.images.pending_paths()))
+        a.stop.setEnabled(self.running)
+        self.models.model_picker.setEnabled(not self.running)
+        self.models.device_picker.setEnabled(not self.running)
+        for action in (a.accept, a.reject, a.accept_all, a.export):
+            action.setEnabled(has_results)
+        a.write.setEnabled(bool(self.session.unwritten()))
+        a.undo.setEnabled(self._can_undo)
+        a.clear.setEnabled(not self.running and bool(self.images.paths))
 
     def show_errors(self) -> None:
-        errors = self.images.errors()
-        dialog = QDialog(self)
-        dialog.setWindowTitle(f"{len(errors)} photo(s) could not be tagged")
-        text = QTextEdit()
-        text.setReadOnly(True)
-        text.setPlainText("\n".join(f"{i.path}\n    {i.error}" for i in errors) or "No errors.")
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(text)
-        dialog.resize(700, 400)
-        self.errors_dialog = dialog
-        dialog.show()
+        self.errors_dialog = dialogs.show_errors(self, self.images.errors())
+
+    def show_help(self) -> None:
+        self.help_dialog = dialogs.show_help(self)
 
     def about(self) -> None:
         QMessageBox.about(self, "About cliptagger",
                           f"<b>cliptagger {__version__}</b><br>Zero-shot photo tagging with CLIP (open_clip).<br>"
-                          "Tags go to XMP sidecars that Lightroom, darktable and digiKam read.")
+                          "Tags go to XMP sidecars that Lightroom, darktable and digiKam read.<br><br>"
+                          f"{self.models.state_text}")
 
     # ------------------------------------------------------------------ closing
 
+    def _settle_unwritten(self, doing: str, then: Callable[[], None]) -> bool:
+        """True when it is safe to go on now; Write runs ``then`` again once the write is done."""
+        unwritten = len(self.session.unwritten())
+        if not unwritten:
+            return True
+        choice = dialogs.ask_about_unwritten(self, unwritten, doing)
+        if choice is dialogs.UnwrittenChoice.WRITE:
+            self._after_write = then
+            self.write_xmp()
+            return False
+        return choice is dialogs.UnwrittenChoice.DISCARD
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.running:
-            self.client.stop()
-        self.settings.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
-        self.settings.window_state = base64.b64encode(bytes(self.saveState())).decode("ascii")
-        self.settings.splitter_state = base64.b64encode(bytes(self.splitter.saveState())).decode("ascii")
+        if not self._settle_unwritten("quitting", self.close):
+            event.ignore()
+            return
+        self.client.stop()
+        for name, value in (("window_geometry", self.saveGeometry()), ("window_state", self.saveState()),
+                            ("splitter_state", self.splitter.saveState())):
+            setattr(self.settings, name, base64.b64encode(bytes(value)).decode("ascii"))
         try:
             save_settings(self.settings)
         except OSError:

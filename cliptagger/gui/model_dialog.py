@@ -1,4 +1,8 @@
-"""First use: the chosen model's weights are not on this computer. Download, pick a file, or demo."""
+"""The chosen model's weights are not on this computer: download, pick a file, or use the demo.
+
+One state at a time, in the app's own words (never command-line flags), decided by the
+error's ``problem`` field rather than by reading its message.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +10,71 @@ from typing import Optional
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from cliptagger.core.catalog import find_entry
+from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
+
+WEIGHTS_FILTER = "Weights (*.safetensors *.bin *.pt *.pth);;All files (*)"
 
 
-OFFLINE_REASONS = ("no connection to", "offline mode is on", "no connection to the model hub")
+def explain(model_key: str, error: WeightsUnavailableError) -> tuple[str, Optional[str]]:
+    """(what to tell the user, the download button's text or None when a download cannot help now)."""
+    size = f"{error.size_mb} MB" if error.size_mb else "a few hundred MB"
+    where = f"<br><br><span style='color:#7a7a7a'>It is kept in {error.looked_in}.</span>" if error.looked_in else ""
+    if error.problem is WeightsProblem.OFFLINE:
+        return (f"<b>{model_key}</b> is not on this computer yet, and this computer cannot reach the "
+                f"download server right now (no internet connection).<br><br>Connect and press "
+                f"<i>Try Again</i>, choose a weights file you already have, or use the small demo model, "
+                f"which only knows coloured shapes.{where}", "Try Again")
+    if error.problem is WeightsProblem.DOWNLOAD_FAILED:
+        return (f"The download of <b>{model_key}</b> did not succeed ({error.detail}).<br><br>"
+                f"Try again, choose a weights file you already have, or use the demo model.{where}", "Try Again")
+    if error.problem is WeightsProblem.FILE_MISSING:
+        return (f"The weights file for <b>{model_key}</b> is not there any more:<br>{error.looked_in}<br><br>"
+                "Choose the file again, or use the demo model.", None)
+    if error.problem is WeightsProblem.NOT_DOWNLOADED:
+        return (f"<b>{model_key}</b> needs a one-time download of {size}; after that no internet connection is needed.<br><br>"
+                f"You can also choose a weights file you already have, or try the small demo model, "
+                f"which only knows coloured shapes.{where}", f"Download ({size})")
+    return (f"<b>{model_key}</b> cannot be used: {error}", None)
 
 
 class WeightsDialog(QDialog):
     DOWNLOAD, CHECKPOINT, DEMO = 1, 2, 3
 
-    def __init__(self, model_key: str, message: str, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, model_key: str, error: WeightsUnavailableError, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Model weights needed")
         self.choice = 0
         self.checkpoint = ""
-        entry = find_entry(model_key)
-        size = f" ({entry.download_mb} MB, once)" if entry and entry.download_mb else ""
-        # Only the reasons the weights layer gives for a failed connection, not any word "offline"
-        # (the message itself recommends "the bundled offline model").
-        offline = any(reason in message for reason in OFFLINE_REASONS)
-        text = QLabel(
-            f"<b>{model_key}</b> is not on this computer yet.<br><br>"
-            + ("<span style='color:#c62828'>This computer seems to be offline, so it cannot be downloaded "
-               "now.</span><br><br>" if offline else "")
-            + "You can download it, use a weights file you already have, or try the small bundled demo model "
-              "(it only knows coloured shapes).<br><br>"
-            f"<span style='color:#7a7a7a'>{message.replace(chr(10), '<br>')}</span>"
-        )
-        text.setWordWrap(True)
+        message, download_text = explain(model_key, error)
+        self.text = QLabel(message)
+        self.text.setWordWrap(True)
         buttons = QDialogButtonBox()
-        download = QPushButton(f"Download{size}")
-        self.download_button = download
-        download.setEnabled(not offline)
-        checkpoint = QPushButton("Choose weights file…")
-        demo = QPushButton("Use demo model")
+        self.download_button: Optional[QPushButton] = None
+        if download_text is not None:
+            self.download_button = QPushButton(download_text)
+            self.download_button.setDefault(True)
+            buttons.addButton(self.download_button, QDialogButtonBox.AcceptRole)
+            self.download_button.clicked.connect(lambda: self._finish(self.DOWNLOAD))
+        checkpoint = QPushButton("Choose Weights File…")
+        demo = QPushButton("Use Demo Model")
         cancel = QPushButton("Cancel")
-        for button, role in ((download, QDialogButtonBox.AcceptRole), (checkpoint, QDialogButtonBox.ActionRole),
-                             (demo, QDialogButtonBox.ActionRole), (cancel, QDialogButtonBox.RejectRole)):
-            buttons.addButton(button, role)
-        download.clicked.connect(lambda: self._finish(self.DOWNLOAD))
+        buttons.addButton(checkpoint, QDialogButtonBox.ActionRole)
+        buttons.addButton(demo, QDialogButtonBox.ActionRole)
+        buttons.addButton(cancel, QDialogButtonBox.RejectRole)
         checkpoint.clicked.connect(self._choose_file)
         demo.clicked.connect(lambda: self._finish(self.DEMO))
         cancel.clicked.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(text)
+        layout.addWidget(self.text)
         layout.addWidget(buttons)
-        self.resize(560, 260)
+        self.resize(560, 240)
 
     def _finish(self, choice: int) -> None:
         self.choice = choice
         self.accept()
 
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose model weights", "",
-                                              "Weights (*.safetensors *.bin *.pt *.pth);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose model weights", "", WEIGHTS_FILTER)
         if path:
             self.checkpoint = path
             self._finish(self.CHECKPOINT)

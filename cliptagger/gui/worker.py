@@ -1,10 +1,11 @@
-"""QThread workers: the only place the GUI touches models, decoding and file writes.
+"""QThread workers: they move the session's heavy verbs off the UI thread.
 
-``TaggingWorker`` lives on its own thread and adapts the core ``TaggingEngine``: loading the
-model, tagging, re-scoring. ``WriterWorker`` lives on another and does sidecar writes, undo
-and CSV exports, so a slow disk never blocks the window. Both report through signals; the
-UI thread calls them only through queued signals (``WorkerClient``), and ``stop`` sets a
-thread-safe flag that the engine checks between batches.
+``TaggingWorker`` (its own thread) loads models and runs ``Session.tag`` / ``rescore``;
+``WriterWorker`` (another thread) runs ``Session.write`` / ``undo`` / ``export``, so a slow
+disk never blocks tagging or the window. They hold no state of their own beyond the flags
+that stop work: results and decisions live in the shared core ``Session``. The UI thread
+reaches them only through ``WorkerClient``'s queued signals; ``stop`` and
+``cancel_download`` set thread-safe flags that the core checks.
 """
 
 from __future__ import annotations
@@ -12,47 +13,46 @@ from __future__ import annotations
 import threading
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from cliptagger.core.export import ExportFormat
+from cliptagger.core.sidecars import SidecarStyle
+
+if TYPE_CHECKING:
+    from cliptagger.core.labels import LabelSet
+    from cliptagger.core.session import Session
+    from cliptagger.core.weights import ModelRequest
 
 
 class TaggingWorker(QObject):
     model_loading = Signal(str)
     download_progress = Signal(int, object)       # bytes done, bytes total (or None)
-    model_ready = Signal(str, str)                # model id, device
-    model_failed = Signal(str, bool)              # message, True when the weights are missing
+    #: model id, device, precision, whether earlier results were kept, devices on this computer
+    model_ready = Signal(str, str, str, bool, list)
+    #: the WeightsUnavailableError (its fields say why) or a CliptaggerError's message
+    model_failed = Signal(object)
     download_cancelled = Signal(str)
     progress = Signal(object)                     # core.engine.Progress
-    result = Signal(object, object)               # ImageResult, existing keywords (list[str])
-    failure = Signal(object)                      # ImageFailure
+    result = Signal(object)                       # path of a photo whose result is now in the session
+    failure = Signal(object, str)                 # path, reason
     run_finished = Signal(bool)                   # True when stopped by the user
-    rescored = Signal(object)                     # list[(path, list[SetScores])]
+    #: a run that ended on an unexpected error: the model is still loaded
+    tagging_failed = Signal(str)
+    rescored = Signal(int)                        # how many photos got new scores
     label_sets_failed = Signal(str)
 
-    def __init__(self) -> None:
+    def __init__(self, session: "Session", cancel: threading.Event, cancel_download: threading.Event) -> None:
         super().__init__()
-        self._cancel = threading.Event()
-        self._cancel_download = threading.Event()
-        self.model: Any = None
-        self.engine: Any = None
-        self.label_sets: list = []
-        self.batch_size: Optional[int] = None  # the engine's default for the device
-        self.cache: Any = None
-
-    # Called from the UI thread directly: they only set flags.
-    def stop(self) -> None:
-        self._cancel.set()
-
-    def cancel_download(self) -> None:
-        self._cancel_download.set()
+        self.session = session
+        self._cancel = cancel
+        self._cancel_download = cancel_download
 
     @Slot(object, str, bool)
-    def load_model(self, request: Any, device: str, allow_download: bool) -> None:
-        from cliptagger.core.errors import CliptaggerError, WeightsUnavailableError
+    def load_model(self, request: "ModelRequest", device: str, allow_download: bool) -> None:
+        from cliptagger.core.errors import CliptaggerError, WeightsProblem, WeightsUnavailableError
         from cliptagger.core.model import load_model
-        from cliptagger.core.weights import DownloadCancelled
-
         from cliptagger.core.threads import lower_current_thread_priority
 
         # Before torch creates its OpenMP team from this thread, so the team inherits it.
@@ -63,137 +63,117 @@ class TaggingWorker(QObject):
             model = load_model(request, device=device, allow_download=allow_download,
                                download_progress=lambda done, total: self.download_progress.emit(done, total),
                                cancel_download=self._cancel_download)
-        except DownloadCancelled as err:
-            self.download_cancelled.emit(str(err))
-            return
+            kept = self.session.use_model(model)
         except WeightsUnavailableError as err:
-            self.model_failed.emit(str(err), True)
+            if err.problem is WeightsProblem.CANCELLED:
+                self.download_cancelled.emit(str(err))
+            else:
+                self.model_failed.emit(err)
             return
         except CliptaggerError as err:
-            self.model_failed.emit(str(err), False)
+            self.model_failed.emit(str(err))
             return
         except Exception as err:  # never let a worker die silently
-            self.model_failed.emit(f"Unexpected error while loading the model: {err!r}", False)
             traceback.print_exc()
+            self.model_failed.emit(f"Unexpected error while loading the model: {err!r}")
             return
-        self.model = model
-        self._rebuild_engine()
-        self.model_ready.emit(model.model_id, model.device)
+        from cliptagger.core.device import available_devices
 
-    def _rebuild_engine(self) -> None:
-        from cliptagger.core.engine import TaggingEngine
-
-        from cliptagger.core.cache import EmbeddingCache
-
-        if self.model is None or not self.label_sets:
-            return
-        if self.cache is None:
-            self.cache = EmbeddingCache()
-        self.engine = TaggingEngine(self.model, self.label_sets, batch_size=self.batch_size, cache=self.cache,
-                                    background_priority=True)
-
-    @Slot(object)
-    def set_label_sets(self, label_sets: list) -> None:
-        from cliptagger.core.errors import CliptaggerError
-
-        self.label_sets = list(label_sets)
-        if self.engine is not None:
-            try:
-                self.engine.set_label_sets(self.label_sets)
-            except CliptaggerError as err:
-                self.label_sets_failed.emit(str(err))
-        else:
-            self._rebuild_engine()
+        self.model_ready.emit(model.model_id, model.device, model.precision, kept, available_devices())
 
     @Slot(object)
     def run(self, paths: list) -> None:
         from cliptagger.core.engine import ImageFailure
-        from cliptagger.core.sidecars import FolderListing, existing_keywords
 
         self._cancel.clear()
-        listing = FolderListing()  # each folder listed once per run, not once per photo
-        if self.engine is None:
-            self.run_finished.emit(False)
-            return
         try:
-            for outcome in self.engine.run(paths, on_progress=self.progress.emit, cancel=self._cancel):
+            for outcome in self.session.tag(paths, progress=self.progress.emit, cancel=self._cancel):
                 if isinstance(outcome, ImageFailure):
-                    self.failure.emit(outcome)
+                    self.failure.emit(outcome.path, outcome.reason)
                 else:
-                    keywords, _problems = existing_keywords(outcome.path, listing)
-                    self.result.emit(outcome, keywords)
+                    self.result.emit(outcome.path)
         except Exception as err:
             traceback.print_exc()
-            self.model_failed.emit(f"Tagging stopped by an unexpected error: {err!r}", False)
+            self.tagging_failed.emit(f"Tagging stopped by an unexpected error: {err}")
         self.run_finished.emit(self._cancel.is_set())
 
-    @Slot(object, object)
-    def rescore(self, results: list, label_sets: Optional[list] = None) -> None:
-        """New scores for already-encoded images: no decoding, no image encoding."""
-        if label_sets is not None:
-            self.set_label_sets(label_sets)
-        if self.engine is None or not results:
-            self.rescored.emit([])
+    @Slot(object)
+    def rescore(self, label_sets: "list[LabelSet]") -> None:
+        """New scores for already-encoded photos: no decoding, no image encoding."""
+        from cliptagger.core.errors import CliptaggerError
+
+        try:
+            results = self.session.rescore(label_sets)
+        except CliptaggerError as err:
+            self.label_sets_failed.emit(str(err))
             return
-        self.rescored.emit([(r.path, s) for r, s in zip(results, self.engine.score_results(results))])
+        self.rescored.emit(len(results))
 
 
 class WriterWorker(QObject):
     write_done = Signal(object)        # core.sidecars.WriteReport
     undo_done = Signal(object)         # core.journal.UndoReport
-    export_done = Signal(str, str)     # path, message
+    export_done = Signal(object)       # core.session.ExportReport
+    keywords_read = Signal(list)       # paths whose existing keywords are now known
     failed = Signal(str)
 
-    @Slot(object, str)
-    def write(self, assignments: dict, style: str) -> None:
-        from cliptagger.core.sidecars import SidecarStyle, write_sidecars
+    def __init__(self, session: "Session") -> None:
+        super().__init__()
+        self.session = session
+
+    def _guarded(self, what: str, action: Callable[[], Any], done: Any) -> None:
+        from cliptagger.core.errors import CliptaggerError
+        from cliptagger.core.session import SessionError
 
         try:
-            report = write_sidecars(assignments, SidecarStyle(style), description="cliptagger app")
-        except Exception as err:
-            self.failed.emit(f"Writing sidecars failed: {err}")
-            return
-        self.write_done.emit(report)
+            done.emit(action())
+        except (CliptaggerError, SessionError, OSError) as err:
+            self.failed.emit(f"{what}: {err}")
+        except Exception as err:  # never let a worker die silently
+            traceback.print_exc()
+            self.failed.emit(f"{what}: unexpected error {err!r}")
+
+    @Slot(str)
+    def write(self, style: str) -> None:
+        self._guarded("Writing sidecars failed",
+                      lambda: self.session.write(SidecarStyle(style), description="cliptagger app"), self.write_done)
 
     @Slot()
     def undo(self) -> None:
-        from cliptagger.core.journal import undo_last_batch
+        self._guarded("Undo failed", self.session.undo, self.undo_done)
 
-        try:
-            self.undo_done.emit(undo_last_batch())
-        except Exception as err:
-            self.failed.emit(f"Undo failed: {err}")
+    @Slot(str, str)
+    def export(self, path: str, form: str) -> None:
+        self._guarded(f"Export to {path} failed", lambda: self.session.export(Path(path), ExportFormat(form)),
+                      self.export_done)
 
-    @Slot(str, str, object, object)
-    def export_csv(self, path: str, form: str, rows: Any, label_sets: Any) -> None:
-        from cliptagger.core.export import write_exiftool_csv, write_scores_csv
-
-        try:
-            if form == "exiftool":
-                command = write_exiftool_csv(Path(path), rows)
-                self.export_done.emit(path, f"Apply it with: {command}")
-            else:
-                write_scores_csv(Path(path), rows, label_sets)
-                self.export_done.emit(path, "")
-        except Exception as err:
-            self.failed.emit(f"Export to {path} failed: {err}")
+    @Slot(object)
+    def read_keywords(self, paths: list) -> None:
+        """Existing keywords of newly added photos, in chunks so the list fills in as it goes."""
+        for start in range(0, len(paths), 200):
+            chunk = paths[start:start + 200]
+            self.session.refresh_existing(chunk)
+            self.keywords_read.emit(chunk)
 
 
 class WorkerClient(QObject):
     """Owns the worker threads; the UI calls these methods, never the workers' slots directly."""
 
     _load = Signal(object, str, bool)
-    _labels = Signal(object)
     _run = Signal(object)
-    _rescore = Signal(object, object)
-    _write = Signal(object, str)
+    _rescore = Signal(object)
+    _write = Signal(str)
     _undo = Signal()
-    _export = Signal(str, str, object, object)
+    _export = Signal(str, str)
+    _read_keywords = Signal(object)
 
-    def __init__(self, parent: Optional[QObject] = None) -> None:
+    def __init__(self, session: "Session", parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
-        self.tagging = TaggingWorker()
-        self.writer = WriterWorker()
+        self.session = session
+        self._cancel = threading.Event()
+        self._cancel_download = threading.Event()
+        self.tagging = TaggingWorker(session, self._cancel, self._cancel_download)
+        self.writer = WriterWorker(session)
         self.tagging_thread = QThread(self)
         self.tagging_thread.setObjectName("cliptagger-tagging")
         self.writer_thread = QThread(self)
@@ -201,41 +181,47 @@ class WorkerClient(QObject):
         self.tagging.moveToThread(self.tagging_thread)
         self.writer.moveToThread(self.writer_thread)
         self._load.connect(self.tagging.load_model)
-        self._labels.connect(self.tagging.set_label_sets)
         self._run.connect(self.tagging.run)
         self._rescore.connect(self.tagging.rescore)
         self._write.connect(self.writer.write)
         self._undo.connect(self.writer.undo)
-        self._export.connect(self.writer.export_csv)
+        self._export.connect(self.writer.export)
+        self._read_keywords.connect(self.writer.read_keywords)
         self.tagging_thread.start()
         self.writer_thread.start()
 
-    def load_model(self, request: Any, device: str, allow_download: bool) -> None:
+    def load_model(self, request: "ModelRequest", device: str, allow_download: bool) -> None:
         self._load.emit(request, device, allow_download)
 
-    def set_label_sets(self, label_sets: list) -> None:
-        self._labels.emit(list(label_sets))
-
     def run(self, paths: list) -> None:
+        self._cancel.clear()  # a Stop from an earlier run must not stop this one
         self._run.emit(list(paths))
 
     def stop(self) -> None:
-        self.tagging.stop()
+        self._cancel.set()
 
-    def rescore(self, results: list, label_sets: Optional[list] = None) -> None:
-        self._rescore.emit(list(results), label_sets)
+    def cancel_download(self) -> None:
+        """Takes effect at once: the worker's loop is busy downloading, a queued call would wait."""
+        self._cancel_download.set()
 
-    def write(self, assignments: dict, style: str) -> None:
-        self._write.emit(dict(assignments), style)
+    def rescore(self, label_sets: list) -> None:
+        self._rescore.emit(list(label_sets))
+
+    def write(self, style: SidecarStyle) -> None:
+        self._write.emit(SidecarStyle(style).value)
 
     def undo(self) -> None:
         self._undo.emit()
 
-    def export_csv(self, path: str, form: str, rows: Any, label_sets: Any) -> None:
-        self._export.emit(path, form, rows, label_sets)
+    def export(self, path: Path, form: ExportFormat) -> None:
+        self._export.emit(str(path), ExportFormat(form).value)
+
+    def read_keywords(self, paths: list) -> None:
+        self._read_keywords.emit(list(paths))
 
     def shutdown(self) -> None:
-        self.tagging.stop()
+        self.stop()
+        self.cancel_download()
         for thread in (self.tagging_thread, self.writer_thread):
             thread.quit()
             thread.wait(10_000)

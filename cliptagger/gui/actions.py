@@ -1,0 +1,125 @@
+"""The main window's actions, menus and toolbar, declared in one place (with their shortcuts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QStyle
+
+from cliptagger.core.sidecars import SidecarStyle
+
+if TYPE_CHECKING:
+    from cliptagger.gui.model_controller import ModelController
+
+SIDECAR_STYLE_NAMES = {SidecarStyle.EXT: "IMG.jpg.xmp", SidecarStyle.ADOBE: "IMG.xmp (Adobe)"}
+
+
+@dataclass
+class WindowActions:
+    add_folder: QAction
+    add_files: QAction
+    clear: QAction
+    export: QAction
+    quit: QAction
+    run: QAction
+    stop: QAction
+    labels: QAction
+    accept: QAction
+    reject: QAction
+    accept_all: QAction
+    write: QAction
+    undo: QAction
+    errors: QAction
+    help: QAction
+    about: QAction
+
+
+def _action(window: QMainWindow, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = "",
+            icon: Any = None) -> QAction:
+    action = QAction(text, window)
+    if icon is not None:
+        action.setIcon(window.style().standardIcon(icon))
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.setStatusTip(tip or text)
+    action.setToolTip(f"{tip or text} ({QKeySequence(shortcut).toString()})" if shortcut else (tip or text))
+    action.triggered.connect(slot)
+    return action
+
+
+def build_actions(w: Any) -> WindowActions:
+    """``w`` is the main window; every action calls one of its methods."""
+    return WindowActions(
+        add_folder=_action(w, "Add Folder…", w.choose_folder, QKeySequence.Open,
+                           "Add a folder of photos (searched recursively)", QStyle.SP_DirOpenIcon),
+        add_files=_action(w, "Add Files…", w.choose_files, "Ctrl+Shift+O"),
+        clear=_action(w, "Clear List", w.clear_list, tip="Remove every photo from the list (files stay)"),
+        export=_action(w, "Export CSV…", w.choose_export, "Ctrl+E", "Export tags or scores as CSV"),
+        quit=_action(w, "Quit", w.close, QKeySequence.Quit),
+        run=_action(w, "Run", w.run, "F5", "Tag the queued photos", QStyle.SP_MediaPlay),
+        stop=_action(w, "Stop", w.stop, "Escape", "Stop after the current batch", QStyle.SP_MediaStop),
+        labels=_action(w, "Label Sets…", w.edit_label_sets, "Ctrl+L"),
+        accept=_action(w, "Accept Proposals", w.accept_selected, "Ctrl+Return",
+                       "Accept the proposed tags of the selected photos"),
+        reject=_action(w, "Reject Proposals", w.reject_selected, "Ctrl+Backspace",
+                       "Reject the proposed tags of the selected photos"),
+        accept_all=_action(w, "Accept All Above Threshold", w.accept_all, "Ctrl+Shift+Return",
+                           "Accept every proposal you have not rejected", QStyle.SP_DialogApplyButton),
+        write=_action(w, "Write XMP", w.write_xmp, QKeySequence.Save, "Write accepted tags to XMP sidecars",
+                      QStyle.SP_DialogSaveButton),
+        undo=_action(w, "Undo Last Write", w.undo_write, QKeySequence.Undo, icon=QStyle.SP_ArrowBack),
+        errors=_action(w, "Show Errors", w.show_errors),
+        help=_action(w, "How Tagging Works", w.show_help, QKeySequence.HelpContents),
+        about=_action(w, "About cliptagger", w.about),
+    )
+
+
+def build_menus(window: QMainWindow, a: WindowActions) -> QMenu:
+    """Returns the Recent Folders menu (the window fills it)."""
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addActions([a.add_folder, a.add_files])
+    recent = file_menu.addMenu("Recent Folders")
+    file_menu.addSeparator()
+    file_menu.addActions([a.export, a.clear])
+    file_menu.addSeparator()
+    file_menu.addAction(a.quit)
+    edit_menu = bar.addMenu("&Edit")
+    edit_menu.addAction(a.undo)
+    edit_menu.addSeparator()
+    edit_menu.addActions([a.accept, a.reject, a.accept_all])
+    tag_menu = bar.addMenu("&Tagging")
+    tag_menu.addActions([a.run, a.stop, a.write])
+    tag_menu.addSeparator()
+    tag_menu.addActions([a.labels, a.errors])
+    help_menu = bar.addMenu("&Help")
+    help_menu.addActions([a.help, a.about])
+    return recent
+
+
+def build_toolbar(window: QMainWindow, a: WindowActions, models: "ModelController", style: str) -> QComboBox:
+    """Returns the sidecar style picker."""
+    toolbar = window.addToolBar("Main")
+    toolbar.setObjectName("main-toolbar")
+    toolbar.setMovable(False)
+    toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+    toolbar.addActions([a.add_folder, a.run, a.stop])
+    toolbar.addSeparator()
+    toolbar.addActions([a.accept_all, a.write, a.undo])
+    toolbar.addSeparator()
+    toolbar.addAction(a.labels)
+    toolbar.addSeparator()
+    toolbar.addWidget(QLabel(" Model "))
+    toolbar.addWidget(models.model_picker)
+    toolbar.addWidget(QLabel(" Device "))
+    toolbar.addWidget(models.device_picker)
+    toolbar.addWidget(QLabel(" Sidecars "))
+    picker = QComboBox()
+    for option, name in SIDECAR_STYLE_NAMES.items():
+        picker.addItem(name, option.value)
+    picker.setCurrentIndex(max(0, picker.findData(style)))
+    toolbar.addWidget(picker)
+    return picker

@@ -1,0 +1,123 @@
+"""Small dialogs of the main window: unwritten decisions, a command to copy, help, errors."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTextBrowser,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class UnwrittenChoice(str, Enum):
+    WRITE = "write"
+    DISCARD = "discard"
+    CANCEL = "cancel"
+
+
+def ask_about_unwritten(parent: QWidget, count: int, doing: str) -> UnwrittenChoice:
+    """Write / Discard / Cancel, before ``doing`` (e.g. "quitting") would lose accepted tags."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Unwritten tags",
+                      f"{count} photo(s) have accepted tags that are not written to their sidecars yet.",
+                      parent=parent)
+    box.setInformativeText(f"Write them before {doing}?")
+    write = box.addButton("Write XMP", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(write)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is write:
+        return UnwrittenChoice.WRITE
+    if clicked is discard:
+        return UnwrittenChoice.DISCARD
+    return UnwrittenChoice.CANCEL
+
+
+class CommandDialog(QDialog):
+    """A command line the user is meant to run, with a Copy button (not a vanishing message)."""
+
+    def __init__(self, parent: QWidget, title: str, intro: str, command: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.command = QLineEdit(command)
+        self.command.setReadOnly(True)
+        self.command.setCursorPosition(0)
+        text = QLabel(intro)
+        text.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.copy_button = QPushButton("Copy")
+        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button.clicked.connect(self.copy)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(self.command)
+        layout.addWidget(buttons)
+        self.resize(720, 160)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.command.text())
+        self.copy_button.setText("Copied")
+
+
+HOW_TAGGING_WORKS = """
+<h3>How tagging works</h3>
+<p><b>Label sets.</b> A label set is a question with its possible answers, e.g. <i>Scene: beach,
+forest, city</i>. An <i>exclusive</i> set picks one answer; an <i>independent</i> set can give
+any number (e.g. objects present). Labels can have a parent (<i>Animals|dog</i>), which becomes a
+hierarchical keyword. Edit them with Tagging ▸ Label Sets (Ctrl+L).</p>
+<p><b>Templates.</b> Each label is turned into several sentences (<i>a photo of a dog.</i>,
+<i>a close-up photo of a dog.</i>, ...). CLIP reads every sentence and the average of their
+meanings stands for the label: this "prompt ensembling" is more reliable than one sentence.</p>
+<p><b>Probabilities.</b> CLIP compares each photo with every label. In an exclusive set the
+probabilities add up to 100% across the set. In an independent set each label is scored on its
+own, against a neutral caption ("a photo."), so adding labels does not shrink the others.
+A label at or above its set's threshold (the dashed line) is <i>proposed</i>.</p>
+<p><b>Reviewing.</b> Tick a proposal to accept it, untick to reject it; Accept All Above
+Threshold (Ctrl+Shift+Return) accepts every proposal you have not rejected. Nothing is written
+until you press Write XMP (Ctrl+S).</p>
+<p><b>Sidecars.</b> Accepted tags go into an XMP sidecar next to the photo (<i>IMG_1.jpg.xmp</i>,
+or <i>IMG_1.xmp</i> in Adobe style): dc:subject, lr:hierarchicalSubject and digiKam:TagsList,
+which Lightroom, darktable and digiKam read. Keywords you already had are kept; cliptagger only
+ever removes keywords it added itself. Every write can be undone (Ctrl+Z).</p>
+"""
+
+
+def show_help(parent: QWidget) -> QDialog:
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("How tagging works")
+    text = QTextBrowser()
+    text.setHtml(HOW_TAGGING_WORKS)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(text)
+    layout.addWidget(buttons)
+    dialog.resize(640, 560)
+    dialog.show()
+    return dialog
+
+
+def show_errors(parent: QWidget, errors: list[tuple[Path, str]]) -> QDialog:
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(f"{len(errors)} photo(s) could not be tagged")
+    text = QTextEdit()
+    text.setReadOnly(True)
+    text.setPlainText("\n".join(f"{path}\n    {reason}" for path, reason in errors) or "No errors.")
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(text)
+    dialog.resize(700, 400)
+    dialog.show()
+    return dialog
