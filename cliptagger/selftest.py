@@ -12,6 +12,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cliptagger.core.session import Session
+    from cliptagger.core.sidecars import WriteReport
 
 
 def run_self_test(count: int = 8) -> int:
@@ -60,7 +65,7 @@ def _check(folder: Path, count: int) -> str:
             f"sidecar round trip for {count} pictures")
 
 
-def tag_and_write(photos: list[Path]):
+def tag_and_write(photos: list[Path], precision: str = "auto") -> "tuple[Session, WriteReport]":
     """The self-test's job, through the same session as the CLI and the app: tag with the
     demo model, accept every proposal above threshold, write sidecars (default style)."""
     from cliptagger.core.model import load_model
@@ -69,7 +74,7 @@ def tag_and_write(photos: list[Path]):
     from cliptagger.settings import demo_label_sets
 
     session = Session(demo_label_sets())
-    session.use_model(load_model(request_for("demo"), device="cpu", allow_download=False))
+    session.use_model(load_model(request_for("demo"), device="cpu", allow_download=False, precision=precision))
     for _outcome in session.tag(photos):
         pass
     session.accept_above_threshold()

@@ -30,6 +30,7 @@ class Settings:
     model: str = DEFAULT_KEY
     checkpoint: str = ""            # a local weights file chosen by the user, if any
     device: str = "auto"
+    precision: str = "auto"         # auto (measured at load), fp32, bf16 or fp16
     sidecar_style: str = SidecarStyle.EXT.value
     window_geometry: str = ""       # base64 of QWidget.saveGeometry()
     window_state: str = ""          # base64 of QMainWindow.saveState()

@@ -27,10 +27,15 @@ from cliptagger.settings import Settings, demo_label_sets  # noqa: E402
 TIMEOUT_MS = 60_000
 
 
+def closing_without_asking(window: MainWindow) -> None:
+    window.sidecars.settle_unwritten = lambda *_args: True
+
+
 def open_window(qtbot, settings: Settings | None = None, label_sets=None) -> MainWindow:
     win = MainWindow(settings or Settings(model="demo", device="cpu"), label_sets or demo_label_sets())
     win.session.options.batch_size = 8
-    qtbot.addWidget(win)
+    # pytest-qt closes it before fixtures tear down: the test is over, nothing to ask about
+    qtbot.addWidget(win, before_close_func=closing_without_asking)
     win.show()
     qtbot.waitUntil(lambda: win.models.ready, timeout=TIMEOUT_MS)
     return win
@@ -40,7 +45,7 @@ def open_window(qtbot, settings: Settings | None = None, label_sets=None) -> Mai
 def window(qtbot):
     win = open_window(qtbot)
     yield win
-    win.session.review.clear()  # nothing left to ask about on close
+    closing_without_asking(win)
     win.close()
 
 
@@ -78,13 +83,13 @@ def select(window, path: Path) -> None:
 
 
 def write(qtbot, window):
-    with qtbot.waitSignal(window.write_finished, timeout=TIMEOUT_MS) as done:
+    with qtbot.waitSignal(window.sidecars.write_finished, timeout=TIMEOUT_MS) as done:
         window.actions.write.trigger()
     return done.args[0]
 
 
 def undo(qtbot, window):
-    with qtbot.waitSignal(window.undo_finished, timeout=TIMEOUT_MS) as done:
+    with qtbot.waitSignal(window.sidecars.undo_finished, timeout=TIMEOUT_MS) as done:
         window.actions.undo.trigger()
     return done.args[0]
 
@@ -92,7 +97,18 @@ def undo(qtbot, window):
 # ---------------------------------------------------------------------------- the basics
 
 
-def test_drop_run_and_bars_show_engine_probabilities(qtbot, window, tmp_path):
+@pytest.fixture
+def fp32_window(qtbot):
+    """A window whose model runs in fp32 whatever the CPU: for tests that compare numbers."""
+    win = open_window(qtbot, Settings(model="demo", device="cpu", precision="fp32"))
+    assert win.session.model.precision == "fp32"
+    yield win
+    closing_without_asking(win)
+    win.close()
+
+
+def test_drop_run_and_bars_show_engine_probabilities(qtbot, fp32_window, tmp_path):
+    window = fp32_window
     written = write_demo_folder(tmp_path / "drop me", count=6, seed=5)
     drop(window, [tmp_path / "drop me"])
     qtbot.waitUntil(lambda: len(window.images.paths) == 6, timeout=TIMEOUT_MS)
@@ -139,7 +155,7 @@ def test_stop_mid_run_and_errors_are_listed(qtbot, window, tmp_path):
     [(path, reason)] = window.images.errors()
     assert path.name == "broken.jpg" and "truncated or corrupt" in reason
     assert window.images.status(path) is Status.ERROR
-    assert window.errors_button.text() == "1 error"
+    assert window.status.errors_button.text() == "1 error"
     assert len(window.session.results()) == 120
 
 
@@ -167,8 +183,8 @@ def test_accept_write_undo_and_export_through_actions(qtbot, window, tmp_path):
     assert window.actions.write.isEnabled()  # undone: the accepted tags are unwritten again
 
     out = tmp_path / "scores.csv"
-    with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT_MS):
-        window.export_csv(out, ExportFormat.SCORES)
+    with qtbot.waitSignal(window.sidecars.export_finished, timeout=TIMEOUT_MS):
+        window.sidecars.export(out, ExportFormat.SCORES)
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert {r["path"] for r in rows} == {str(p) for p in window.images.paths}
     accepted = {r["path"]: r["accepted_tags"] for r in rows}
@@ -296,7 +312,7 @@ def test_2_changing_device_keeps_results_and_decisions(qtbot, window, tmp_path, 
     assert window.session.review.count() == decided
     assert all(window.images.status(p) is Status.TAGGED for p in photos)
     window.flush_counts()
-    assert window.counts_label.text() == "3 photos · 3 tagged"
+    assert window.status.counts_label.text() == "3 photos · 3 tagged"
     # and Run works afterwards
     write_demo_folder(tmp_path / "b", count=2, seed=77)
     window.add_paths([tmp_path / "b"])
@@ -325,7 +341,7 @@ def test_3_quit_and_clear_ask_about_unwritten_decisions(qtbot, window, tmp_path,
     window.actions.clear.trigger()
     assert len(window.images.paths) == 2                  # Cancel: nothing cleared
     answers.append(dialogs.UnwrittenChoice.WRITE)
-    with qtbot.waitSignal(window.write_finished, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.sidecars.write_finished, timeout=TIMEOUT_MS):
         window.actions.clear.trigger()                    # Write: written first, then cleared
     assert Path(str(photos[0]) + ".xmp").exists()
     assert window.images.paths == [] and window.panel.path is None
@@ -363,10 +379,12 @@ def test_4_editor_warns_about_a_keyword_in_two_sets(qtbot):
 
 
 def test_5_existing_keywords_are_read_on_add_and_follow_write_and_undo(qtbot, window, tmp_path):
-    from cliptagger.core.sidecars import write_sidecars
+    import subprocess
 
     [(photo, _)] = write_demo_folder(tmp_path, count=1, seed=3)
-    write_sidecars({photo: ["Trips|Iceland"]}, description="the user's own tagging")
+    # the user's own tagging, done in another program
+    subprocess.run(["exiftool", "-q", "-o", f"{photo}.xmp", "-XMP-lr:HierarchicalSubject=Trips|Iceland",
+                    "-XMP-dc:Subject=Iceland", str(photo)], check=True)
     window.add_paths([tmp_path])
     qtbot.waitUntil(lambda: len(window.images.paths) == 1, timeout=TIMEOUT_MS)
     select(window, photo)
@@ -455,9 +473,9 @@ def test_8_numbers_near_the_threshold_show_which_side_they_are_on(qtbot, window,
 def test_8_exiftool_export_shows_its_command_with_copy(qtbot, window, tmp_path):
     photos = add_and_run(qtbot, window, tmp_path / "photos", 2)
     window.actions.accept_all.trigger()
-    with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT_MS):
-        window.export_csv(tmp_path / "tags.csv", ExportFormat.EXIFTOOL)
-    dialog = window.command_dialog
+    with qtbot.waitSignal(window.sidecars.export_finished, timeout=TIMEOUT_MS):
+        window.sidecars.export(tmp_path / "tags.csv", ExportFormat.EXIFTOOL)
+    dialog = window.sidecars.command_dialog
     assert dialog.isVisible() and "exiftool" in dialog.command.text()
     dialog.copy_button.click()
     assert QApplication.clipboard().text() == dialog.command.text()

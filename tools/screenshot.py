@@ -54,19 +54,20 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("timed out waiting for the window")
 
-    wait_for(lambda: window.model_ready and len(window.images.items) == args.count)
-    window.run()
-    wait_for(lambda: not window.running and len(window.images.tagged_items()) == args.count)
+    wait_for(lambda: window.models.ready and len(window.images.paths) == args.count)
+    window.actions.run.trigger()
+    wait_for(lambda: not window.running and window.images.counts().tagged == args.count)
     window.table.selectRow(0)
-    window.accept_all()
+    window.actions.accept_all.trigger()
     window.table.selectRow(2)
-    wait_for(lambda: all(i.thumbnail is not None for i in window.images.items[:10]), timeout=30)
+    wait_for(lambda: all(window.images.thumbnail(p) is not None for p in window.images.paths[:10]), timeout=30)
     for _ in range(30):
         app.processEvents()
         time.sleep(0.02)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(args.out))
     print(f"wrote {args.out}")
+    window.session.review.clear()  # a screenshot, not a session: nothing to ask about on close
     window.close()
     return 0
 

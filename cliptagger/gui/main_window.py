@@ -8,56 +8,41 @@ model's lifecycle. This class only wires them together.
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDialog,
-    QFileDialog,
-    QHeaderView,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QTableView,
-)
+from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMessageBox, QSplitter
 
 from cliptagger import __version__
-from cliptagger.core.export import ExportFormat
 from cliptagger.core.labels import LabelSet
 from cliptagger.core.review import Decision, TagKey
 from cliptagger.core.scan import SUPPORTED_EXTENSIONS
 from cliptagger.core.session import EngineOptions, Session
-from cliptagger.core.sidecars import SidecarStyle
 from cliptagger.gui import dialogs
 from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
-from cliptagger.gui.image_list import ImageListModel, ImageSortModel, Status
+from cliptagger.gui.image_list import ImageListModel, ImageSortModel
+from cliptagger.gui.photo_table import build_photo_table
 from cliptagger.gui.label_editor import LabelSetEditor
 from cliptagger.gui.model_controller import ModelController
 from cliptagger.gui.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.scanner import FolderScanner
 from cliptagger.gui.thumbnails import ThumbnailLoader
 from cliptagger.gui.worker import WorkerClient
-from cliptagger.progress import format_duration
+from cliptagger.gui.sidecar_controller import SidecarController
+from cliptagger.gui.status_bar import StatusWidgets
 from cliptagger.settings import Settings, label_family, save_settings, save_user_label_sets
 
 THUMB_SIZE = 64
-EXPORT_FILTERS = {ExportFormat.SCORES: "Scores for spreadsheets (*.csv)",
-                  ExportFormat.EXIFTOOL: "Keywords for exiftool -csv+= (*.csv)"}
+
+if TYPE_CHECKING:
+    from cliptagger.core.engine import Progress
 
 
 class MainWindow(QMainWindow):
     # Emitted on the UI thread once the window has taken in the worker's news (tests wait on them).
     run_done = Signal(bool)
-    write_finished = Signal(object)
-    undo_finished = Signal(object)
-    export_finished = Signal(object)
     rescore_finished = Signal(int)
 
     def __init__(self, settings: Settings, label_sets: list[LabelSet]) -> None:
@@ -68,15 +53,14 @@ class MainWindow(QMainWindow):
         self.client = WorkerClient(self.session, self)
         self.running = False
         self._run_when_ready = False
-        self._after_write: Optional[Callable[[], None]] = None
-        self._can_undo = Session.can_undo()
         self.setWindowTitle("cliptagger")
         self.setAcceptDrops(True)
         self.resize(1280, 820)
 
         self.images = ImageListModel(self.session, self)
         self.sorted = ImageSortModel(self.images, self)
-        self.table = self._build_table()
+        self.table = build_photo_table(self.sorted, THUMB_SIZE)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.panel = ResultsPanel(self.session)
         self.panel.decision.connect(self._decide_one)
         self.splitter = QSplitter()
@@ -91,15 +75,19 @@ class MainWindow(QMainWindow):
         self.scanner = FolderScanner(self)
         self.scanner.scanned.connect(self._scanned)
         self.models = ModelController(self, settings, self.client, self.session, lambda: len(self.session.unwritten()))
+        self.sidecars = SidecarController(self, self.session, self.client, self.images, settings,
+                                          self.statusBar().showMessage)
+        self.sidecars.changed.connect(self._sidecars_changed)
         self.models.ready_changed.connect(self._model_ready_changed)
-        self.models.state_changed.connect(lambda text: self.model_label.setText(text))
         self.models.family_changed.connect(self._family_changed)
         self.actions = build_actions(self)
         self.recent_menu = build_menus(self, self.actions)
         self._fill_recent_menu()
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
-        self._build_status_bar()
+        self.status = StatusWidgets(self.statusBar(), self.models.state_text)
+        self.status.errors_button.clicked.connect(self.show_errors)
+        self.models.state_changed.connect(self.status.model_label.setText)
         self._connect_workers()
         # Counting is O(photos): coalesce bursts of results into one update per 150 ms.
         self._counts_timer = QTimer(self)
@@ -113,42 +101,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ building
 
-    def _build_table(self) -> QTableView:
-        table = QTableView()
-        table.setModel(self.sorted)
-        table.setSortingEnabled(True)
-        table.sortByColumn(-1, Qt.AscendingOrder)  # the order photos were added, until a header is clicked
-        table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        table.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
-        table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 8)
-        table.verticalHeader().hide()
-        table.setAlternatingRowColors(True)
-        table.setWordWrap(False)
-        header = table.horizontalHeader()
-        # Not ResizeToContents: it re-measures every row on each dataChanged (seconds on big lists).
-        header.setSectionResizeMode(0, QHeaderView.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.Stretch)
-        table.setColumnWidth(0, 260)
-        table.setColumnWidth(1, 80)
-        table.selectionModel().currentRowChanged.connect(self._current_changed)
-        return table
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.model_label = QLabel(self.models.state_text)
-        self.counts_label = QLabel("")
-        self.rate_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(240)
-        self.progress.hide()
-        self.errors_button = QPushButton("0 errors")
-        self.errors_button.setFlat(True)
-        self.errors_button.clicked.connect(self.show_errors)
-        for widget in (self.counts_label, self.progress, self.rate_label, self.errors_button, self.model_label):
-            bar.addPermanentWidget(widget)
-
     def _connect_workers(self) -> None:
         tagging, writer = self.client.tagging, self.client.writer
         # Bound methods only: PySide runs a lambda slot in the emitting (worker) thread.
@@ -159,11 +111,7 @@ class MainWindow(QMainWindow):
         tagging.tagging_failed.connect(self._tagging_failed)
         tagging.rescored.connect(self._rescored)
         tagging.label_sets_failed.connect(self._warn)
-        writer.write_done.connect(self._write_done)
-        writer.undo_done.connect(self._undo_done)
-        writer.export_done.connect(self._export_done)
         writer.keywords_read.connect(self._keywords_read)
-        writer.failed.connect(self._writer_failed)
 
     def _restore_layout(self) -> None:
         for value, restore in ((self.settings.window_geometry, self.restoreGeometry),
@@ -233,7 +181,7 @@ class MainWindow(QMainWindow):
         self.flush_counts()
 
     def clear_list(self) -> None:
-        if self.running or not self._settle_unwritten("clearing the list", self.clear_list):
+        if self.running or not self.sidecars.settle_unwritten("clearing the list", self.clear_list):
             return
         self.images.clear()
         self.panel.show_photo(None)
@@ -253,17 +201,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The model is loading; tagging starts when it is ready.")
             return
         self.running = True
-        self.progress.setRange(0, len(paths))
-        self.progress.setValue(0)
-        self.progress.show()
-        self.rate_label.setText("starting…")
+        self.status.run_started(len(paths))
         self._update_actions()
         self.client.run(paths)
 
     def stop(self) -> None:
         if self.running:
             self.client.stop()
-            self.rate_label.setText("stopping after this batch…")
+            self.status.stopping()
 
     @Slot(bool)
     def _model_ready_changed(self, ready: bool) -> None:
@@ -276,22 +221,19 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     @Slot(object)
-    def _progress(self, progress: Any) -> None:
-        self.progress.setMaximum(progress.total)
-        self.progress.setValue(progress.done)
-        self.rate_label.setText(f"{progress.images_per_s:.1f} img/s · ETA {format_duration(progress.eta_s)}")
-
-    @Slot(object)
-    def _photo_changed(self, path: Path, *_reason: Any) -> None:
+    def _photo_changed(self, path: Path, *_reason: str) -> None:
         self.images.refresh([path])
         if self.panel.path == path:
             self._current_changed()
 
+    @Slot(object)
+    def _progress(self, progress: "Progress") -> None:
+        self.status.show_progress(progress)
+
     @Slot(bool)
     def _run_finished(self, cancelled: bool) -> None:
         self.running = False
-        self.progress.hide()
-        self.rate_label.setText("")
+        self.status.run_finished()
         counts = self.images.counts()
         verb = "Stopped" if cancelled else "Done"
         self.statusBar().showMessage(f"{verb}: {counts.tagged} tagged, {counts.errors} error(s). "
@@ -332,89 +274,17 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ sidecars
 
-    def write_xmp(self) -> None:
-        if not self.session.unwritten():
-            self.statusBar().showMessage("No accepted tags to write: accept proposals first (Ctrl+Return).", 5000)
-            return
-        self.statusBar().showMessage("Writing sidecars…")
-        self.actions.write.setEnabled(False)
-        self.client.write(SidecarStyle(self.settings.sidecar_style))
-
-    @Slot(object)
-    def _write_done(self, report: Any) -> None:
-        self.images.refresh(report.images_saved)
-        self._can_undo = Session.can_undo()
-        message = (f"Wrote {len(report.written)} sidecar(s), {len(report.unchanged)} already up to date"
-                   + (f", {len(report.failed)} failed" if report.failed else "") + ". Undo: Ctrl+Z.")
-        self.statusBar().showMessage(message, 10000)
-        if report.failed or report.warnings:
-            details = "\n".join([f"{p}: {r}" for p, r in report.failed] + [f"Note: {w}" for w in report.warnings])
-            box = QMessageBox(QMessageBox.Warning if report.failed else QMessageBox.Information, "Write XMP",
-                              message, parent=self)
-            box.setDetailedText(details)
-            box.open()
+    @Slot()
+    def _sidecars_changed(self) -> None:
         self._review("")
-        self.write_finished.emit(report)
-        after, self._after_write = self._after_write, None
-        if after is not None and not report.failed:
-            after()
-
-    def undo_write(self) -> None:
-        self.client.undo()
-
-    @Slot(object)
-    def _undo_done(self, report: Any) -> None:
-        self._can_undo = Session.can_undo()
-        if report.batch is None:
-            self.statusBar().showMessage("Nothing to undo.", 4000)
-        else:
-            message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
-            if report.skipped:
-                message += f", {len(report.skipped)} left as they are (changed since)"
-            self.statusBar().showMessage(message + ".", 10000)
-        self.images.refresh_all()
-        self._review("")
-        self.undo_finished.emit(report)
 
     @Slot(list)
     def _keywords_read(self, paths: list) -> None:
         if self.panel.path in paths:
             self._current_changed()
 
-    @Slot(str)
-    def _writer_failed(self, message: str) -> None:
-        self._after_write = None
-        self._update_actions()
-        self._warn(message)
-
     def _warn(self, message: str) -> None:
         QMessageBox.warning(self, "cliptagger", message)
-
-    # ------------------------------------------------------------------ export
-
-    def choose_export(self) -> None:
-        photos = [str(p.parent) for p in self.images.paths]
-        start = os.path.commonpath(photos) if photos else (self.settings.last_export_folder or str(Path.home()))
-        path, chosen = QFileDialog.getSaveFileName(self, "Export CSV", str(Path(start) / "cliptagger.csv"),
-                                                   ";;".join(EXPORT_FILTERS.values()))
-        if path:
-            form = next((f for f, text in EXPORT_FILTERS.items() if text == chosen), ExportFormat.SCORES)
-            self.export_csv(Path(path), form)
-
-    def export_csv(self, path: Path, form: ExportFormat) -> None:
-        self.settings.last_export_folder = str(path.parent)
-        self.client.export(path, form)
-
-    @Slot(object)
-    def _export_done(self, report: Any) -> None:
-        self.statusBar().showMessage(f"Exported {report.rows} photo(s) to {report.path}.", 10000)
-        if report.command:
-            self.command_dialog = dialogs.CommandDialog(
-                self, "Apply the keywords with exiftool",
-                "This command adds the keywords in the CSV to the photos' own metadata (exiftool keeps a "
-                "backup of each file as NAME_original):", report.command)
-            self.command_dialog.show()
-        self.export_finished.emit(report)
 
     # ------------------------------------------------------------------ label sets
 
@@ -460,7 +330,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     @Slot(object, int, object)
-    def _thumbnail_ready(self, path: Path, size: int, pixmap: Any) -> None:
+    def _thumbnail_ready(self, path: Path, size: int, pixmap: QPixmap) -> None:
         if size == THUMB_SIZE:
             self.images.set_thumbnail(path, pixmap)
         if self.panel.path == path:
@@ -475,10 +345,7 @@ class MainWindow(QMainWindow):
         self._update_counts()
 
     def _update_counts(self) -> None:
-        counts = self.images.counts()
-        self.counts_label.setText(f"{counts.photos} photos · {counts.tagged} tagged")
-        self.errors_button.setText(f"{counts.errors} error{'s' if counts.errors != 1 else ''}")
-        self.errors_button.setStyleSheet("color: #c62828; font-weight: bold" if counts.errors else "")
+        self.status.show_counts(self.images.counts())
         self._update_actions()
 
     def _update_actions(self) -> None:
@@ -490,7 +357,7 @@ class MainWindow(QMainWindow):
         for action in (a.accept, a.reject, a.accept_all, a.export):
             action.setEnabled(has_results)
         a.write.setEnabled(bool(self.session.unwritten()))
-        a.undo.setEnabled(self._can_undo)
+        a.undo.setEnabled(self.sidecars.can_undo)
         a.clear.setEnabled(not self.running and bool(self.images.paths))
 
     def show_errors(self) -> None:
@@ -507,20 +374,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
 
-    def _settle_unwritten(self, doing: str, then: Callable[[], None]) -> bool:
-        """True when it is safe to go on now; Write runs ``then`` again once the write is done."""
-        unwritten = len(self.session.unwritten())
-        if not unwritten:
-            return True
-        choice = dialogs.ask_about_unwritten(self, unwritten, doing)
-        if choice is dialogs.UnwrittenChoice.WRITE:
-            self._after_write = then
-            self.write_xmp()
-            return False
-        return choice is dialogs.UnwrittenChoice.DISCARD
-
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._settle_unwritten("quitting", self.close):
+        if not self.sidecars.settle_unwritten("quitting", self.close):
             event.ignore()
             return
         self.client.stop()

@@ -73,7 +73,7 @@ class ModelController(QObject):
 
     def load(self, allow_download: bool = False) -> None:
         self._set_ready(False)
-        self.client.load_model(self.request(), self.settings.device, allow_download)
+        self.client.load_model(self.request(), self.settings.device, self.settings.precision, allow_download)
 
     def _set_ready(self, ready: bool) -> None:
         self.ready = ready

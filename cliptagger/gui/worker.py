@@ -49,8 +49,8 @@ class TaggingWorker(QObject):
         self._cancel = cancel
         self._cancel_download = cancel_download
 
-    @Slot(object, str, bool)
-    def load_model(self, request: "ModelRequest", device: str, allow_download: bool) -> None:
+    @Slot(object, str, str, bool)
+    def load_model(self, request: "ModelRequest", device: str, precision: str, allow_download: bool) -> None:
         from cliptagger.core.errors import CliptaggerError, WeightsProblem, WeightsUnavailableError
         from cliptagger.core.model import load_model
         from cliptagger.core.threads import lower_current_thread_priority
@@ -60,7 +60,7 @@ class TaggingWorker(QObject):
         self.model_loading.emit(request.label)
         self._cancel_download.clear()
         try:
-            model = load_model(request, device=device, allow_download=allow_download,
+            model = load_model(request, device=device, precision=precision, allow_download=allow_download,
                                download_progress=lambda done, total: self.download_progress.emit(done, total),
                                cancel_download=self._cancel_download)
             kept = self.session.use_model(model)
@@ -159,7 +159,7 @@ class WriterWorker(QObject):
 class WorkerClient(QObject):
     """Owns the worker threads; the UI calls these methods, never the workers' slots directly."""
 
-    _load = Signal(object, str, bool)
+    _load = Signal(object, str, str, bool)
     _run = Signal(object)
     _rescore = Signal(object)
     _write = Signal(str)
@@ -190,8 +190,8 @@ class WorkerClient(QObject):
         self.tagging_thread.start()
         self.writer_thread.start()
 
-    def load_model(self, request: "ModelRequest", device: str, allow_download: bool) -> None:
-        self._load.emit(request, device, allow_download)
+    def load_model(self, request: "ModelRequest", device: str, precision: str, allow_download: bool) -> None:
+        self._load.emit(request, device, precision, allow_download)
 
     def run(self, paths: list) -> None:
         self._cancel.clear()  # a Stop from an earlier run must not stop this one

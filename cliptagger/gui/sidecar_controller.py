@@ -1,0 +1,161 @@
+"""Write XMP, Undo and Export for the window: asks the writer thread, reports what happened.
+
+The verbs run on ``WriterWorker`` (never the UI thread); this controller turns their reports
+into status messages and dialogs, and settles unwritten decisions before the list is cleared
+or the window closes (Write / Discard / Cancel).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from cliptagger.core.export import ExportFormat
+from cliptagger.core.session import Session
+from cliptagger.core.sidecars import SidecarStyle
+from cliptagger.gui import dialogs
+
+if TYPE_CHECKING:
+    from cliptagger.core.journal import UndoReport
+    from cliptagger.core.session import ExportReport
+    from cliptagger.core.sidecars import WriteReport
+    from cliptagger.gui.image_list import ImageListModel
+    from cliptagger.gui.worker import WorkerClient
+    from cliptagger.settings import Settings
+
+EXPORT_FILTERS = {ExportFormat.SCORES: "Scores for spreadsheets (*.csv)",
+                  ExportFormat.EXIFTOOL: "Keywords for exiftool -csv+= (*.csv)"}
+
+
+class SidecarController(QObject):
+    # Emitted on the UI thread once the report has been shown (tests wait on them).
+    write_finished = Signal(object)
+    undo_finished = Signal(object)
+    export_finished = Signal(object)
+    #: sidecars changed on disk: the window refreshes its review state and actions
+    changed = Signal()
+
+    def __init__(self, parent: QWidget, session: Session, client: "WorkerClient", images: "ImageListModel",
+                 settings: "Settings", show_message: Callable[[str, int], None]) -> None:
+        super().__init__(parent)
+        self._window = parent
+        self.session = session
+        self.client = client
+        self.images = images
+        self.settings = settings
+        self._show = show_message
+        self._after_write: Optional[Callable[[], None]] = None
+        self.can_undo = Session.can_undo()
+        self.command_dialog: Optional[dialogs.CommandDialog] = None
+        writer = client.writer
+        # Bound methods only: PySide runs a lambda slot in the emitting (worker) thread.
+        writer.write_done.connect(self._write_done)
+        writer.undo_done.connect(self._undo_done)
+        writer.export_done.connect(self._export_done)
+        writer.failed.connect(self._failed)
+
+    def has_unwritten(self) -> bool:
+        return bool(self.session.unwritten())
+
+    # ------------------------------------------------------------------ write
+
+    def write(self) -> None:
+        if not self.session.unwritten():
+            self._show("No accepted tags to write: accept proposals first (Ctrl+Return).", 5000)
+            return
+        self._show("Writing sidecars…", 0)
+        self.client.write(SidecarStyle(self.settings.sidecar_style))
+
+    @Slot(object)
+    def _write_done(self, report: "WriteReport") -> None:
+        self.images.refresh(report.images_saved)
+        self.can_undo = Session.can_undo()
+        message = (f"Wrote {len(report.written)} sidecar(s), {len(report.unchanged)} already up to date"
+                   + (f", {len(report.failed)} failed" if report.failed else "") + ". Undo: Ctrl+Z.")
+        self._show(message, 10000)
+        if report.failed or report.warnings:
+            details = "\n".join([f"{p}: {r}" for p, r in report.failed] + [f"Note: {w}" for w in report.warnings])
+            self._report_box("Write XMP", message, details, warning=bool(report.failed))
+        self.changed.emit()
+        self.write_finished.emit(report)
+        after, self._after_write = self._after_write, None
+        if after is not None and not report.failed:
+            after()
+
+    def settle_unwritten(self, doing: str, then: Callable[[], None]) -> bool:
+        """True when it is safe to go on now; Write runs ``then`` again once the write is done."""
+        unwritten = len(self.session.unwritten())
+        if not unwritten:
+            return True
+        choice = dialogs.ask_about_unwritten(self._window, unwritten, doing)
+        if choice is dialogs.UnwrittenChoice.WRITE:
+            self._after_write = then
+            self.write()
+            return False
+        return choice is dialogs.UnwrittenChoice.DISCARD
+
+    # ------------------------------------------------------------------ undo
+
+    def undo(self) -> None:
+        self.client.undo()
+
+    @Slot(object)
+    def _undo_done(self, report: "UndoReport") -> None:
+        self.can_undo = Session.can_undo()
+        if report.batch is None:
+            self._show("Nothing to undo.", 4000)
+        else:
+            message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
+            if report.skipped:
+                message += f", {len(report.skipped)} left as they are"
+                self._report_box("Undo", message + ".", "\n".join(f"{p}: {why}" for p, why in report.skipped),
+                                 warning=True)
+            self._show(message + ".", 10000)
+        self.images.refresh_all()
+        self.changed.emit()
+        self.undo_finished.emit(report)
+
+    # ------------------------------------------------------------------ export
+
+    def choose_export(self) -> None:
+        """Ask where to export; the dialog opens in the photos' folder."""
+        photos = [str(p.parent) for p in self.images.paths]
+        start = os.path.commonpath(photos) if photos else (self.settings.last_export_folder or str(Path.home()))
+        path, chosen = QFileDialog.getSaveFileName(self._window, "Export CSV", str(Path(start) / "cliptagger.csv"),
+                                                   ";;".join(EXPORT_FILTERS.values()))
+        if path:
+            form = next((f for f, text in EXPORT_FILTERS.items() if text == chosen), ExportFormat.SCORES)
+            self.export(Path(path), form)
+
+    def export(self, path: Path, form: ExportFormat) -> None:
+        self.settings.last_export_folder = str(path.parent)
+        self.client.export(path, form)
+
+    @Slot(object)
+    def _export_done(self, report: "ExportReport") -> None:
+        self._show(f"Exported {report.rows} photo(s) to {report.path}.", 10000)
+        if report.command:
+            self.command_dialog = dialogs.CommandDialog(
+                self._window, "Apply the keywords with exiftool",
+                "This command adds the keywords in the CSV to the photos' own metadata (exiftool keeps a "
+                "backup of each file as NAME_original):", report.command)
+            self.command_dialog.show()
+        self.export_finished.emit(report)
+
+    # ------------------------------------------------------------------ errors
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        self._after_write = None
+        self.changed.emit()
+        QMessageBox.warning(self._window, "cliptagger", message)
+
+    def _report_box(self, title: str, message: str, details: str, warning: bool) -> None:
+        box = QMessageBox(QMessageBox.Warning if warning else QMessageBox.Information, title, message,
+                          parent=self._window)
+        box.setDetailedText(details)
+        box.open()

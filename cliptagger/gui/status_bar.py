@@ -1,0 +1,50 @@
+"""The status bar's permanent widgets: counts, run progress with rate and ETA, errors, model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+
+from cliptagger.progress import format_duration
+
+if TYPE_CHECKING:
+    from cliptagger.core.engine import Progress
+    from cliptagger.gui.image_list import Counts
+
+
+class StatusWidgets:
+    def __init__(self, bar: QStatusBar, model_text: str) -> None:
+        self.model_label = QLabel(model_text)
+        self.counts_label = QLabel("")
+        self.rate_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(240)
+        self.progress.hide()
+        self.errors_button = QPushButton("0 errors")
+        self.errors_button.setFlat(True)
+        for widget in (self.counts_label, self.progress, self.rate_label, self.errors_button, self.model_label):
+            bar.addPermanentWidget(widget)
+
+    def run_started(self, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.rate_label.setText("starting…")
+
+    def show_progress(self, progress: "Progress") -> None:
+        self.progress.setMaximum(progress.total)
+        self.progress.setValue(progress.done)
+        self.rate_label.setText(f"{progress.images_per_s:.1f} img/s · ETA {format_duration(progress.eta_s)}")
+
+    def stopping(self) -> None:
+        self.rate_label.setText("stopping after this batch…")
+
+    def run_finished(self) -> None:
+        self.progress.hide()
+        self.rate_label.setText("")
+
+    def show_counts(self, counts: "Counts") -> None:
+        self.counts_label.setText(f"{counts.photos} photos · {counts.tagged} tagged")
+        self.errors_button.setText(f"{counts.errors} error{'s' if counts.errors != 1 else ''}")
+        self.errors_button.setStyleSheet("color: #c62828; font-weight: bold" if counts.errors else "")
