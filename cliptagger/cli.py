@@ -11,7 +11,7 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from cliptagger import __version__
 from cliptagger.core import paths
@@ -21,6 +21,11 @@ from cliptagger.core.errors import CliptaggerError
 from cliptagger.core.export import ExportFormat
 from cliptagger.core.sidecars import SidecarStyle
 from cliptagger.progress import ProgressBar
+
+if TYPE_CHECKING:
+    from cliptagger.core.engine import ImageFailure, ImageResult
+    from cliptagger.core.model import ClipModel
+    from cliptagger.core.session import Session
 
 EXIT_OK, EXIT_NOTHING_TAGGED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -108,7 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return EXIT_SETUP
 
 
-def load_model_from_args(args: argparse.Namespace, quiet: bool = False):
+def load_model_from_args(args: argparse.Namespace, quiet: bool = False) -> "ClipModel":
     from cliptagger.core.model import load_model
     from cliptagger.core.weights import request_for
 
@@ -186,7 +191,7 @@ def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> list:
     return label_sets
 
 
-def write_csv(args: argparse.Namespace, session) -> None:
+def write_csv(args: argparse.Namespace, session: "Session") -> None:
     from cliptagger.core.export import ExportFormat
     from cliptagger.core.session import SessionError
 
@@ -204,7 +209,7 @@ def write_csv(args: argparse.Namespace, session) -> None:
         print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
 
 
-def write_xmp(args: argparse.Namespace, session) -> None:
+def write_xmp(args: argparse.Namespace, session: "Session") -> None:
     report = session.write(SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
                            description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
     for warning in report.warnings:
@@ -269,12 +274,12 @@ def command_undo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def format_result_line(result) -> str:
+def format_result_line(result: "ImageResult") -> str:
     tags = ", ".join(f"{p.keyword} ({p.probability:.2f})" for p in result.proposals) or "(no tag above threshold)"
     return f"{result.path}: {tags}"
 
 
-def format_result_json(result) -> str:
+def format_result_json(result: "ImageResult") -> str:
     return json.dumps(
         {
             "path": str(result.path),
@@ -289,7 +294,7 @@ def format_result_json(result) -> str:
     )
 
 
-def report_failures(failures) -> None:
+def report_failures(failures: "list[ImageFailure]") -> None:
     if not failures:
         return
     print(f"cliptagger: skipped {len(failures)} file(s):", file=sys.stderr)

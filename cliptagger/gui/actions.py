@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QStyle
 from cliptagger.core.sidecars import SidecarStyle
 
 if TYPE_CHECKING:
+    from cliptagger.gui.main_window import MainWindow
     from cliptagger.gui.model_controller import ModelController
 
 SIDECAR_STYLE_NAMES = {SidecarStyle.EXT: "IMG.jpg.xmp", SidecarStyle.ADOBE: "IMG.xmp (Adobe)"}
@@ -37,8 +38,9 @@ class WindowActions:
     about: QAction
 
 
-def _action(window: QMainWindow, text: str, slot: Callable[[], Any], shortcut: Any = None, tip: str = "",
-            icon: Any = None) -> QAction:
+def _action(window: QMainWindow, text: str, slot: Callable[[], object],
+            shortcut: "QKeySequence.StandardKey | str | None" = None, tip: str = "",
+            icon: "QStyle.StandardPixmap | None" = None) -> QAction:
     action = QAction(text, window)
     if icon is not None:
         action.setIcon(window.style().standardIcon(icon))
@@ -50,7 +52,7 @@ def _action(window: QMainWindow, text: str, slot: Callable[[], Any], shortcut: A
     return action
 
 
-def build_actions(w: Any) -> WindowActions:
+def build_actions(w: "MainWindow") -> WindowActions:
     """``w`` is the main window; every action calls one of its methods."""
     return WindowActions(
         add_folder=_action(w, "Add Folder…", w.choose_folder, QKeySequence.Open,

@@ -7,7 +7,7 @@ A device change, or a reload of the same weights, keeps every result and decisio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDialog, QFileDialog, QMessageBox, QProgressDialog, QWidget
@@ -159,7 +159,7 @@ class ModelController(QObject):
         self._set_ready(True)
 
     @Slot(object)
-    def _failed(self, error: Any) -> None:
+    def _failed(self, error: "WeightsUnavailableError | str") -> None:
         self._close_download()
         self._set_state("Model: not loaded")
         self._set_ready(False)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
 from cliptagger.core.export import ExportFormat
 from cliptagger.core.sidecars import SidecarStyle
@@ -121,7 +121,7 @@ class WriterWorker(QObject):
         super().__init__()
         self.session = session
 
-    def _guarded(self, what: str, action: Callable[[], Any], done: Any) -> None:
+    def _guarded(self, what: str, action: Callable[[], object], done: SignalInstance) -> None:
         from cliptagger.core.errors import CliptaggerError
         from cliptagger.core.session import SessionError
 
