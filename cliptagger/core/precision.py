@@ -275,7 +275,7 @@ def cached_choices(arch: str) -> list[PrecisionChoice]:
     import torch
 
     prefix = f"{cpu_model()} | torch {torch.__version__} | {arch}@"
-    return [PrecisionChoice(entry["precision"], "cached", dict(entry.get("rates", {})))
+    return [PrecisionChoice(entry["precision"], "measured", dict(entry.get("rates", {})))
             for key, entry in sorted(_read_probes().items()) if key.startswith(prefix)]
 
 
