@@ -303,6 +303,7 @@ def report_failures(failures: "list[ImageFailure]") -> None:
 
 
 def command_models(args: argparse.Namespace) -> int:
+    from cliptagger.core.precision import cached_choices
     from cliptagger.core.weights import cached_weights, demo_checkpoint
 
     rows = []
@@ -314,8 +315,10 @@ def command_models(args: argparse.Namespace) -> int:
                 available = cached_weights(entry.arch, entry.pretrained) is not None
             except CliptaggerError:
                 available = False
+        measured = cached_choices(entry.arch)  # the CPU precision probe's last result, if any
         rows.append({"model": entry.key, "pretrained": entry.pretrained or "(bundled)",
-                     "download_mb": entry.download_mb, "downloaded": available, "good_for": entry.good_for})
+                     "download_mb": entry.download_mb, "downloaded": available, "good_for": entry.good_for,
+                     "cpu_precision": measured[-1].describe() if measured else None})
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -323,6 +326,8 @@ def command_models(args: argparse.Namespace) -> int:
         mark = "*" if row["downloaded"] else " "
         size = f"{row['download_mb']} MB" if row["download_mb"] else "bundled"
         print(f"{mark} {row['model']:<14} {row['pretrained']:<22} {size:>8}  {row['good_for']}")
+        if row["cpu_precision"]:
+            print(f"  {'':<14} CPU precision: {row['cpu_precision']}")
     print(f"\n* = on this computer. Weights are kept in {paths.weights_dir()}")
     return EXIT_OK
 

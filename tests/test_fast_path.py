@@ -1,4 +1,8 @@
-"""The fast path (reduced-scale JPEG decoding) agrees with the exact reference path on photos."""
+"""The fast path (reduced-scale JPEG decoding) agrees with the exact reference path on photos.
+
+Both sides run the same model object in fp32 (pinned, whatever CLIPTAGGER_PRECISION or the
+CPU's probe would pick): this compares decoders, not number formats (see test_precision.py).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,9 @@ def compare(model, photos, label_sets):
 @pytest.mark.slow
 def test_fast_path_agrees_with_exact_path_vit_b_32_256(photos):
     torch.manual_seed(0)
-    model = load_model(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), device="cpu", random_weights=True)
+    model = load_model(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), device="cpu", random_weights=True,
+                       precision="fp32")
+    assert model.precision == "fp32"
     cosine, agreement = compare(model, photos, [SCENES])
     print(f"ViT-B-32-256 fast vs exact: min cosine {cosine.min():.5f}, mean {cosine.mean():.5f}, top-1 {agreement:.1%}")
     assert cosine.min().item() >= 0.995
@@ -47,6 +53,7 @@ def test_fast_path_agrees_with_exact_path_vit_b_32_256(photos):
 
 
 def test_fast_path_agrees_with_exact_path_demo(photos, demo_model, demo_label_sets):
+    assert demo_model.precision == "fp32"
     cosine, agreement = compare(demo_model, photos, demo_label_sets)
     assert cosine.min().item() >= 0.995, cosine.min()
     assert agreement >= 0.99

@@ -85,7 +85,8 @@ def check_parity(clip, reference_preprocess, files, label_sets):
 def test_parity_random_vit_b_32_256(photo_files):
     torch.manual_seed(0)
     clip = load_model(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), device="cpu", random_weights=True,
-                      precision="fp32")
+                      precision="fp32")  # the reference below computes in fp32
+    assert clip.precision == "fp32"
     reference = open_clip_reference_preprocess("ViT-B-32-256", "datacomp_s34b_b86k", clip.image_size)
     label_sets = [
         LabelSet("Scene", (Label("beach"), Label("forest"), Label("city")), templates="photo"),
@@ -95,4 +96,5 @@ def test_parity_random_vit_b_32_256(photo_files):
 
 
 def test_parity_demo_model(demo_model, demo_label_sets, photo_files):
+    assert demo_model.precision == "fp32"  # pinned by the fixture, like the fp32 reference
     check_parity(demo_model, demo_model.preprocess, photo_files, demo_label_sets)

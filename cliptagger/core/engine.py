@@ -1,4 +1,8 @@
-"""The tagging pipeline: decode (thread pool) -> batched encoder -> scorer -> results.
+"""The tagging pipeline: decode (thread pool) -> bounded queue -> batched encoder -> scorer -> results.
+
+Who gets the CPU cores is planned by ``core.threads.plan_threads``: on Linux the encoder
+keeps every core and the decode threads run nicer than it; elsewhere decode and encoder
+threads split the cores in proportion to their measured cost per image.
 
 ``TaggingEngine.run`` yields one ``ImageResult`` or ``ImageFailure`` per input, in input
 order, and reports progress after every batch. It can be cancelled between batches. The
@@ -8,7 +12,6 @@ decoding or encoding any image again (``TaggingEngine.score_results``).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -22,7 +25,7 @@ from cliptagger.core.errors import ImageDecodeError
 from cliptagger.core.images import load_rgb
 from cliptagger.core.labels import LabelSet
 from cliptagger.core.model import ClipModel
-from cliptagger.core.threads import lower_current_thread_priority
+from cliptagger.core.threads import ThreadPlan, cpu_cores, lower_current_thread_priority, plan_threads
 from cliptagger.core.scoring import Proposal, SetPrototypes, build_prototypes, probabilities, propose_batch
 
 
@@ -115,7 +118,14 @@ class TaggingEngine:
     ) -> None:
         self.model = model
         self.batch_size = max(1, batch_size or default_batch_size(model.device))
-        self.decode_workers = max(1, decode_workers or os.cpu_count() or 1)
+        #: None: planned per run from the cores and the measured decode vs encode cost.
+        self.decode_workers = max(1, decode_workers) if decode_workers else None
+        #: "priority", "split" or None (priority where the OS allows it); see core.threads.
+        self.thread_mode: Optional[str] = None
+        #: The plan the last run used, and its measured costs (CPU seconds per image).
+        self.thread_plan: Optional[ThreadPlan] = None
+        self.measured_decode_s: Optional[float] = None
+        self.measured_encode_s: Optional[float] = None
         #: Decode JPEGs at reduced scale (DCT scaling) before the model's own resize; False is
         #: the exact reference path (full decode, then open_clip's preprocess).
         self.fast_decode = fast_decode
@@ -167,6 +177,21 @@ class TaggingEngine:
         draft = self.model.image_size * DRAFT_FACTOR if self.fast_decode else None
         return self.model.preprocess(load_rgb(path, draft_size=draft))
 
+    def _timed_load(self, path: Path, slots: "_Slots", costs: list[float]) -> Any:
+        """``load_pixels`` in a decode thread, within the plan's concurrency, timing its CPU cost."""
+        with slots:
+            started = time.thread_time()
+            try:
+                return self.load_pixels(path)
+            finally:
+                costs.append(time.thread_time() - started)
+
+    def _plan(self, cores: int) -> ThreadPlan:
+        plan = plan_threads(cores, self.measured_decode_s, self.measured_encode_s, self.thread_mode)
+        if self.decode_workers:
+            plan = ThreadPlan(plan.encoder_threads, self.decode_workers, plan.mode, plan.decode_niceness)
+        return plan
+
     def run(
         self,
         paths: Iterable[Path],
@@ -182,8 +207,27 @@ class TaggingEngine:
         self.cache_hits = len(cached)
         # Bounded look-ahead: memory stays flat however large the library is.
         prefetch = self.batch_size * 2
-        initializer = lower_current_thread_priority if self.background_priority else None
-        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode", initializer=initializer) as pool:
+        cores = cpu_cores()
+        plan = self.thread_plan = self._plan(cores)
+        on_cpu = str(self.model.device).startswith("cpu")
+        torch_threads = torch.get_num_threads()
+        if on_cpu:
+            torch.set_num_threads(plan.encoder_threads)
+        slots = _Slots(plan.decode_workers)
+        decode_costs: list[float] = []
+        encode_costs: list[float] = []
+        background = self.background_priority
+
+        def initializer() -> None:
+            if background:
+                lower_current_thread_priority()
+            set_niceness = plan.decode_initializer()
+            if set_niceness is not None:
+                set_niceness()
+
+        pool_size = max(plan.decode_workers, cores if plan.mode == "split" and not self.decode_workers else 1)
+        with ThreadPoolExecutor(pool_size, thread_name_prefix="decode", initializer=initializer) as pool, \
+                _restore_threads(torch_threads if on_cpu else None):
             pending: deque[tuple[Path, Any]] = deque()
             queue = iter(paths)
 
@@ -200,8 +244,22 @@ class TaggingEngine:
                     if hit is not None:
                         pending.append((path, hit))
                     else:
-                        pending.append((path, pool.submit(self.load_pixels, path)))
+                        pending.append((path, pool.submit(self._timed_load, path, slots, decode_costs)))
                         decoding += 1
+
+            def replan() -> None:
+                """After the first batch: size decode and encoder threads from what they cost."""
+                nonlocal plan
+                if not decode_costs or not encode_costs:
+                    return
+                self.measured_decode_s = sum(decode_costs) / len(decode_costs)
+                self.measured_encode_s = sum(encode_costs) / len(encode_costs)
+                if plan.mode != "split" or self.decode_workers:
+                    return
+                plan = self.thread_plan = self._plan(cores)
+                slots.resize(plan.decode_workers)
+                if on_cpu:
+                    torch.set_num_threads(plan.encoder_threads)
 
             top_up()
             while pending:
@@ -233,7 +291,12 @@ class TaggingEngine:
                         outcomes.append(None)
                     top_up()
                 if to_encode:
+                    encode_started = time.perf_counter()
                     fresh_embeddings = self.model.encode_pixels(torch.stack([px for _, px in to_encode]))
+                    threads = torch.get_num_threads() if on_cpu else 1
+                    encode_costs.append((time.perf_counter() - encode_started) * threads / len(to_encode))
+                    if len(encode_costs) == 1:
+                        replan()
                     new = [(path, vector) for (path, _), vector in zip(to_encode, fresh_embeddings)]
                     embeddings_by_path.update(new)
                     if self.cache is not None:
@@ -251,3 +314,43 @@ class TaggingEngine:
                     yield item
                 if on_progress is not None:
                     on_progress(Progress(done, total, failed, time.monotonic() - started))
+
+
+class _Slots:
+    """A semaphore whose capacity can change: how many decodes may run at once."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity, self._busy = max(1, capacity), 0
+        self._condition = threading.Condition()
+
+    def resize(self, capacity: int) -> None:
+        with self._condition:
+            self._capacity = max(1, capacity)
+            self._condition.notify_all()
+
+    def __enter__(self) -> "_Slots":
+        with self._condition:
+            self._condition.wait_for(lambda: self._busy < self._capacity)
+            self._busy += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._condition:
+            self._busy -= 1
+            self._condition.notify()
+
+
+class _restore_threads:
+    """Give torch back its intra-op thread count when a run ends (or is abandoned)."""
+
+    def __init__(self, threads: Optional[int]) -> None:
+        self.threads = threads
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
