@@ -155,7 +155,7 @@ class ModelController(QObject):
     def _ready(self, model_id: str, device: str, precision: str, kept: bool, devices: list) -> None:
         self._close_download()
         self._set_devices(devices)
-        self._set_state(f"Model: {model_id.split('@sha256')[0]} on {device.upper()} ({precision})")
+        self._set_state(f"Model: {model_id.split('@sha256')[0]} on {device.upper()}, {precision}")
         self._set_ready(True)
 
     @Slot(object)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class TaggingWorker(QObject):
     model_loading = Signal(str)
     download_progress = Signal(int, object)       # bytes done, bytes total (or None)
-    #: model id, device, precision, whether earlier results were kept, devices on this computer
+    #: model id, device, precision (how it was chosen), whether earlier results were kept, devices here
     model_ready = Signal(str, str, str, bool, list)
     #: the WeightsUnavailableError (its fields say why) or a CliptaggerError's message
     model_failed = Signal(object)
@@ -79,7 +79,7 @@ class TaggingWorker(QObject):
             return
         from cliptagger.core.device import available_devices
 
-        self.model_ready.emit(model.model_id, model.device, model.precision, kept, available_devices())
+        self.model_ready.emit(model.model_id, model.device, model.precision_info, kept, available_devices())
 
     @Slot(object)
     def run(self, paths: list) -> None:
