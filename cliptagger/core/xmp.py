@@ -237,16 +237,19 @@ def _user_keywords(entries: dict[KeywordProperty, list[str]],
 def _user_keys(entries: dict[KeywordProperty, list[str]],
                owned: dict[KeywordProperty, set[str]]) -> tuple[set[str], set[str]]:
     """(paths, leaves) of the user's entries in every property, folded; generous on purpose:
-    a digiKam ``AC/DC`` counts both as the path ``AC|DC`` and as the flat ``AC/DC``."""
+    a digiKam ``AC/DC`` counts both as the path ``AC|DC`` and as the flat ``AC/DC``. A flat
+    dc:subject entry that names a level of one of the user's hierarchical keywords is its leaf
+    (Lightroom writes those), not a keyword of its own."""
     paths: set[str] = set()
-    for prop in KEYWORD_PROPERTIES:
+    for prop in (LR_HIERARCHICAL, DIGIKAM_TAGS):
         for value in entries[prop]:
-            if _key(prop, value) in owned[prop]:
-                continue
-            paths.add(_key(prop, value))
-            paths.add(fold(value.strip()))
-    leaves = {p.split(HIERARCHY)[-1] for p in paths} | {p.split("/")[-1] for p in paths}
-    return paths, leaves
+            if _key(prop, value) not in owned[prop]:
+                paths |= {_key(prop, value), fold(value.strip())}
+    levels = {part for path in paths for part in path.replace("/", HIERARCHY).split(HIERARCHY)}
+    flat = {_key(DC_SUBJECT, v) for v in entries[DC_SUBJECT] if _key(DC_SUBJECT, v) not in owned[DC_SUBJECT]}
+    # a dc:subject entry naming a level of a hierarchical keyword is that keyword's leaf, not a keyword
+    leaves = {p.split(HIERARCHY)[-1] for p in paths} | {p.split("/")[-1] for p in paths} | flat
+    return paths | (flat - levels), leaves
 
 
 # ------------------------------------------------------------------------------ merging
@@ -256,7 +259,7 @@ def _user_keys(entries: dict[KeywordProperty, list[str]],
 class MergeOutcome:
     added: list[str]
     removed: list[str]
-    #: The user's keywords copied into a keyword property the sidecar did not have yet.
+    #: The user's keywords copied into a keyword property that lacked them (not ours to remove).
     carried: list[str] = field(default_factory=list)
 
     @property
@@ -313,7 +316,9 @@ def merge_keywords(
             present.add(key)
             values.append(value)
             users = fold(leaf(keyword)) in user_leaves if prop is DC_SUBJECT else fold(keyword) in user_paths
-            if not users:
+            if users:  # the user's keyword, now in this property too: still the user's
+                carried.append(keyword)
+            else:
                 owned[prop].add(key)
                 added.append(keyword)
         if values:
