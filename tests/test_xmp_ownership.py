@@ -258,3 +258,21 @@ def test_carriage_returns_in_values_we_do_not_own_survive(tmp_path):
     for raw in (b"line one&#xD;&#xA;line two&#13;", b"caf&#233; &amp; bar&#xD;", b'acme:Note="one&#xD;two"'):
         assert raw in text  # byte for byte, as the user's tool wrote them
     assert exiftool_keywords(sidecar)["XMP-lr:HierarchicalSubject"] == ["boats", "Animals|dog"]
+
+
+def test_without_our_keywords_keeps_everything_of_the_user(tmp_path):
+    from cliptagger.core.xmp import without_our_keywords
+
+    sidecar = tmp_path / "a.xmp"
+    original = packet(f'  <rdf:Description rdf:about="" {NAMESPACES} xmp:Rating="2">'
+                      + bag("dc:subject", ["square", "Lisbon"]) + bag("lr:hierarchicalSubject", ["Places|Lisbon"])
+                      + "</rdf:Description>")
+    from cliptagger.core.xmp import updated_sidecar
+
+    ours, _ = updated_sidecar(original, ["Shapes|square", "beach"])
+    sidecar.write_bytes(without_our_keywords(ours))
+    readers = both_readers(sidecar)
+    for name, reader in readers.items():
+        assert reader["dc"] == ["square", "Lisbon"] and reader["lr"] == ["Places|Lisbon"], name
+        assert reader["digiKam"] == ["Places/Lisbon", "square"], name  # carried: the user's
+    assert without_our_keywords(sidecar.read_bytes()) is None

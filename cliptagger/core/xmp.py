@@ -496,6 +496,13 @@ def updated_sidecar(existing: Optional[bytes], keywords: Iterable[str], source: 
     return data, outcome
 
 
+def without_our_keywords(existing: bytes, source: str = "sidecar") -> Optional[bytes]:
+    """The sidecar with every entry cliptagger introduced removed (the user's all kept), or None
+    when it holds none: what an undo of a file changed since our write may safely do."""
+    data, _outcome = updated_sidecar(existing, [], source)
+    return data
+
+
 def keywords_in_sidecar(data: bytes, source: str = "sidecar") -> list[str]:
     return read_keywords(parse_xmp(data, source)).all_keywords()
 
@@ -510,4 +517,5 @@ __all__ = [
     "new_document",
     "read_keywords",
     "updated_sidecar",
+    "without_our_keywords",
 ]
