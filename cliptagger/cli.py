@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="name of new sidecars: IMG.ext.xmp (ext, default) or IMG.xmp (adobe)")
     tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
     tag.add_argument("--csv-format", choices=[f.value for f in ExportFormat], default=ExportFormat.SCORES.value,
-                     help="scores: one column per label probability; exiftool: for `exiftool -csv=`")
+                     help="scores: one column per label probability; "
+                          "exiftool: keywords for `exiftool -csv+=` (adds to the photos' own)")
     tag.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
     tag.add_argument("--dry-run", action="store_true", help="show what would be written, change no file")
     tag.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -204,7 +205,9 @@ def write_csv(args: argparse.Namespace, session: "Session") -> None:
         print(f"cliptagger: {args.csv} not written: {err}", file=sys.stderr)
         return
     if report.command:
-        print(f"cliptagger: wrote {args.csv}; apply it with:\n  {report.command}", file=sys.stderr)
+        print(f"cliptagger: wrote {args.csv}; apply it with:\n  {report.command}\n"
+              "  (it adds the keywords to each photo's own; exiftool keeps a NAME_original backup of each "
+              "photo it changes: add -overwrite_original to skip that)", file=sys.stderr)
     else:
         print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
 

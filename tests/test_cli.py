@@ -144,7 +144,8 @@ def test_cli_adobe_style_and_exiftool_csv(tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "IMG_1.xmp").exists()
     assert out.read_text().startswith("SourceFile,XMP-dc:Subject")
-    assert "exiftool -csv=" in err
+    command = err.split("apply it with:")[1].splitlines()[1]
+    assert "-csv+=" in command and "-overwrite_original" not in command and str(photo) in command
 
 
 def test_cache_command_prunes(tmp_path, capsys):

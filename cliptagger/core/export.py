@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shlex
+import subprocess
 from enum import Enum
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Iterator, Mapping, Optional, Sequence
 
 from cliptagger.core.fileio import atomic_write_text
 from cliptagger.core.labels import LabelSet
-from cliptagger.core.xmp import KEYWORD_PROPERTIES
+from cliptagger.core.xmp import KEYWORD_PROPERTIES, fold, read_keywords
+from cliptagger.core.xmp_document import XmpError, parse_xmp
 
 
 class ExportFormat(str, Enum):
@@ -53,32 +57,100 @@ def write_scores_csv(path: Path, results: Sequence, label_sets: Sequence[LabelSe
 LIST_SEPARATORS = (", ", "; ", " ~ ")
 
 
+def _separator_candidates() -> Iterator[str]:
+    yield from LIST_SEPARATORS
+    width = 2
+    while True:  # " ~~ ", " ~~~ ", ...: some width is in no keyword, so this always ends
+        yield " " + "~" * width + " "
+        width += 1
+
+
 def pick_list_separator(keywords: Sequence[str]) -> str:
-    """The first separator that no keyword contains (exiftool splits lists on it: -sep)."""
-    for separator in LIST_SEPARATORS:
-        if not any(separator in keyword for keyword in keywords):
+    """The first separator that no keyword contains (exiftool splits lists on it: -sep).
+
+    Never fails: when every usual separator occurs inside some keyword, a longer one is used.
+    """
+    for separator in _separator_candidates():
+        if all(_splits_cleanly(keyword, separator) for keyword in keywords):
             return separator
-    raise ValueError("every candidate list separator occurs inside some keyword")
+    raise AssertionError("unreachable")
 
 
-def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]]) -> tuple[str, str]:
-    """(csv text, separator): apply with ``exiftool -csv=FILE -sep SEPARATOR FILES...``."""
+def _splits_cleanly(keyword: str, separator: str) -> bool:
+    """Joined with ``separator`` on either side, ``keyword`` comes back whole when split."""
+    return (keyword + separator).find(separator) == len(keyword) and (separator + keyword).find(separator, 1) == -1
+
+
+def embedded_keyword_values(image: Path) -> dict[str, set[str]]:
+    """exiftool tag -> folded values the image's own XMP packet already holds (none if unreadable)."""
+    from cliptagger.core.sidecars import embedded_xmp_packet
+
+    values: dict[str, set[str]] = {prop.exiftool_tag: set() for prop in KEYWORD_PROPERTIES}
+    packet = embedded_xmp_packet(Path(image))
+    if packet is None:
+        return values
+    try:
+        document = parse_xmp(packet, f"XMP inside {Path(image).name}")
+    except XmpError:
+        return values
+    state = read_keywords(document)
+    for prop, found in zip(KEYWORD_PROPERTIES, (state.leaves, state.hierarchical, state.digikam)):
+        values[prop.exiftool_tag] = {fold(prop.render(k)) if prop.separator else fold(k) for k in found}
+    return values
+
+
+def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]],
+                      existing: Optional[Mapping[Path, Mapping[str, set]]] = None) -> tuple[str, str]:
+    """(csv text, separator): apply with ``exiftool -csv+=FILE -sep SEPARATOR FILES...``.
+
+    ``existing`` (path -> exiftool tag -> folded values already in the photo) leaves out what
+    the photo has: ``-csv+=`` adds to the lists, and would otherwise repeat those values.
+    """
     all_keywords = [k for keywords in assignments.values() for k in keywords]
-    separator = pick_list_separator(all_keywords)
+    separator = pick_list_separator([v for k in all_keywords for v in {k, *(p.render(k) for p in KEYWORD_PROPERTIES)}])
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     # The same properties, in the same forms, as the sidecars cliptagger writes itself.
     writer.writerow(["SourceFile"] + [prop.exiftool_tag for prop in KEYWORD_PROPERTIES])
     for path, keywords in assignments.items():
+        have = (existing or {}).get(path, {})
         row = [str(path)]
         for prop in KEYWORD_PROPERTIES:
-            row.append(separator.join(dict.fromkeys(prop.render(k) for k in keywords)))
-        writer.writerow(row)
+            values = dict.fromkeys(prop.render(k) for k in keywords)
+            row.append(separator.join(v for v in values if fold(v) not in have.get(prop.exiftool_tag, ())))
+        if any(row[1:]):
+            writer.writerow(row)
     return buffer.getvalue(), separator
 
 
-def write_exiftool_csv(path: Path, assignments: Mapping[Path, Sequence[str]]) -> str:
+#: Above this many photos the command names their folders (exiftool skips files not in the CSV).
+MAX_FILES_ON_COMMAND_LINE = 50
+
+
+def exiftool_command(csv_path: Path, separator: str, photos: Sequence[Path],
+                     overwrite_original: bool = False) -> str:
+    """The shell command that applies the CSV: adds (``-csv+=``), keeps exiftool's ``_original``
+    backups unless ``overwrite_original``, names the real files (or their folders), quoted."""
+    photos = [Path(p) for p in photos]
+    targets = [str(p) for p in photos] if len(photos) <= MAX_FILES_ON_COMMAND_LINE \
+        else list(dict.fromkeys(str(p.parent) for p in photos))
+    arguments = ["exiftool", f"-csv+={csv_path}", "-sep", separator]
+    if overwrite_original:
+        arguments.append("-overwrite_original")
+    # a name starting with '-' would read as an option
+    return _shell_join(arguments + [f"./{t}" if t.startswith("-") else t for t in targets])
+
+
+def _shell_join(arguments: Sequence[str]) -> str:
+    if os.name == "nt":
+        return subprocess.list2cmdline(list(arguments))
+    return shlex.join(arguments)
+
+
+def write_exiftool_csv(path: Path, assignments: Mapping[Path, Sequence[str]],
+                       overwrite_original: bool = False) -> str:
     """Write the CSV; returns the exiftool command line that applies it."""
-    text, separator = exiftool_csv_text(assignments)
+    existing = {Path(p): embedded_keyword_values(Path(p)) for p in assignments}
+    text, separator = exiftool_csv_text(assignments, existing)
     atomic_write_text(Path(path), text)
-    return f'exiftool -csv="{path}" -sep "{separator}" -overwrite_original FILES_OR_FOLDERS'
+    return exiftool_command(Path(path), separator, list(assignments), overwrite_original)

@@ -205,6 +205,20 @@ def _unwritable_reason(path: Path) -> str:
 # ------------------------------------------------------------------------------ reading
 
 
+def embedded_xmp_packet(image: Path) -> Optional[bytes]:
+    """The XMP packet stored inside the image file, or None (none, or not readable)."""
+    from PIL import Image
+
+    try:
+        with Image.open(image) as handle:
+            packet = handle.info.get("xmp") or handle.info.get("XML:com.adobe.xmp")
+    except Exception:
+        return None
+    if isinstance(packet, str):
+        packet = packet.encode("utf-8")
+    return bytes(packet) if packet else None
+
+
 def embedded_keywords(image: Path) -> list[str]:
     """Keywords stored inside the image file: its XMP packet and IPTC Keywords."""
     from PIL import Image, IptcImagePlugin

@@ -10,14 +10,19 @@ lr:hierarchicalSubject http://ns.adobe.com/lightroom/1.0/          rdf:Bag    ``
 digiKam:TagsList       http://www.digikam.org/ns/1.0/              rdf:Seq    ``A/B/leaf``
 =====================  ==========================================  =========  ==========
 
-``cliptagger:AutoKeywords`` (rdf:Bag, ``|`` form) records which keywords cliptagger added
-itself, so that a later run can replace them and never touch a keyword the user typed.
+Ownership: ``cliptagger:OwnedSubject``, ``cliptagger:OwnedHierarchicalSubject`` and
+``cliptagger:OwnedTagsList`` (rdf:Bag each) record exactly which entries of each property
+cliptagger introduced, as written there (leaves for dc:subject, full paths for the others). A
+later run may remove those entries and nothing else: an entry the sidecar held before (in any of
+the three properties, in any letter case) is the user's. When a keyword property is missing, it
+is started with the user's keywords (flat ones as top-level entries), so that digiKam (which
+reads TagsList first), Lightroom and darktable all keep seeing every keyword.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from cliptagger import __version__
@@ -63,10 +68,18 @@ class KeywordProperty:
 DC_SUBJECT = KeywordProperty("dc", "http://purl.org/dc/elements/1.1/", "subject", "Bag", None)
 LR_HIERARCHICAL = KeywordProperty("lr", "http://ns.adobe.com/lightroom/1.0/", "hierarchicalSubject", "Bag", "|")
 DIGIKAM_TAGS = KeywordProperty("digiKam", "http://www.digikam.org/ns/1.0/", "TagsList", "Seq", "/")
+#: The record versions before 0.2 kept: every keyword added, ``A|B|leaf`` form (read, then dropped).
 AUTO_KEYWORDS = KeywordProperty("cliptagger", CLIPTAGGER_NS, "AutoKeywords", "Bag", "|")
 
 KEYWORD_PROPERTIES: tuple[KeywordProperty, ...] = (DC_SUBJECT, LR_HIERARCHICAL, DIGIKAM_TAGS)
-OWNED_PROPERTIES: tuple[KeywordProperty, ...] = KEYWORD_PROPERTIES + (AUTO_KEYWORDS,)
+
+#: The ownership record: per keyword property, the exact entries cliptagger introduced.
+OWNERSHIP: dict[KeywordProperty, KeywordProperty] = {
+    DC_SUBJECT: KeywordProperty("cliptagger", CLIPTAGGER_NS, "OwnedSubject", "Bag", None),
+    LR_HIERARCHICAL: KeywordProperty("cliptagger", CLIPTAGGER_NS, "OwnedHierarchicalSubject", "Bag", None),
+    DIGIKAM_TAGS: KeywordProperty("cliptagger", CLIPTAGGER_NS, "OwnedTagsList", "Bag", None),
+}
+OWNED_PROPERTIES: tuple[KeywordProperty, ...] = KEYWORD_PROPERTIES + tuple(OWNERSHIP.values()) + (AUTO_KEYWORDS,)
 
 
 def fold(keyword: str) -> str:
@@ -123,7 +136,7 @@ class KeywordState:
     leaves: list[str]          # dc:subject
     hierarchical: list[str]    # lr:hierarchicalSubject
     digikam: list[str]         # digiKam:TagsList, converted to '|'
-    auto: list[str]            # cliptagger:AutoKeywords
+    auto: list[str]            # the entries cliptagger introduced (ownership record), '|' form
 
     def all_keywords(self) -> list[str]:
         """The union a user thinks of as 'the keywords', hierarchical where known."""
@@ -150,8 +163,93 @@ def read_keywords(document: XmpDocument) -> KeywordState:
         leaves=[DC_SUBJECT.parse(v) for v in _items(document, DC_SUBJECT)],
         hierarchical=[LR_HIERARCHICAL.parse(v) for v in _items(document, LR_HIERARCHICAL)],
         digikam=[DIGIKAM_TAGS.parse(v) for v in _items(document, DIGIKAM_TAGS)],
-        auto=[AUTO_KEYWORDS.parse(v) for v in _items(document, AUTO_KEYWORDS)],
+        auto=_dedupe([prop.parse(v) if prop.separator else v
+                      for prop, record in OWNERSHIP.items() for v in _items(document, record)]
+                     + [AUTO_KEYWORDS.parse(v) for v in _items(document, AUTO_KEYWORDS)]),
     )
+
+
+# ------------------------------------------------------------------------------ ownership
+#
+# An entry of a keyword property is cliptagger's only when cliptagger introduced it: the exact
+# values it added are recorded per property (cliptagger:OwnedSubject & co., see OWNERSHIP).
+# Everything else is the user's and is never removed. A keyword the user has in any of the
+# three properties (any letter case) is the user's in all three: a copy cliptagger adds of it
+# elsewhere is not recorded as ours either.
+
+
+def _key(prop: KeywordProperty, value: str) -> str:
+    """What makes two entries of ``prop`` the same keyword (letter case ignored)."""
+    return fold(value.strip() if prop.separator is None else prop.parse(value.strip()))
+
+
+def _render(prop: KeywordProperty, keyword: str) -> str:
+    return prop.render(keyword)
+
+
+def _counts(prop: KeywordProperty, values: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[_key(prop, value)] = counts.get(_key(prop, value), 0) + 1
+    return counts
+
+
+def _owned(document: XmpDocument, entries: dict[KeywordProperty, list[str]]) -> dict[KeywordProperty, set[str]]:
+    """Keys of the entries cliptagger introduced, per property.
+
+    From the current record (exact values). From the record older versions wrote
+    (cliptagger:AutoKeywords, keywords in ``A|B|leaf`` form, no per-property detail) only what
+    that version cannot have found already there: the full paths in the hierarchical
+    properties and flat keywords; a leaf it put in dc:subject may have been the user's, so it
+    stays. An entry present twice (someone else added it again) is the user's.
+    """
+    owned: dict[KeywordProperty, set[str]] = {prop: set() for prop in KEYWORD_PROPERTIES}
+    counts = {prop: _counts(prop, entries[prop]) for prop in KEYWORD_PROPERTIES}
+    for prop, record in OWNERSHIP.items():
+        for value in _items(document, record):
+            owned[prop].add(_key(prop, value))
+    for keyword in _items(document, AUTO_KEYWORDS):
+        keyword = AUTO_KEYWORDS.parse(keyword).strip(HIERARCHY + " ")
+        for prop in (LR_HIERARCHICAL, DIGIKAM_TAGS):
+            owned[prop].add(_key(prop, prop.render(keyword)))
+        if HIERARCHY not in keyword:
+            owned[DC_SUBJECT].add(fold(keyword))
+    return {prop: {k for k in keys if counts[prop].get(k) == 1} for prop, keys in owned.items()}
+
+
+def _user_keywords(entries: dict[KeywordProperty, list[str]],
+                   owned: dict[KeywordProperty, set[str]]) -> list[str]:
+    """The user's keywords (entries not ours), in ``A|B|leaf`` form, hierarchical first.
+
+    A flat keyword that names a level of one of the user's hierarchical keywords (Lightroom
+    puts ``Portugal`` and ``Lisbon`` in dc:subject for ``Places|Portugal|Lisbon``) is covered
+    by it.
+    """
+    paths: list[str] = []
+    for prop in (LR_HIERARCHICAL, DIGIKAM_TAGS, DC_SUBJECT):
+        for value in entries[prop]:
+            if _key(prop, value) not in owned[prop]:
+                paths.append(value.strip() if prop.separator is None else prop.parse(value.strip()))
+    levels = {fold(part) for path in paths if HIERARCHY in path for part in path.split(HIERARCHY)}
+    return _dedupe([p for p in paths if HIERARCHY in p] + [p for p in paths if HIERARCHY not in p and fold(p) not in levels])
+
+
+def _user_keys(entries: dict[KeywordProperty, list[str]],
+               owned: dict[KeywordProperty, set[str]]) -> tuple[set[str], set[str]]:
+    """(paths, leaves) of the user's entries in every property, folded; generous on purpose:
+    a digiKam ``AC/DC`` counts both as the path ``AC|DC`` and as the flat ``AC/DC``. A flat
+    dc:subject entry that names a level of one of the user's hierarchical keywords is its leaf
+    (Lightroom writes those), not a keyword of its own."""
+    paths: set[str] = set()
+    for prop in (LR_HIERARCHICAL, DIGIKAM_TAGS):
+        for value in entries[prop]:
+            if _key(prop, value) not in owned[prop]:
+                paths |= {_key(prop, value), fold(value.strip())}
+    levels = {part for path in paths for part in path.replace("/", HIERARCHY).split(HIERARCHY)}
+    flat = {_key(DC_SUBJECT, v) for v in entries[DC_SUBJECT] if _key(DC_SUBJECT, v) not in owned[DC_SUBJECT]}
+    # a dc:subject entry naming a level of a hierarchical keyword is that keyword's leaf, not a keyword
+    leaves = {p.split(HIERARCHY)[-1] for p in paths} | {p.split("/")[-1] for p in paths} | flat
+    return paths | (flat - levels), leaves
 
 
 # ------------------------------------------------------------------------------ merging
@@ -161,10 +259,12 @@ def read_keywords(document: XmpDocument) -> KeywordState:
 class MergeOutcome:
     added: list[str]
     removed: list[str]
+    #: The user's keywords copied into a keyword property that lacked them (not ours to remove).
+    carried: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.removed)
+        return bool(self.added or self.removed or self.carried)
 
 
 def merge_keywords(
@@ -174,32 +274,85 @@ def merge_keywords(
 ) -> MergeOutcome:
     """Put ``keywords`` (``A|B|leaf`` form) into the document, in place.
 
-    Keywords cliptagger added on an earlier run (recorded in cliptagger:AutoKeywords) and
-    not proposed now are removed, unless ``replace_previous_auto`` is off; anything else
-    already present stays. Comparisons ignore letter case.
+    Every keyword ends up in all three properties (the leaf in dc:subject). Entries cliptagger
+    introduced on an earlier run (recorded per property) and not proposed now are removed,
+    unless ``replace_previous_auto`` is off; anything else stays. When a keyword property is
+    missing (or empty), it is started with the user's keywords so every application sees all
+    of them. Comparisons ignore letter case.
     """
     wanted = _dedupe(k.strip(HIERARCHY + " ") for k in keywords if k.strip(HIERARCHY + " "))
-    state = read_keywords(document)
-    present = {fold(k) for k in state.hierarchical + state.digikam}
-    present_leaves = {fold(k) for k in state.leaves}
-    previous_auto = {fold(k): k for k in state.auto}
+    entries = {prop: _items(document, prop) for prop in KEYWORD_PROPERTIES}
+    owned = _owned(document, entries)
+    user_paths, user_leaves = _user_keys(entries, owned)
+    user_list = _user_keywords(entries, owned)
 
-    to_remove = []
+    removed: list[str] = []
     if replace_previous_auto:
-        wanted_folded = {fold(k) for k in wanted}
-        to_remove = [k for f, k in previous_auto.items() if f not in wanted_folded]
-    # A keyword is "ours" only if we put it there; one the user already had stays theirs.
-    to_add = [k for k in wanted if fold(k) not in present and not (HIERARCHY not in k and fold(k) in present_leaves)]
-    still_auto = [k for f, k in previous_auto.items() if f not in {fold(r) for r in to_remove}]
-    new_auto = _dedupe(still_auto + to_add)
+        for prop in KEYWORD_PROPERTIES:
+            keep = {_key(prop, prop.render(k)) for k in wanted} | (user_leaves if prop is DC_SUBJECT else user_paths)
+            doomed = owned[prop] - keep
+            if doomed:
+                removed.extend(_remove_entries(document, prop, doomed))
+                owned[prop] -= doomed
+                entries[prop] = [v for v in entries[prop] if _key(prop, v) not in doomed]
 
-    if to_remove:
-        _remove(document, to_remove, keep=[k for k in state.all_keywords() if fold(k) not in {fold(r) for r in to_remove}] + wanted)
-    if to_add:
-        _add(document, to_add)
-    if [fold(k) for k in new_auto] != [fold(k) for k in state.auto]:
-        _set_array(document, AUTO_KEYWORDS, new_auto)
-    return MergeOutcome(added=to_add, removed=to_remove)
+    added: list[str] = []
+    carried: list[str] = []
+    for prop in KEYWORD_PROPERTIES:
+        present = {_key(prop, v) for v in entries[prop]}
+        values: list[str] = []
+        if not entries[prop] and wanted:
+            for keyword in user_list:  # a property we start: the user's keywords first
+                value = leaf(keyword) if prop is DC_SUBJECT else prop.render(keyword)
+                if _key(prop, value) not in present:
+                    present.add(_key(prop, value))
+                    values.append(value)
+                    carried.append(keyword)
+        for keyword in wanted:
+            value = prop.render(keyword)
+            key = _key(prop, value)
+            if key in present:
+                continue
+            present.add(key)
+            values.append(value)
+            users = fold(leaf(keyword)) in user_leaves if prop is DC_SUBJECT else fold(keyword) in user_paths
+            if users:  # the user's keyword, now in this property too: still the user's
+                carried.append(keyword)
+            else:
+                owned[prop].add(key)
+                added.append(keyword)
+        if values:
+            container = _container(document, prop)
+            for value in values:
+                _append_item(container, value)
+            entries[prop].extend(values)
+
+    outcome = MergeOutcome(added=_dedupe(added), removed=_dedupe(removed), carried=_dedupe(carried))
+    if outcome.changed:
+        _write_record(document, entries, owned)
+    return outcome
+
+
+def _write_record(document: XmpDocument, entries: dict[KeywordProperty, list[str]],
+                  owned: dict[KeywordProperty, set[str]]) -> None:
+    """Rewrite the ownership record: exactly our entries, as written, per property."""
+    for prop, record in OWNERSHIP.items():
+        ours = _dedupe(v.strip() for v in entries[prop] if _key(prop, v) in owned[prop])
+        current = _items(document, record)
+        if current == ours:
+            continue
+        if ours:
+            _set_array(document, record, ours)
+        else:
+            _drop_property(document, record)
+    _drop_property(document, AUTO_KEYWORDS)  # the older record, now carried over
+
+
+def _drop_property(document: XmpDocument, prop: KeywordProperty) -> None:
+    for description in document.descriptions():
+        for element in description.findall(prop.tag):
+            _remove_child(description, element)
+        description.attrib.pop(prop.tag, None)
 
 
 def _dedupe(keywords: Iterable[str]) -> list[str]:
@@ -213,14 +366,21 @@ def _dedupe(keywords: Iterable[str]) -> list[str]:
 
 
 def _target_description(document: XmpDocument, prop: KeywordProperty) -> ET.Element:
+    """The rdf:Description for ``prop``: the one holding it already, else one where its
+    namespace is declared (exiftool writes one Description per namespace), else the first
+    (the namespace is then declared on it)."""
     descriptions = document.descriptions()
     for description in descriptions:
-        if description.find(prop.tag) is not None:
+        if description.find(prop.tag) is not None or prop.tag in description.attrib:
+            return description
+    for description in descriptions:
+        if any(uri == prop.namespace and p for p, uri in document.in_scope(description).items()):
             return description
     if descriptions:
         return descriptions[0]
     rdf = document.rdf()
-    description = ET.SubElement(rdf, qname(RDF_NS, "Description"), {qname(RDF_NS, "about"): ""})
+    about = qname(RDF_NS, "about")
+    description = ET.SubElement(rdf, qname(RDF_NS, "Description"), {about: ""})
     return description
 
 
@@ -284,36 +444,21 @@ def _append_item(container: ET.Element, value: str) -> None:
         container.append(item)
 
 
-def _add(document: XmpDocument, keywords: list[str]) -> None:
-    for prop in KEYWORD_PROPERTIES:
-        container = _container(document, prop)
-        present = {fold(prop.parse(v)) for v in _array_values_of(container)}
-        for keyword in keywords:
-            value = prop.render(keyword)
-            if fold(prop.parse(value)) not in present:
-                _append_item(container, value)
-                present.add(fold(prop.parse(value)))
-
-
 def _array_values_of(container: ET.Element) -> list[str]:
     return [item.text.strip() for item in container.findall(qname(RDF_NS, "li")) if item.text]
 
 
-def _remove(document: XmpDocument, keywords: list[str], keep: list[str]) -> None:
-    """Remove keywords we added earlier; a leaf stays in dc:subject while a kept keyword uses it."""
-    kept_leaves = {fold(leaf(k)) for k in keep}
-    for prop in KEYWORD_PROPERTIES:
-        doomed = set()
-        for keyword in keywords:
-            if prop.separator is None and fold(leaf(keyword)) in kept_leaves:
-                continue
-            doomed.add(fold(prop.parse(prop.render(keyword))))
-        for description in document.descriptions():
-            for element in description.findall(prop.tag):
-                for container in element:
-                    for item in list(container.findall(qname(RDF_NS, "li"))):
-                        if item.text and fold(prop.parse(item.text.strip())) in doomed:
-                            _remove_child(container, item)
+def _remove_entries(document: XmpDocument, prop: KeywordProperty, doomed: set[str]) -> list[str]:
+    """Remove the array items of ``prop`` whose key is in ``doomed``; returns them as keywords."""
+    removed = []
+    for description in document.descriptions():
+        for element in description.findall(prop.tag):
+            for container in element:
+                for item in list(container.findall(qname(RDF_NS, "li"))):
+                    if item.text and _key(prop, item.text) in doomed:
+                        removed.append(item.text.strip() if prop.separator is None else prop.parse(item.text.strip()))
+                        _remove_child(container, item)
+    return removed
 
 
 def _remove_child(parent: ET.Element, child: ET.Element) -> None:
@@ -327,11 +472,12 @@ def _remove_child(parent: ET.Element, child: ET.Element) -> None:
 
 
 def _set_array(document: XmpDocument, prop: KeywordProperty, values: list[str]) -> None:
+    """Replace the items of ``prop`` with ``values`` (stored as given)."""
     container = _container(document, prop)
     for item in list(container.findall(qname(RDF_NS, "li"))):
         _remove_child(container, item)
     for value in values:
-        _append_item(container, prop.render(value))
+        _append_item(container, value)
 
 
 # ------------------------------------------------------------------------------ public
@@ -350,6 +496,13 @@ def updated_sidecar(existing: Optional[bytes], keywords: Iterable[str], source: 
     return data, outcome
 
 
+def without_our_keywords(existing: bytes, source: str = "sidecar") -> Optional[bytes]:
+    """The sidecar with every entry cliptagger introduced removed (the user's all kept), or None
+    when it holds none: what an undo of a file changed since our write may safely do."""
+    data, _outcome = updated_sidecar(existing, [], source)
+    return data
+
+
 def keywords_in_sidecar(data: bytes, source: str = "sidecar") -> list[str]:
     return read_keywords(parse_xmp(data, source)).all_keywords()
 
@@ -364,4 +517,5 @@ __all__ = [
     "new_document",
     "read_keywords",
     "updated_sidecar",
+    "without_our_keywords",
 ]

@@ -1,9 +1,13 @@
 """A faithful, safe XMP packet reader and writer.
 
-Faithful: the xpacket wrapper and anything outside the root element are kept as bytes;
-comments, processing instructions, attribute order, whitespace and the namespace
-prefixes (declared on the same elements as before) all survive a round trip, so only
-what cliptagger edits changes.
+Faithful, byte for byte: the parser records where every element, comment, processing
+instruction, attribute and run of text sits in the original bytes. Serializing copies the
+original bytes of everything cliptagger did not change (character references such as
+``&#xD;``, quoting style, CRLF line ends, attribute order and layout all survive); only the
+elements cliptagger edited are written anew, and even inside those the unchanged attributes
+and text runs are copied. The packet root (x:xmpmeta or rdf:RDF) is located by the parser
+itself, so comments and processing instructions before it (even ones mentioning
+``<x:xmpmeta>``) cannot fool it; everything outside the root is kept as bytes.
 
 Safe: the packet is parsed by expat with DTDs refused outright (XMP never has one), which
 stops entity expansion ("billion laughs") and external entities (XXE) before they start;
@@ -44,13 +48,41 @@ def split_qname(tag: str) -> tuple[str, str]:
 
 
 @dataclass
+class _Original:
+    """Where a node sat in the source bytes, and what it held when parsed."""
+
+    start: int
+    end: int = -1
+    tag_end: int = -1                 # end of the start tag (== end for ``<a/>``)
+    close_start: int = -1             # start of the end tag (== end for ``<a/>``)
+    name: bytes = b""                 # the qualified name as written, e.g. b"rdf:Description"
+    #: Raw attribute/namespace segments of the start tag (leading whitespace included), in order:
+    #: (("xmlns", prefix) or ("attr", expanded name), bytes).
+    segments: list[tuple[tuple[str, str], bytes]] = field(default_factory=list)
+    closer: bytes = b">"              # the start tag's end: ``>``, ``/>``, ``\n  >`` ...
+    attrs: list[tuple[str, str]] = field(default_factory=list)
+    declarations: list[tuple[str, str]] = field(default_factory=list)
+    text: Optional[str] = None
+    tail: Optional[str] = None
+    children: list = field(default_factory=list)
+    raw_text: bytes = b""
+    raw_tail: bytes = b""
+
+    @property
+    def self_closing(self) -> bool:
+        return self.closer.endswith(b"/>")
+
+
+@dataclass
 class XmpDocument:
     root: ET.Element
-    #: Bytes before and after the root element (xpacket PIs, padding), kept verbatim.
+    #: Bytes before and after the root element (xpacket PIs, comments, padding), kept verbatim.
     prefix: bytes = b""
     suffix: bytes = b""
     #: Namespace declarations per element, in their original order: element -> [(prefix, uri)].
     declarations: dict[ET.Element, list[tuple[str, str]]] = field(default_factory=dict)
+    source: bytes = b""
+    originals: dict = field(default_factory=dict)
 
     def rdf(self) -> ET.Element:
         if self.root.tag == qname(RDF_NS, "RDF"):
@@ -63,25 +95,61 @@ class XmpDocument:
     def descriptions(self) -> list[ET.Element]:
         return self.rdf().findall(qname(RDF_NS, "Description"))
 
+    def ancestry(self, element: ET.Element) -> list[ET.Element]:
+        """The elements from the root down to ``element`` (inclusive); [] when not in the tree."""
+        def walk(node: ET.Element, path: list[ET.Element]) -> Optional[list[ET.Element]]:
+            path = path + [node]
+            if node is element:
+                return path
+            for child in node:
+                if isinstance(child.tag, str):
+                    found = walk(child, path)
+                    if found:
+                        return found
+            return None
+
+        return walk(self.root, []) or []
+
+    def in_scope(self, element: ET.Element) -> dict[str, str]:
+        """prefix -> namespace URI as seen inside ``element``."""
+        scope: dict[str, str] = {"xml": XML_NS}
+        for node in self.ancestry(element):
+            for prefix, uri in self.declarations.get(node, []):
+                scope[prefix] = uri
+        return scope
+
     def prefix_for(self, uri: str) -> Optional[str]:
         for declared in self.declarations.values():
             for prefix, declared_uri in declared:
-                if declared_uri == uri:
+                if declared_uri == uri and prefix:
                     return prefix
         return None
 
     def declare(self, element: ET.Element, prefix: str, uri: str) -> str:
-        """Make ``uri`` usable under ``element``; reuse an existing prefix, avoid clashes."""
-        existing = self.prefix_for(uri)
-        if existing is not None:
-            return existing
-        taken = {p for declared in self.declarations.values() for p, _ in declared}
-        candidate, n = prefix, 1
-        while candidate in taken:
+        """Make ``uri`` usable (with a prefix) for ``element`` and its children.
+
+        Reuses a prefix already in scope; otherwise declares one on ``element``: the prefix the
+        document uses for ``uri`` elsewhere, else ``prefix``, else ``prefix2``...; a prefix is
+        never bound to a second URI anywhere in the document (raw copied descendants keep
+        their meaning).
+        """
+        scope = self.in_scope(element)
+        for bound, bound_uri in scope.items():
+            if bound_uri == uri and bound:
+                return bound
+        bindings: dict[str, set[str]] = {}
+        for declared in self.declarations.values():
+            for p, u in declared:
+                bindings.setdefault(p, set()).add(u)
+        candidates = [p for p in (self.prefix_for(uri), prefix) if p]
+        n = 1
+        while True:
+            for candidate in candidates:
+                if bindings.get(candidate, {uri}) == {uri} and candidate not in scope and candidate != "xml":
+                    self.declarations.setdefault(element, []).append((candidate, uri))
+                    return candidate
             n += 1
-            candidate = f"{prefix}{n}"
-        self.declarations.setdefault(element, []).append((candidate, uri))
-        return candidate
+            candidates = [f"{prefix}{n}"]
 
 
 # ------------------------------------------------------------------------------ parsing
@@ -99,8 +167,8 @@ def parse_xmp(data: bytes, source: str = "sidecar") -> XmpDocument:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise XmpError(f"{source} is not valid UTF-8 (bad byte at offset {err.start}); left untouched") from None
-    builder = _Builder()
     parser = expat.ParserCreate(encoding="utf-8", namespace_separator="}")
+    builder = _Builder(parser, data)
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.ordered_attributes = True
     parser.buffer_text = True
@@ -122,8 +190,10 @@ def parse_xmp(data: bytes, source: str = "sidecar") -> XmpDocument:
         raise XmpError(f"{source} nests elements too deeply; left untouched") from None
     if builder.root is None:
         raise XmpError(f"{source} has no XML element; left untouched")
-    start, end = _root_span(data)
-    document = XmpDocument(builder.root, data[:start], data[end:], builder.declarations)
+    builder.finish()
+    span = builder.originals[builder.root]
+    document = XmpDocument(builder.root, data[:span.start], data[span.end:], builder.declarations,
+                           data, builder.originals)
     try:
         document.rdf()
     except XmpError:
@@ -145,13 +215,25 @@ def _refuse_external(*_args) -> int:
     raise XmpError("the sidecar refers to an external entity: refused, left untouched")
 
 
-class _Builder:
-    """Expat callbacks -> ElementTree, remembering which element declared which namespace."""
+_ATTRIBUTE = re.compile(rb"""(\s+)([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
+_CLOSER = re.compile(rb"\s*/?>")
+_TAG_NAME = re.compile(rb"<([^\s/>]+)")
 
-    def __init__(self) -> None:
+
+class _Builder:
+    """Expat callbacks -> ElementTree, remembering declarations and where each node sits.
+
+    Offsets come from expat's ``CurrentByteIndex`` (the start of the token being reported);
+    the ends of tags are found by lexing the (already validated) tag from there.
+    """
+
+    def __init__(self, parser, data: bytes) -> None:
+        self.parser = parser
+        self.source = data
         self.root: Optional[ET.Element] = None
         self.stack: list[ET.Element] = []
         self.declarations: dict[ET.Element, list[tuple[str, str]]] = {}
+        self.originals: dict = {}
         self._pending_ns: list[tuple[str, str]] = []
         self._last: Optional[ET.Element] = None  # where text goes: .text of open or .tail of closed
 
@@ -159,17 +241,53 @@ class _Builder:
         self._pending_ns.append((prefix or "", uri))
 
     def start(self, tag: str, attributes: list[str]) -> None:
+        if self.root is not None and not self.stack:
+            return  # expat rejects a second root; never reached
         attrs = {_expat_name(attributes[i]): attributes[i + 1] for i in range(0, len(attributes), 2)}
         element = ET.Element(_expat_name(tag), attrs)
         self._attach(element)
-        if self._pending_ns:
-            self.declarations[element] = self._pending_ns
-            self._pending_ns = []
+        declared = self._pending_ns
+        self._pending_ns = []
+        if declared:
+            self.declarations[element] = declared
+        self.originals[element] = self._lex_start_tag(self.parser.CurrentByteIndex, list(attrs), declared)
+        self.originals[element].attrs = list(attrs.items())
+        self.originals[element].declarations = list(declared)
         self.stack.append(element)
         self._last = None
 
+    def _lex_start_tag(self, start: int, attribute_names: list[str], declared: list) -> _Original:
+        data = self.source
+        name = _TAG_NAME.match(data, start)
+        assert name is not None
+        position = name.end()
+        segments = []
+        names = iter(attribute_names)
+        while True:
+            match = _ATTRIBUTE.match(data, position)
+            if match is None:
+                break
+            raw_name = match.group(2)
+            if raw_name == b"xmlns" or raw_name.startswith(b"xmlns:"):
+                key = ("xmlns", raw_name[6:].decode("utf-8"))
+            else:
+                key = ("attr", next(names))
+            segments.append((key, match.group(0)))
+            position = match.end()
+        closer = _CLOSER.match(data, position)
+        assert closer is not None
+        return _Original(start=start, tag_end=closer.end(), name=name.group(1), segments=segments,
+                         closer=closer.group(0))
+
     def end(self, _tag: str) -> None:
-        self._last = self.stack.pop()
+        element = self.stack.pop()
+        original = self.originals[element]
+        if original.self_closing:
+            original.close_start = original.end = original.tag_end
+        else:
+            original.close_start = self.parser.CurrentByteIndex
+            original.end = self.source.index(b">", original.close_start) + 1
+        self._last = element
 
     def data(self, text: str) -> None:
         if not self.stack:
@@ -182,14 +300,17 @@ class _Builder:
 
     def comment(self, text: str) -> None:
         if self.stack:
-            self._leaf(ET.Comment(text))
+            start = self.parser.CurrentByteIndex
+            self._leaf(ET.Comment(text), start, self.source.index(b"-->", start + 4) + 3)
 
     def pi(self, target: str, data: str) -> None:
         if self.stack:
-            self._leaf(ET.ProcessingInstruction(target, data))
+            start = self.parser.CurrentByteIndex
+            self._leaf(ET.ProcessingInstruction(target, data), start, self.source.index(b"?>", start + 2) + 2)
 
-    def _leaf(self, node: ET.Element) -> None:
+    def _leaf(self, node: ET.Element, start: int, end: int) -> None:
         self.stack[-1].append(node)
+        self.originals[node] = _Original(start=start, end=end, tag_end=end, close_start=end)
         self._last = node
 
     def _attach(self, element: ET.Element) -> None:
@@ -197,6 +318,26 @@ class _Builder:
             self.stack[-1].append(element)
         elif self.root is None:
             self.root = element
+
+    def finish(self) -> None:
+        """Record each node's original text, tail and children, and the raw bytes of the text runs."""
+        data = self.source
+        for node, original in self.originals.items():
+            original.text = node.text
+            original.tail = node.tail
+            children = list(node)
+            original.children = children
+            if not isinstance(node.tag, str):
+                original.text = node.text
+                continue
+            boundary = children[0] if children else None
+            original.raw_text = data[original.tag_end:self.originals[boundary].start if boundary is not None
+                                     else original.close_start]
+            for index, child in enumerate(children):
+                after = children[index + 1] if index + 1 < len(children) else None
+                self.originals[child].raw_tail = data[self.originals[child].end:
+                                                      self.originals[after].start if after is not None
+                                                      else original.close_start]
 
 
 def _expat_name(name: str) -> str:
@@ -206,70 +347,132 @@ def _expat_name(name: str) -> str:
     return name
 
 
-_ROOT_START = re.compile(rb"<(?![?!])")
-_NAME = re.compile(rb"<([^\s/>]+)")
-
-
-def _root_span(data: bytes) -> tuple[int, int]:
-    """Byte offsets of the root element (called only after a successful parse)."""
-    position = 0
-    while True:
-        match = _ROOT_START.search(data, position)
-        if match is None:
-            return 0, len(data)
-        start = match.start()
-        if data.startswith(b"<!--", start):  # a comment before the root may contain '<'
-            position = data.find(b"-->", start) + 3
-            continue
-        break
-    name = _NAME.match(data, start)
-    if name is None:
-        return start, len(data)
-    closing = data.rfind(b"</" + name.group(1), start)
-    if closing < 0:  # self-closing root
-        return start, data.find(b">", start) + 1
-    return start, data.find(b">", closing) + 1
-
-
 # -------------------------------------------------------------------------- serializing
 
 
 def serialize_xmp(document: XmpDocument) -> bytes:
-    parts: list[str] = []
-    prefixes: dict[str, str] = {XML_NS: "xml"}
-    _write(document.root, document, parts, prefixes)
-    return document.prefix + "".join(parts).encode("utf-8") + document.suffix
+    writer = _Writer(document)
+    writer.write(document.root, {XML_NS: "xml"})
+    return document.prefix + b"".join(writer.out) + document.suffix
 
 
-def _write(node: ET.Element, document: XmpDocument, out: list[str], in_scope: dict[str, str]) -> None:
-    if node.tag is ET.Comment:
-        out.append(f"<!--{node.text or ''}-->")
-        return
-    if node.tag is ET.ProcessingInstruction:
-        out.append(f"<?{node.text or ''}?>")
-        return
-    scope = dict(in_scope)
-    declared = document.declarations.get(node, [])
-    for prefix, uri in declared:
-        scope[uri] = prefix
-    name = _prefixed(node.tag, scope)
-    out.append(f"<{name}")
-    for prefix, uri in declared:
-        attribute = f"xmlns:{prefix}" if prefix else "xmlns"
-        out.append(f' {attribute}="{_escape_attribute(uri)}"')
-    for key, value in node.attrib.items():
-        out.append(f' {_prefixed(key, scope, attribute=True)}="{_escape_attribute(value)}"')
-    if len(node) == 0 and not node.text:
-        out.append("/>")
-    else:
-        out.append(">")
+class _Writer:
+    def __init__(self, document: XmpDocument) -> None:
+        self.document = document
+        self.source = document.source
+        self.out: list[bytes] = []
+        self._clean: dict = {}
+        self.newline = "\r\n" if document.source.count(b"\r\n") > document.source.count(b"\n") / 2 else "\n"
+
+    def clean(self, node: ET.Element) -> bool:
+        """Unchanged since parsing, itself and everything below it."""
+        if node in self._clean:
+            return self._clean[node]
+        original = self.document.originals.get(node)
+        if original is None:
+            result = False
+        elif not isinstance(node.tag, str):
+            result = node.text == original.text
+        else:
+            result = (
+                node.text == original.text
+                and list(node.attrib.items()) == original.attrs
+                and self.document.declarations.get(node, []) == original.declarations
+                and list(node) == original.children
+                and all(self.clean(child) and child.tail == self.document.originals[child].tail for child in node)
+            )
+        self._clean[node] = result
+        return result
+
+    def write(self, node: ET.Element, in_scope: dict[str, str]) -> None:
+        original = self.document.originals.get(node)
+        if original is not None and self.clean(node):
+            self.out.append(self.source[original.start:original.end])
+            return
+        if node.tag is ET.Comment:
+            self.out.append(f"<!--{node.text or ''}-->".encode("utf-8"))
+            return
+        if node.tag is ET.ProcessingInstruction:
+            self.out.append(f"<?{node.text or ''}?>".encode("utf-8"))
+            return
+        scope = dict(in_scope)
+        declared = self.document.declarations.get(node, [])
+        for prefix, uri in declared:
+            scope[uri] = prefix
+        has_content = bool(len(node) or node.text)
+        if original is not None:
+            name = original.name
+            self.out.append(self._start_tag(node, original, scope, has_content))
+        else:
+            name = _prefixed(node.tag, scope).encode("utf-8")
+            self.out.append(b"<" + name)
+            for prefix, uri in declared:
+                attribute = f"xmlns:{prefix}" if prefix else "xmlns"
+                self.out.append(f' {attribute}="{_escape_attribute(uri)}"'.encode("utf-8"))
+            for key, value in node.attrib.items():
+                self.out.append(f' {_prefixed(key, scope, attribute=True)}="{_escape_attribute(value)}"'.encode("utf-8"))
+            self.out.append(b">" if has_content else b"/>")
+        if not has_content:
+            if original is not None and not original.self_closing:
+                self.out.append(self.source[original.close_start:original.end])
+            return
         if node.text:
-            out.append(_escape_text(node.text))
+            if original is not None and node.text == original.text:
+                self.out.append(original.raw_text)
+            else:
+                self.out.append(self._text(node.text))
         for child in node:
-            _write(child, document, out, scope)
-            if child.tail:
-                out.append(_escape_text(child.tail))
-        out.append(f"</{name}>")
+            self.write(child, scope)
+            child_original = self.document.originals.get(child)
+            if child_original is not None and child.tail == child_original.tail:
+                self.out.append(child_original.raw_tail)
+            elif child.tail:
+                self.out.append(self._text(child.tail))
+        if original is not None and not original.self_closing:
+            self.out.append(self.source[original.close_start:original.end])
+        else:
+            self.out.append(b"</" + name + b">")
+
+    def _start_tag(self, node: ET.Element, original: _Original, scope: dict[str, str], has_content: bool) -> bytes:
+        """The original start tag, with only the changed attributes and declarations rewritten."""
+        parts = [b"<" + original.name]
+        declared = self.document.declarations.get(node, [])
+        written_declarations = set()
+        written_attributes = set()
+        separator = b" "
+        for (kind, key), raw in original.segments:
+            separator = raw[: len(raw) - len(raw.lstrip())] or b" "
+            if kind == "xmlns":
+                if any(prefix == key for prefix, _ in declared):
+                    parts.append(raw)
+                    written_declarations.add(key)
+            elif key in node.attrib:
+                written_attributes.add(key)
+                if (key, node.attrib[key]) in original.attrs:
+                    parts.append(raw)
+                else:
+                    parts.append(separator + self._attribute(key, node.attrib[key], scope))
+        for prefix, uri in declared:
+            if prefix not in written_declarations:
+                attribute = f"xmlns:{prefix}" if prefix else "xmlns"
+                parts.append(separator + f'{attribute}="{_escape_attribute(uri)}"'.encode("utf-8"))
+        for key, value in node.attrib.items():
+            if key not in written_attributes:
+                parts.append(separator + self._attribute(key, value, scope))
+        closer = original.closer
+        if has_content and original.self_closing:
+            closer = closer[:-2] + b">"
+        parts.append(closer)
+        return b"".join(parts)
+
+    @staticmethod
+    def _attribute(key: str, value: str, scope: dict[str, str]) -> bytes:
+        return f'{_prefixed(key, scope, attribute=True)}="{_escape_attribute(value)}"'.encode("utf-8")
+
+    def _text(self, text: str) -> bytes:
+        if not text.strip():  # indentation we wrote: follow the file's line ends
+            return text.replace("\n", self.newline).encode("utf-8")
+        return _escape_text(text).encode("utf-8")
 
 
 def _prefixed(tag: str, scope: dict[str, str], attribute: bool = False) -> str:
@@ -285,7 +488,8 @@ def _prefixed(tag: str, scope: dict[str, str], attribute: bool = False) -> str:
 
 
 def _escape_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # A raw CR would be read back as a line feed (XML end-of-line handling): keep it a reference.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#xD;")
 
 
 def _escape_attribute(text: str) -> str:
