@@ -142,7 +142,12 @@ def write_sidecars(
     """Merge each image's keywords into its sidecar. One bad sidecar never stops the rest."""
     plans, warnings = plan_writes(assignments, style)
     report = WriteReport(warnings=list(warnings))
-    batch = None if dry_run else WriteBatch(description)
+    try:
+        batch = None if dry_run else WriteBatch(description)
+    except OSError as err:  # no undo journal, no write: the user must be able to take it back
+        reason = f"cannot write the undo journal, so no sidecar was touched: {err.strerror or err}"
+        report.failed.extend((plan.sidecar, reason) for plan in plans)
+        return report
     if not dry_run:
         for folder in {plan.sidecar.parent for plan in plans}:
             remove_stale_temp_files(folder)  # left by a killed run (ours, and old, only)
