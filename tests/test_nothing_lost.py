@@ -441,3 +441,14 @@ def test_journal_records_are_whole_lines_with_both_hashes(tmp_path):
     assert entry["prior_sha256"] == fileio.sha256(journal.read_batch(report.journal)[0].prior)
     assert entry["written_sha256"] == fileio.sha256(sidecar.read_bytes())
     assert entry["added"] == ["beach"]
+
+
+def test_batch_left_empty_by_a_killed_run_does_not_use_up_an_undo(tmp_path):
+    (photo,) = images(tmp_path, 1)
+    sidecar = tmp_path / "IMG_000.jpg.xmp"
+    original = sidecar.read_bytes()
+    write_sidecars({photo: ["beach"]})
+    killed = journal.journal_dir() / f"{2:0{journal.SEQUENCE_DIGITS}d}.jsonl"
+    killed.write_text('{"batch": "killed before its first write", "started": 0, "version": 2}\n{"id": 0, "pa')
+    report = journal.undo_last_batch()
+    assert report.restored == [sidecar] and sidecar.read_bytes() == original

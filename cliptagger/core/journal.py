@@ -79,7 +79,12 @@ class WriteBatch:
         self._broken_line = False
         self.count = 0
         self._next_id = 0
-        self._write({"batch": description, "started": time.time(), "version": JOURNAL_VERSION})
+        try:
+            self._write({"batch": description, "started": time.time(), "version": JOURNAL_VERSION})
+        except OSError:
+            os.close(self._fd)
+            self.path.unlink(missing_ok=True)
+            raise
         _fsync_folder(folder)  # the batch file itself survives a crash
 
     def _write(self, record: dict) -> None:
@@ -236,12 +241,17 @@ class UndoReport:
 
 def undo_last_batch(force: bool = False) -> UndoReport:
     """Undo the newest pending batch (with ``force``: the newest pending or held one)."""
-    candidates = list_batches() + (held_batches() if force else [])
-    if not candidates:
-        return UndoReport([], [], [], None)
-    batch = max(candidates, key=lambda p: (_sequence(p), p.suffix == HELD_SUFFIX))
+    while True:
+        candidates = list_batches() + (held_batches() if force else [])
+        if not candidates:
+            return UndoReport([], [], [], None)
+        batch = max(candidates, key=lambda p: (_sequence(p), p.suffix == HELD_SUFFIX))
+        entries = read_batch(batch)
+        if entries:
+            break
+        # A run killed before its first write left an empty batch: it must not use up an undo.
+        _settle_batch(batch, [], UndoReport([], [], [], batch))
     report = UndoReport([], [], [], batch)
-    entries = read_batch(batch)
     kept: list[JournalEntry] = []
     # Newest first, so that a file written twice in one batch ends at its first prior.
     for entry in reversed(entries):
