@@ -1,7 +1,8 @@
 """The headless front end: ``cliptagger tag``, ``models``, ``demo`` (and ``undo`` for XMP).
 
 Exit codes: 0 something was tagged; 1 nothing could be tagged; 2 a usage or setup
-problem (bad label file, model weights missing, ...); 130 interrupted.
+problem (bad label file, model weights missing, ...); 3 tagged, but at least one sidecar
+could not be written (each is named on stderr, none was changed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from cliptagger.core.model import ClipModel
     from cliptagger.core.session import Session
 
-EXIT_OK, EXIT_NOTHING_TAGGED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_NOTHING_TAGGED, EXIT_SETUP, EXIT_SIDECARS_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def default_labels_file(model_key: str) -> Path:
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     undo = commands.add_parser("undo", help="take back the last batch of sidecar writes")
     undo.add_argument("--force", action="store_true",
-                      help="also restore sidecars that changed since cliptagger wrote them")
+                      help="also take cliptagger's keywords out of sidecars changed since it wrote them "
+                           "(the changes made since are kept)")
     undo.add_argument("--list", action="store_true", help="list the batches that can be undone")
 
     cache = commands.add_parser("cache", help="the embedding cache: where it is, prune it, clear it")
@@ -149,7 +151,8 @@ def command_tag(args: argparse.Namespace) -> int:
                                                 use_cache=not args.no_cache))
     session.use_model(load_model_from_args(args, quiet=args.quiet))
     cache = session.cache()
-    for warning in (cache.warnings if cache is not None else []):
+    cache_warnings_shown = list(cache.warnings) if cache is not None else []
+    for warning in cache_warnings_shown:
         print(f"cliptagger: warning: {warning}", file=sys.stderr)
     bar = ProgressBar(enabled=False if args.quiet else None)
     tagged, failures = 0, []
@@ -172,14 +175,19 @@ def command_tag(args: argparse.Namespace) -> int:
 
     # The CLI has no review step: every proposal above its set's threshold is accepted.
     session.accept_above_threshold()
+    sidecars_failed = False
     if args.write_xmp or args.dry_run:
-        write_xmp(args, session)
+        sidecars_failed = write_xmp(args, session)
     if args.csv:
         write_csv(args, session)
     report_failures(failures)
     print(f"cliptagger: tagged {tagged} of {len(found.images)} images"
           + (f", skipped {len(failures)}" if failures else "") + ".", file=sys.stderr)
-    return EXIT_OK if tagged else EXIT_NOTHING_TAGGED
+    for warning in (cache.warnings[len(cache_warnings_shown):] if cache is not None else []):
+        print(f"cliptagger: warning: {warning}", file=sys.stderr)  # e.g. the cache turned off mid-run
+    if not tagged:
+        return EXIT_NOTHING_TAGGED
+    return EXIT_SIDECARS_FAILED if sidecars_failed else EXIT_OK
 
 
 def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> list:
@@ -212,7 +220,8 @@ def write_csv(args: argparse.Namespace, session: "Session") -> None:
         print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
 
 
-def write_xmp(args: argparse.Namespace, session: "Session") -> None:
+def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
+    """Write (or show) the sidecars; True when any of them could not be written."""
     report = session.write(SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
                            description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
     for warning in report.warnings:
@@ -225,6 +234,7 @@ def write_xmp(args: argparse.Namespace, session: "Session") -> None:
     print(f"cliptagger: sidecars: {len(report.written)} {verb}, {len(report.unchanged)} already up to date, "
           f"{len(report.failed)} failed" + ("" if args.dry_run or not report.written else
                                              " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
+    return bool(report.failed)
 
 
 def command_cache(args: argparse.Namespace) -> int:
@@ -253,27 +263,33 @@ def command_cache(args: argparse.Namespace) -> int:
 
 
 def command_undo(args: argparse.Namespace) -> int:
-    from cliptagger.core.journal import list_batches, read_batch, undo_last_batch
+    from cliptagger.core.journal import describe, held_batches, list_batches, undo_last_batch
 
     if args.list:
-        batches = list_batches()
+        batches = sorted(list_batches() + held_batches(), key=lambda b: b.name)
         for batch in batches:
-            print(f"{batch.stem}: {len(read_batch(batch))} sidecar(s)")
+            print(describe(batch))
         if not batches:
             print("nothing to undo")
         return EXIT_OK
     report = undo_last_batch(force=args.force)
     if report.batch is None:
-        print("cliptagger: nothing to undo", file=sys.stderr)
+        held = held_batches()
+        print("cliptagger: nothing to undo" + (f"; {len(held)} batch(es) changed since cliptagger wrote them: "
+              "`cliptagger undo --force` removes only cliptagger's keywords from them" if held else ""),
+              file=sys.stderr)
         return EXIT_NOTHING_TAGGED
     for path in report.restored:
         print(f"restored {path}")
     for path in report.removed:
         print(f"removed {path}")
+    for path in getattr(report, "merged", []):
+        print(f"removed cliptagger's keywords from {path} (changed since; the other changes stay)")
     for path, reason in report.skipped:
         print(f"cliptagger: not undone: {path}: {reason}", file=sys.stderr)
     if report.skipped and not args.force:
-        print("cliptagger: run `cliptagger undo --force` to restore those too", file=sys.stderr)
+        print("cliptagger: run `cliptagger undo --force` to take cliptagger's keywords out of those too "
+              "(the changes made since stay); `cliptagger undo` goes on with older batches", file=sys.stderr)
     return EXIT_OK
 
 

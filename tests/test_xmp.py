@@ -242,12 +242,14 @@ def test_crash_mid_write_leaves_old_file_intact(tmp_path, monkeypatch):
     def exploding_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(fileio.os, "replace", exploding_replace)
-    report = write_sidecars({photo: ["beach"]})
+    # (a context, not monkeypatch.undo(): that would also undo the private journal folder)
+    with monkeypatch.context() as patch:
+        patch.setattr(fileio.os, "replace", exploding_replace)
+        patch.setattr(fileio, "_renameat2_missing", True)  # the portable path renames with os.replace
+        report = write_sidecars({photo: ["beach"]})
     assert "No space left on device" in report.failed[0][1]
     assert sidecar.read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["IMG_1.jpg", "IMG_1.jpg.xmp"]  # no temp left
-    monkeypatch.undo()
     write_sidecars({photo: ["beach"]})
     assert stat.S_IMODE(sidecar.stat().st_mode) == 0o640  # mode preserved on replace
 
@@ -301,7 +303,8 @@ def test_undo_never_clobbers_later_edits(tmp_path):
     assert report.skipped and "changed since" in report.skipped[0][1]
     assert b"BEACH-edited" in sidecar.read_bytes()
     forced = journal.undo_last_batch(force=True)
-    assert forced.removed == [sidecar] and not sidecar.exists()
+    # --force takes out only cliptagger's own keywords: the user's edit stays (issue 9).
+    assert forced.merged == [sidecar] and b"BEACH-edited" in sidecar.read_bytes()
 
 
 def test_existing_keywords_union_of_sidecars_and_embedded(tmp_path):

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
-from cliptagger.core.cache import EmbeddingCache
+from cliptagger.core.cache import EmbeddingCache, FileStamp, file_stamp
 from cliptagger.core.errors import ImageDecodeError
 from cliptagger.core.images import load_rgb
-from cliptagger.core.labels import LabelSet
+from cliptagger.core.labels import LabelSet, check_prompt_lengths
 from cliptagger.core.model import ClipModel
 from cliptagger.core.threads import ThreadPlan, cpu_cores, lower_current_thread_priority, plan_threads
 from cliptagger.core.scoring import Proposal, SetPrototypes, build_prototypes, probabilities, propose_batch
@@ -105,6 +105,21 @@ class PromptEmbeddingCache:
             return torch.stack([self._vectors[t] for t in texts])
 
 
+def prompt_token_counter(model: ClipModel) -> Optional[tuple[Callable[[str], int], int]]:
+    """(count tokens of a prompt incl. start/end markers, context length), where knowable."""
+    tokenizer = getattr(model, "tokenizer", None)
+    context = getattr(tokenizer, "context_length", None)
+    if not isinstance(context, int) or context <= 0:
+        return None
+    inner = getattr(tokenizer, "tokenizer", None)  # open_clip's HFTokenizer wraps transformers'
+    if inner is not None and callable(inner):
+        return (lambda text: len(inner(text)["input_ids"])), context
+    encode = getattr(tokenizer, "encode", None)  # open_clip's SimpleTokenizer: BPE ids, no markers
+    if callable(encode):
+        return (lambda text: len(encode(text)) + 2), context
+    return None
+
+
 class TaggingEngine:
     def __init__(
         self,
@@ -144,6 +159,9 @@ class TaggingEngine:
         return [p.label_set for p in self._prototypes]
 
     def set_label_sets(self, label_sets: Sequence[LabelSet]) -> None:
+        counter = prompt_token_counter(self.model)
+        if counter is not None:
+            check_prompt_lengths(label_sets, *counter)  # LabelSetError: nothing is cut silently
         self._prototypes = [build_prototypes(self._prompt_cache, s) for s in label_sets]
 
     def prototypes(self) -> list[SetPrototypes]:
@@ -177,12 +195,28 @@ class TaggingEngine:
         draft = self.model.image_size * DRAFT_FACTOR if self.fast_decode else None
         return self.model.preprocess(load_rgb(path, draft_size=draft))
 
-    def _timed_load(self, path: Path, slots: "_Slots", costs: list[float]) -> Any:
-        """``load_pixels`` in a decode thread, within the plan's concurrency, timing its CPU cost."""
+    def load_pixels_with_stamp(self, path: Path) -> tuple[Any, Optional[FileStamp]]:
+        """``load_pixels`` plus the file's identity taken before decoding, checked after.
+
+        The identity is what the cache stores with the embedding: a photo replaced while
+        it was decoded must not be cached under the new file's identity. A file that
+        changes during both of two reads is refused rather than half-read.
+        """
+        for _ in range(2):
+            before = file_stamp(path)
+            pixels = self.load_pixels(path)
+            if before is not None and file_stamp(path) == before:
+                return pixels, before
+        if before is None:
+            return pixels, None  # cannot be stamped (e.g. gone): tagged, never cached
+        raise ImageDecodeError("the file kept changing while it was read")
+
+    def _timed_load(self, path: Path, slots: "_Slots", costs: list[float]) -> tuple[Any, Optional[FileStamp]]:
+        """``load_pixels_with_stamp`` in a decode thread, within the plan's concurrency, timing its CPU cost."""
         with slots:
             started = time.thread_time()
             try:
-                return self.load_pixels(path)
+                return self.load_pixels_with_stamp(path)
             finally:
                 costs.append(time.thread_time() - started)
 
@@ -269,6 +303,7 @@ class TaggingEngine:
                             work.cancel()
                     return
                 batch_paths, embeddings_by_path, to_encode, outcomes = [], {}, [], []
+                stamps: dict[Path, Optional[FileStamp]] = {}
                 # Cache hits need no encoding: they ride along in larger scoring batches.
                 while pending and len(to_encode) < self.batch_size and len(batch_paths) < SCORING_BATCH:
                     path, work = pending.popleft()
@@ -280,7 +315,7 @@ class TaggingEngine:
                         continue
                     decoding -= 1
                     try:
-                        pixels = work.result()
+                        pixels, stamps[path] = work.result()
                     except ImageDecodeError as err:
                         outcomes.append(ImageFailure(path, str(err)))
                     except Exception as err:  # a decoder bug must not end the run
@@ -300,7 +335,8 @@ class TaggingEngine:
                     new = [(path, vector) for (path, _), vector in zip(to_encode, fresh_embeddings)]
                     embeddings_by_path.update(new)
                     if self.cache is not None:
-                        self.cache.store(new, self.model.model_id)
+                        # A failing store turns the cache off (with a warning); the run goes on.
+                        self.cache.store(new, self.model.model_id, stamps)
                 results: list[ImageResult] = []
                 if batch_paths:
                     embeddings = torch.stack([embeddings_by_path[p] for p in batch_paths])

@@ -25,6 +25,11 @@ except ImportError:  # optional at run time: those files then get a clear per-fi
 
 #: Larger images are refused as likely decompression bombs (150 MP medium format still fits).
 MAX_PIXELS = 250_000_000
+#: Longer side : shorter side. The model's resize scales the *shorter* side to its input
+#: size (224 px), so a 60000x1 strip would become 13 million x 224 pixels (3 GB). At 50:1
+#: the resized picture stays under 8 MB; any real panorama fits, and beyond it the model's
+#: centre crop sees a sliver anyway.
+MAX_ASPECT_RATIO = 50
 
 # Pillow's own bomb check (a warning at 89 MP, an error at 179 MP) is replaced by ours.
 Image.MAX_IMAGE_PIXELS = None
@@ -102,8 +107,10 @@ def _load_raw_preview(path: Path, draft_size: Optional[int]) -> Image.Image:
                     if exif_orientation != 1:
                         flip = 0  # the preview carries its own orientation
             elif thumb is not None:
+                check_dimensions(thumb.data.shape[1], thumb.data.shape[0])
                 picture = Image.fromarray(thumb.data)
             else:
+                check_dimensions(raw.sizes.iwidth, raw.sizes.iheight)
                 picture = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True))
     except ImageDecodeError:
         raise
@@ -115,11 +122,22 @@ def _load_raw_preview(path: Path, draft_size: Optional[int]) -> Image.Image:
 
 
 def _refuse_bombs(image: Image.Image) -> None:
-    width, height = image.size
+    """Refuse, from the header alone (before any pixel is decoded), what would exhaust memory."""
+    check_dimensions(*image.size)
+
+
+def check_dimensions(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise ImageDecodeError(
             f"image is {width}x{height} pixels ({width * height / 1e6:.0f} MP), over the "
             f"{MAX_PIXELS / 1e6:.0f} MP safety limit (a decompression bomb?)"
+        )
+    if min(width, height) < 1:
+        raise ImageDecodeError(f"image is {width}x{height} pixels: nothing to look at")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageDecodeError(
+            f"image is {width}x{height} pixels, an aspect ratio over {MAX_ASPECT_RATIO}:1; "
+            "resizing it for the model would take far too much memory, and the model would see only a sliver"
         )
 
 

@@ -1,32 +1,56 @@
 """The undo journal: every sidecar write batch can be taken back, byte for byte.
 
 Write-ahead: before a sidecar is replaced, a line with its prior bytes (or "did not
-exist") goes to the batch's journal file and is flushed to disk. Undo restores those
-bytes, or removes files cliptagger created, but only where the file still holds what
-cliptagger wrote: a later edit by another program is never clobbered.
+exist"), the hash of those bytes (pre-image), the hash of what will be written
+(post-image) and the keywords this write adds and removes goes to the batch's journal
+file and is fsync'd. A write that then fails is marked abandoned.
+
+Batches are files ``<sequence>.jsonl`` in ``<data dir>/journal``, numbered in order (not by
+the clock). Undo takes the newest pending batch and, per file, newest first:
+
+* the file holds what we wrote (post-image)        -> prior bytes restored / created file removed
+* the file holds the prior bytes (pre-image)        -> never written (killed, disk full): nothing to do
+* anything else: changed since cliptagger wrote it  -> left alone, and kept for ``undo --force``
+
+The files left alone are kept as ``<sequence>.held``: a later ``undo`` goes on to older
+batches (a partial undo never hides them), and ``undo --force`` takes the newest batch,
+pending or held. On a changed file ``--force`` is a three-way merge (the prior bytes, what
+we wrote, what is there now): only the keywords this batch added are taken out (and the
+ones it replaced put back); everything the user did after our write stays.
+
+Lines are tolerated wherever they are cut or damaged (a crash mid-append): such a line
+describes a write that never happened, because the sidecar is only replaced after its
+journal line is on disk.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from cliptagger.core import paths
-from cliptagger.core.fileio import atomic_write_bytes
+from cliptagger.core.fileio import (
+    FileChanged,
+    Snapshot,
+    _fsync_folder,
+    atomic_write_bytes,
+    replace_if_unchanged,
+    sha256,
+    snapshot,
+)
+
+JOURNAL_VERSION = 2
+PENDING_SUFFIX = ".jsonl"
+HELD_SUFFIX = ".held"
 
 
 def journal_dir() -> Path:
     return paths.data_dir() / "journal"
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -34,6 +58,15 @@ class JournalEntry:
     path: Path
     prior: Optional[bytes]   # None: the file did not exist
     written_sha256: str
+    prior_sha256: Optional[str] = None
+    #: Keywords this write introduced / took out (None: an old journal that did not say).
+    added: Optional[list[str]] = None
+    removed: Optional[list[str]] = None
+    id: int = -1
+
+    def __post_init__(self) -> None:
+        if self.prior_sha256 is None and self.prior is not None:
+            self.prior_sha256 = sha256(self.prior)
 
 
 class WriteBatch:
@@ -42,25 +75,64 @@ class WriteBatch:
     def __init__(self, description: str = "") -> None:
         folder = journal_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        self.path, self._handle = _create_batch_file(folder)
-        self._write({"batch": description, "started": time.time()})
+        self.path, self._fd = _create_batch_file(folder)
+        self._broken_line = False
         self.count = 0
+        self._next_id = 0
+        try:
+            self._write({"batch": description, "started": time.time(), "version": JOURNAL_VERSION})
+        except OSError:
+            os.close(self._fd)
+            self.path.unlink(missing_ok=True)
+            raise
+        _fsync_folder(folder)  # the batch file itself survives a crash
 
     def _write(self, record: dict) -> None:
-        self._handle.write(json.dumps(record) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        line = json.dumps(record, ensure_ascii=True) + "\n"
+        if self._broken_line:
+            line = "\n" + line  # never glue a record onto a line a failed write cut short
+        data = line.encode("ascii")
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
+        except OSError:
+            self._broken_line = True
+            raise
+        self._broken_line = False
 
-    def record(self, path: Path, prior: Optional[bytes], new: bytes) -> None:
+    def record(self, path: Path, prior: Optional[bytes], new: bytes,
+               added: Iterable[str] = (), removed: Iterable[str] = ()) -> int:
+        """Log the write about to happen; returns its id (for ``abandon``)."""
+        entry_id = self._next_id
         self._write({
-            "path": str(path),
+            "id": entry_id,
+            "path": os.fsdecode(os.fsencode(path)),
+            "path_bytes": base64.b64encode(os.fsencode(path)).decode("ascii"),
             "prior": base64.b64encode(prior).decode("ascii") if prior is not None else None,
+            "prior_sha256": sha256(prior) if prior is not None else None,
             "written_sha256": sha256(new),
+            "added": list(added),
+            "removed": list(removed),
         })
+        self._next_id += 1
         self.count += 1
+        return entry_id
+
+    def abandon(self, entry_id: int) -> None:
+        """The logged write did not happen (the file changed meanwhile, or the write failed)."""
+        try:
+            self._write({"abandoned": entry_id})
+        except OSError:
+            pass  # the pre-image hash still tells undo that this write never happened
+        self.count -= 1
 
     def close(self) -> None:
-        self._handle.close()
+        if self._fd < 0:
+            return
+        os.close(self._fd)
+        self._fd = -1
         if self.count == 0:
             self.path.unlink(missing_ok=True)
 
@@ -80,41 +152,76 @@ def _sequence(path: Path) -> int:
 SEQUENCE_DIGITS = 12
 
 
-def _create_batch_file(folder: Path):
-    """Open a new batch file numbered after every batch so far (pending or undone).
+def _create_batch_file(folder: Path) -> tuple[Path, int]:
+    """Open a new batch file numbered after every batch so far (pending, held or undone).
 
     The number, not the clock, orders batches: two batches in one second, or a clock
     that steps back, still undo newest first. ``O_EXCL`` settles a race between writers.
     """
     while True:
         newest = max((_sequence(p) for p in folder.iterdir()), default=0)
-        path = folder / f"{newest + 1:0{SEQUENCE_DIGITS}d}.jsonl"  # the number alone: O_EXCL must see a clash
+        path = folder / f"{newest + 1:0{SEQUENCE_DIGITS}d}{PENDING_SUFFIX}"  # the number alone: O_EXCL must see a clash
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except FileExistsError:
             continue
-        return path, os.fdopen(fd, "a", encoding="utf-8")
+        return path, fd
 
 
-def list_batches() -> list[Path]:
-    """Batches that can still be undone, oldest first."""
+def _batches(suffix: str) -> list[Path]:
     folder = journal_dir()
     if not folder.is_dir():
         return []
-    return sorted(folder.glob("*.jsonl"), key=lambda p: (_sequence(p), p.name))
+    return sorted(folder.glob(f"*{suffix}"), key=lambda p: (_sequence(p), p.name))
+
+
+def list_batches() -> list[Path]:
+    """Batches that ``undo`` can still take back, oldest first."""
+    return _batches(PENDING_SUFFIX)
+
+
+def held_batches() -> list[Path]:
+    """What partial undos left (files changed since our write), oldest first: ``undo --force``."""
+    return _batches(HELD_SUFFIX)
+
+
+def _records(path: Path) -> list[dict]:
+    """Every intact JSON object line of a batch file; cut or damaged lines are skipped."""
+    records = []
+    for line in path.read_bytes().splitlines():
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # a line cut by a crash: the write after it never happened
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _entry(record: dict) -> Optional[JournalEntry]:
+    try:
+        if "path_bytes" in record:
+            path = Path(os.fsdecode(base64.b64decode(record["path_bytes"])))
+        else:
+            path = Path(record["path"])
+        prior = base64.b64decode(record["prior"]) if record.get("prior") is not None else None
+        return JournalEntry(path, prior, str(record["written_sha256"]), record.get("prior_sha256"),
+                            record.get("added"), record.get("removed"), int(record.get("id", -1)))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def read_batch(path: Path) -> list[JournalEntry]:
+    """The writes of a batch, in order, without the ones marked abandoned."""
+    records = _records(path)
+    abandoned = {r["abandoned"] for r in records if "abandoned" in r}
     entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash: the write after it never happened
-        if "path" not in record:
+    for record in records:
+        if "path" not in record and "path_bytes" not in record:
             continue
-        prior = base64.b64decode(record["prior"]) if record["prior"] is not None else None
-        entries.append(JournalEntry(Path(record["path"]), prior, record["written_sha256"]))
+        entry = _entry(record)
+        if entry is not None and not (entry.id >= 0 and entry.id in abandoned):
+            entries.append(entry)
     return entries
 
 
@@ -124,46 +231,201 @@ class UndoReport:
     removed: list[Path]
     skipped: list[tuple[Path, str]]
     batch: Optional[Path]
+    #: ``--force`` on a file changed since: only cliptagger's keywords were taken out.
+    merged: list[Path] = field(default_factory=list)
+    #: Logged but never written (the run was killed or the write failed): nothing to undo.
+    not_written: list[Path] = field(default_factory=list)
+    #: Where the entries left alone were kept for ``undo --force`` (None: nothing kept).
+    held: Optional[Path] = None
 
 
 def undo_last_batch(force: bool = False) -> UndoReport:
-    batches = list_batches()
-    if not batches:
-        return UndoReport([], [], [], None)
-    batch = batches[-1]
+    """Undo the newest pending batch (with ``force``: the newest pending or held one)."""
+    while True:
+        candidates = list_batches() + (held_batches() if force else [])
+        if not candidates:
+            return UndoReport([], [], [], None)
+        batch = max(candidates, key=lambda p: (_sequence(p), p.suffix == HELD_SUFFIX))
+        entries = read_batch(batch)
+        if entries:
+            break
+        # A run killed before its first write left an empty batch: it must not use up an undo.
+        _settle_batch(batch, [], UndoReport([], [], [], batch))
     report = UndoReport([], [], [], batch)
+    kept: list[JournalEntry] = []
     # Newest first, so that a file written twice in one batch ends at its first prior.
-    for entry in reversed(read_batch(batch)):
-        try:
-            current = entry.path.read_bytes()
-        except FileNotFoundError:
-            current = None
-        except OSError as err:
-            report.skipped.append((entry.path, f"cannot read: {err.strerror}"))
-            continue
-        if current is None:
-            if entry.prior is not None:
-                atomic_write_bytes(entry.path, entry.prior)
-                report.restored.append(entry.path)
-            continue
-        if sha256(current) != entry.written_sha256 and not force:
-            report.skipped.append((entry.path, "changed since cliptagger wrote it; left as it is"))
-            continue
-        try:
+    for entry in reversed(entries):
+        if not _undo_entry(entry, force, report):
+            kept.append(entry)
+    _settle_batch(batch, kept, report)
+    return report
+
+
+def _undo_entry(entry: JournalEntry, force: bool, report: UndoReport) -> bool:
+    """Undo one write; False when the entry stays for a later ``undo --force``."""
+    from cliptagger.core.locks import LockTimeout, sidecar_lock
+
+    try:
+        with sidecar_lock(entry.path):
+            for _ in range(5):
+                try:
+                    return _undo_entry_once(entry, force, report)
+                except FileChanged:
+                    continue
+    except LockTimeout as err:
+        report.skipped.append((entry.path, str(err)))
+        return False
+    report.skipped.append((entry.path, "it kept changing while cliptagger undid it"))
+    return False
+
+
+def _undo_entry_once(entry: JournalEntry, force: bool, report: UndoReport) -> bool:
+    try:
+        current = snapshot(entry.path)
+    except OSError as err:
+        report.skipped.append((entry.path, f"cannot read: {err.strerror or err}"))
+        return False
+    try:
+        if current.exists and current.sha256 == entry.written_sha256:
             if entry.prior is None:
-                entry.path.unlink()
+                _remove_if_unchanged(current)
                 report.removed.append(entry.path)
             else:
-                atomic_write_bytes(entry.path, entry.prior)
+                replace_if_unchanged(current, entry.prior)
                 report.restored.append(entry.path)
-        except OSError as err:
-            report.skipped.append((entry.path, f"cannot restore: {err.strerror}"))
-    skipped_paths = {path for path, _ in report.skipped}
-    if skipped_paths and not force:
-        # Keep what was not undone, so `undo --force` can still take it back.
-        remaining = [line for line in batch.read_text(encoding="utf-8").splitlines()
-                     if '"path"' not in line or Path(json.loads(line)["path"]) in skipped_paths]
-        atomic_write_bytes(batch, ("\n".join(remaining) + "\n").encode("utf-8"))
-    else:
-        os.replace(batch, batch.with_suffix(".undone"))
-    return report
+            return True
+        if (current.sha256 or None) == entry.prior_sha256:
+            report.not_written.append(entry.path)  # never written, or already as before
+            return True
+        if not current.exists:
+            if not force:
+                report.skipped.append((entry.path, "deleted since cliptagger wrote it; left as it is"))
+                return False
+            if entry.prior is None:
+                report.not_written.append(entry.path)
+                return True
+            replace_if_unchanged(current, entry.prior)
+            report.restored.append(entry.path)
+            return True
+        if not force:
+            report.skipped.append((entry.path, "changed since cliptagger wrote it; left as it is"))
+            return False
+        merged = _without_our_keywords(entry, current.data or b"")
+        if merged is not None:
+            replace_if_unchanged(current, merged)
+        report.merged.append(entry.path)
+        return True
+    except FileChanged:
+        raise
+    except _MergeRefused as err:
+        report.skipped.append((entry.path, str(err)))
+        return False
+    except OSError as err:
+        report.skipped.append((entry.path, f"cannot restore: {err.strerror or err}"))
+        return False
+
+
+class _MergeRefused(Exception):
+    pass
+
+
+def _owned_keywords(data: Optional[bytes], source: str) -> list[str]:
+    """The keywords a sidecar records as cliptagger's own."""
+    from cliptagger.core.xmp import read_keywords
+    from cliptagger.core.xmp_document import parse_xmp
+
+    if data is None:
+        return []
+    return list(read_keywords(parse_xmp(data, source)).auto)
+
+
+def _without_our_keywords(entry: JournalEntry, current: bytes) -> Optional[bytes]:
+    """Three-way merge: ``current`` minus what this batch added, plus what it replaced.
+
+    The user's later edits (their keywords, captions, ratings, ...) stay: only keywords
+    cliptagger's own record lists are touched. None: nothing to change.
+    """
+    from cliptagger.core.xmp import fold, updated_sidecar
+    from cliptagger.core.xmp_document import XmpError
+
+    source = str(entry.path)
+    try:
+        owned_now = _owned_keywords(current, source)
+        if entry.added is None or entry.removed is None:  # an old journal: derive from the prior bytes
+            owned_before = _owned_keywords(entry.prior, source + " (journal)")
+            before = {fold(k) for k in owned_before}
+            added = [k for k in owned_now if fold(k) not in before]
+            removed = [k for k in owned_before if fold(k) not in {fold(o) for o in owned_now}]
+        else:
+            added, removed = entry.added, entry.removed
+        added_folded = {fold(k) for k in added}
+        keep = [k for k in owned_now if fold(k) not in added_folded] + list(removed)
+        data, _outcome = updated_sidecar(current, keep, source=source, replace_previous_auto=True)
+    except XmpError as err:
+        raise _MergeRefused(f"changed since cliptagger wrote it and cannot be read now: {err}") from None
+    return data
+
+
+def _remove_if_unchanged(current: Snapshot) -> None:
+    """Delete a file we created, unless another program changed it in the last instant."""
+    target = current.target
+    aside = target.with_name(f".{target.name}.undo-{os.getpid()}.tmp")
+    try:
+        os.rename(target, aside)  # take it away atomically, then look at what we took
+    except FileNotFoundError:
+        raise FileChanged(f"{current.path} was deleted meanwhile") from None
+    try:
+        ok = sha256(aside.read_bytes()) == current.sha256
+    except OSError:
+        ok = False
+    if not ok:
+        try:
+            os.link(aside, target)  # give it back, unless something new is there already
+        except FileExistsError:
+            pass
+        os.unlink(aside)
+        raise FileChanged(f"{current.path} changed meanwhile")
+    os.unlink(aside)
+    _fsync_folder(target.parent)
+
+
+def _settle_batch(batch: Path, kept: list[JournalEntry], report: UndoReport) -> None:
+    """Move the batch out of the way; what was left alone goes to ``<sequence>.held``."""
+    sequence = f"{_sequence(batch):0{SEQUENCE_DIGITS}d}" if _sequence(batch) else batch.name.split(".", 1)[0]
+    held = batch.with_name(sequence + HELD_SUFFIX)
+    if kept:
+        kept_keys = {(e.id, os.fsencode(e.path)) for e in kept}
+        lines = []
+        for record in _records(batch):
+            entry = _entry(record) if ("path" in record or "path_bytes" in record) else None
+            if entry is None and "batch" in record:
+                lines.append(json.dumps(record, ensure_ascii=True))
+            elif entry is not None and (entry.id, os.fsencode(entry.path)) in kept_keys:
+                lines.append(json.dumps(record, ensure_ascii=True))
+        atomic_write_bytes(held, ("\n".join(lines) + "\n").encode("ascii"))
+        report.held = held
+    elif batch.suffix == HELD_SUFFIX:
+        os.replace(held, held.with_name(sequence + ".held-undone"))
+    if batch.suffix == PENDING_SUFFIX:
+        os.replace(batch, batch.with_name(sequence + ".undone"))
+    _fsync_folder(batch.parent)
+
+
+def describe(batch: Path) -> str:
+    """``<sequence>: N sidecar(s)`` (held: left alone by a partial undo)."""
+    count = len(read_batch(batch))
+    state = " (left alone by a partial undo; `undo --force` removes only cliptagger's keywords)" \
+        if batch.suffix == HELD_SUFFIX else ""
+    return f"{batch.name.split('.', 1)[0]}: {count} sidecar(s){state}"
+
+
+__all__ = [
+    "JournalEntry",
+    "UndoReport",
+    "WriteBatch",
+    "held_batches",
+    "journal_dir",
+    "list_batches",
+    "read_batch",
+    "undo_last_batch",
+]

@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.fileio import atomic_write_text
@@ -124,11 +124,49 @@ def _validate(label_set: LabelSet) -> None:
         ) from None
     if not templates:
         raise LabelSetError(f"The {where} has no prompt templates.")
+    for template in templates:
+        if "{}" not in template:
+            # Without the label's name every label gets the same prompt: every score 1/n.
+            raise LabelSetError(
+                f"The {where} has the template {template!r} without {{}} (where the label's name goes)."
+            )
     if not label_set.baseline_prompts:
         raise LabelSetError(f"The {where} has an empty baseline prompt list.")
 
 
+def check_prompt_lengths(label_sets: Iterable[LabelSet], count_tokens: Callable[[str], int],
+                         context_length: int) -> None:
+    """Refuse prompts longer than the text encoder's context (CLIP: 77 tokens).
+
+    The tokenizer would cut them silently, and two labels differing only after the cut
+    would then score the same. ``count_tokens`` counts a prompt's tokens with the start
+    and end markers (the model's tokenizer; this module stays free of torch).
+    """
+    for label_set in label_sets:
+        for label in label_set.labels:
+            for prompt in label_set.prompts_for(label):
+                tokens = count_tokens(prompt)
+                if tokens > context_length:
+                    raise LabelSetError(
+                        f"In label set {label_set.name!r}, the prompt for {label.keyword!r} is {tokens} tokens "
+                        f"long; the model reads at most {context_length} (with its start and end markers), "
+                        f"so the rest would be cut off silently. Shorten the label or its prompt: {prompt[:80]!r}..."
+                    )
+        for prompt in label_set.baseline_prompts:
+            if count_tokens(prompt) > context_length:
+                raise LabelSetError(f"In label set {label_set.name!r}, a baseline prompt is longer than the "
+                                    f"model's {context_length} tokens: {prompt[:80]!r}...")
+
+
 # ----------------------------------------------------------------------------- JSON
+
+
+def _text(value: Any, what: str) -> str:
+    """A JSON string field; null, numbers, lists... are an error, never the text "None"."""
+    if not isinstance(value, str):
+        kind = "null" if value is None else type(value).__name__
+        raise LabelSetError(f"{what} must be text, not {kind}.")
+    return value
 
 
 def label_set_from_dict(data: Any) -> LabelSet:
@@ -136,7 +174,7 @@ def label_set_from_dict(data: Any) -> LabelSet:
         raise LabelSetError("A label set must be a JSON object.")
     try:
         raw_labels = data["labels"]
-        name = str(data["name"])
+        name = _text(data["name"], "A label set's 'name'")
     except KeyError as missing:
         raise LabelSetError(f"A label set is missing the {missing.args[0]!r} field.") from None
     if not isinstance(raw_labels, list):
@@ -150,7 +188,7 @@ def label_set_from_dict(data: Any) -> LabelSet:
         ) from None
     templates = data.get("templates", "photo")
     if isinstance(templates, list):
-        templates = tuple(str(t) for t in templates)
+        templates = tuple(_text(t, f"Label set {name!r}: each template") for t in templates)
     elif not isinstance(templates, str):
         raise LabelSetError(f"Label set {name!r}: 'templates' must be a name or a list of strings.")
     default_threshold = 0.3 if mode is Mode.EXCLUSIVE else 0.5
@@ -163,7 +201,8 @@ def label_set_from_dict(data: Any) -> LabelSet:
             threshold=float(data.get("threshold", default_threshold)),
             max_tags=int(data.get("max_tags", default_max)),
             templates=templates,
-            baseline_prompts=tuple(data.get("baseline_prompts", DEFAULT_BASELINE_PROMPTS)),
+            baseline_prompts=tuple(_text(p, f"Label set {name!r}: each baseline prompt")
+                                   for p in data.get("baseline_prompts", DEFAULT_BASELINE_PROMPTS)),
         )
     except (TypeError, ValueError) as err:
         raise LabelSetError(f"Label set {name!r}: {err}") from None
@@ -173,12 +212,14 @@ def _label_from_json(item: Any, set_name: str) -> Label:
     if isinstance(item, str):
         return Label(name=item.strip())
     if isinstance(item, dict) and "name" in item:
+        name = _text(item["name"], f"Label set {set_name!r}: a label's 'name'")
         prompts = item.get("prompts", ())
-        if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
-            raise LabelSetError(f"Label set {set_name!r}: 'prompts' of {item['name']!r} must be a list of strings.")
+        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
+            raise LabelSetError(f"Label set {set_name!r}: 'prompts' of {name!r} must be a list of strings.")
         return Label(
-            name=str(item["name"]).strip(),
-            parent=str(item.get("parent", "")).strip(HIERARCHY_SEPARATOR + " "),
+            name=name.strip(),
+            parent=_text(item.get("parent", ""), f"Label set {set_name!r}: the 'parent' of {name!r}")
+            .strip(HIERARCHY_SEPARATOR + " "),
             prompts=tuple(prompts),
         )
     raise LabelSetError(f"Label set {set_name!r}: each label is a name or an object with a 'name'.")
@@ -214,6 +255,8 @@ def parse_label_sets(text: str, source: str = "label file") -> list[LabelSet]:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise LabelSetError(f"{source} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno}).") from None
+    except RecursionError:
+        raise LabelSetError(f"{source} is nested far too deeply to be a label file.") from None
     if isinstance(data, dict) and "label_sets" in data:
         if data.get("format", FORMAT_NAME) != FORMAT_NAME:
             raise LabelSetError(f"{source} is not a cliptagger label file (format {data.get('format')!r}).")
@@ -229,7 +272,10 @@ def parse_label_sets(text: str, source: str = "label file") -> list[LabelSet]:
         sets = data
     else:
         sets = [data]
-    result = [label_set_from_dict(item) for item in sets]
+    try:
+        result = [label_set_from_dict(item) for item in sets]
+    except RecursionError:
+        raise LabelSetError(f"{source} is nested far too deeply to be a label file.") from None
     names = [s.name.casefold() for s in result]
     if len(set(names)) != len(names):
         raise LabelSetError(f"{source} holds two label sets with the same name.")

@@ -317,7 +317,7 @@ class Session:
         from cliptagger.core.journal import undo_last_batch
 
         report = undo_last_batch(force=force)
-        touched = {Path(p) for p in [*report.restored, *report.removed]}
+        touched = {Path(p) for p in [*report.restored, *report.removed, *report.merged]}
         if touched:
             listing = FolderListing()
             affected = [path for path in self.paths()

@@ -7,7 +7,9 @@ pair's keywords are merged into one write, and when a sharer is not part of the 
 earlier automatic tags are kept rather than replaced, so one image never erases the
 other's tags.
 
-Every write is atomic, journaled for undo, and refused for read-only files.
+Every write is atomic, journaled for undo, refused for read-only files, made under an
+inter-process lock and as a compare-and-swap (a change by another program meanwhile is
+re-read and merged, never overwritten), and goes through symlinks to their target.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
-from cliptagger.core.fileio import atomic_write_bytes
+from cliptagger.core.fileio import FileChanged, remove_stale_temp_files, replace_if_unchanged, snapshot
 from cliptagger.core.journal import WriteBatch
+from cliptagger.core.locks import LockTimeout, sidecar_lock
 from cliptagger.core.scan import is_supported
 from cliptagger.core.xmp import keywords_in_sidecar, union_keywords, updated_sidecar
 from cliptagger.core.xmp_document import XmpError
@@ -139,7 +142,15 @@ def write_sidecars(
     """Merge each image's keywords into its sidecar. One bad sidecar never stops the rest."""
     plans, warnings = plan_writes(assignments, style)
     report = WriteReport(warnings=list(warnings))
-    batch = None if dry_run else WriteBatch(description)
+    try:
+        batch = None if dry_run else WriteBatch(description)
+    except OSError as err:  # no undo journal, no write: the user must be able to take it back
+        reason = f"cannot write the undo journal, so no sidecar was touched: {err.strerror or err}"
+        report.failed.extend((plan.sidecar, reason) for plan in plans)
+        return report
+    if not dry_run:
+        for folder in {plan.sidecar.parent for plan in plans}:
+            remove_stale_temp_files(folder)  # left by a killed run (ours, and old, only)
     try:
         for plan in plans:
             _write_one(plan, report, batch, dry_run)
@@ -151,38 +162,72 @@ def write_sidecars(
 
 
 def _write_one(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBatch], dry_run: bool) -> None:
+    """Read, merge, replace if unchanged; on a concurrent change re-read and re-merge."""
     path = plan.sidecar
     try:
-        existing = path.read_bytes() if path.exists() else None
-    except OSError as err:
-        report.failed.append((path, f"cannot read sidecar: {err.strerror}"))
+        with sidecar_lock(path):
+            for _attempt in range(WRITE_ATTEMPTS):
+                try:
+                    if _write_attempt(plan, report, batch, dry_run):
+                        return
+                except FileChanged:
+                    continue  # another program wrote it meanwhile: merge into its version
+    except LockTimeout as err:
+        report.failed.append((path, f"{err}; not written"))
         return
+    report.failed.append((path, f"it kept changing while cliptagger wrote it ({WRITE_ATTEMPTS} tries); "
+                                "left as the other program wrote it"))
+
+
+#: Tries per sidecar while another program keeps changing it.
+WRITE_ATTEMPTS = 5
+
+
+def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBatch], dry_run: bool) -> bool:
+    """One read-merge-write; True when the sidecar is settled (written, unchanged or failed)."""
+    path = plan.sidecar
     try:
-        data, _outcome = updated_sidecar(existing, plan.keywords, source=str(path),
-                                         replace_previous_auto=plan.replace_previous_auto)
+        before = snapshot(path)
+    except OSError as err:
+        report.failed.append((path, f"cannot read sidecar: {err.strerror or err}"))
+        return True
+    existing = before.data
+    try:
+        data, outcome = updated_sidecar(existing, plan.keywords, source=str(path),
+                                        replace_previous_auto=plan.replace_previous_auto)
     except XmpError as err:
         report.failed.append((path, str(err)))
-        return
+        return True
     if data is None:
         report.unchanged.append(path)
         report.images_saved.extend(plan.images)
-        return
-    problem = _unwritable_reason(path)
+        return True
+    problem = _unwritable_reason(before.target)
     if problem:
         report.failed.append((path, problem))
-        return
+        return True
     if dry_run:
         report.written.append(path)
-        return
+        return True
+    assert batch is not None
     try:
-        assert batch is not None
-        batch.record(path, existing, data)
-        atomic_write_bytes(path, data)
+        entry = batch.record(path, existing, data, added=outcome.added, removed=outcome.removed)
     except OSError as err:
+        report.failed.append((path, f"cannot write the undo journal, so the sidecar was left alone: "
+                                    f"{err.strerror or err}"))
+        return True
+    try:
+        replace_if_unchanged(before, data)
+    except FileChanged:
+        batch.abandon(entry)
+        raise
+    except OSError as err:
+        batch.abandon(entry)
         report.failed.append((path, f"cannot write sidecar: {err.strerror or err}"))
-        return
+        return True
     report.written.append(path)
     report.images_saved.extend(plan.images)
+    return True
 
 
 def _marked_read_only(path: Path) -> bool:
