@@ -150,10 +150,8 @@ def command_tag(args: argparse.Namespace) -> int:
     session = Session(label_sets, EngineOptions(batch_size=args.batch_size, fast_decode=not args.exact,
                                                 use_cache=not args.no_cache))
     session.use_model(load_model_from_args(args, quiet=args.quiet))
-    cache = session.cache()
-    cache_warnings_shown = list(cache.warnings) if cache is not None else []
-    for warning in cache_warnings_shown:
-        print(f"cliptagger: warning: {warning}", file=sys.stderr)
+    session.cache()
+    print_warnings(session)
     bar = ProgressBar(enabled=False if args.quiet else None)
     tagged, failures = 0, []
     try:
@@ -183,11 +181,15 @@ def command_tag(args: argparse.Namespace) -> int:
     report_failures(failures)
     print(f"cliptagger: tagged {tagged} of {len(found.images)} images"
           + (f", skipped {len(failures)}" if failures else "") + ".", file=sys.stderr)
-    for warning in (cache.warnings[len(cache_warnings_shown):] if cache is not None else []):
-        print(f"cliptagger: warning: {warning}", file=sys.stderr)  # e.g. the cache turned off mid-run
+    print_warnings(session)  # e.g. the cache turned itself off mid-run
     if not tagged:
         return EXIT_NOTHING_TAGGED
     return EXIT_SIDECARS_FAILED if sidecars_failed else EXIT_OK
+
+
+def print_warnings(session: "Session") -> None:
+    for warning in session.take_warnings():
+        print(f"cliptagger: warning: {warning}", file=sys.stderr)
 
 
 def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> list:

@@ -509,3 +509,22 @@ def test_8_help_explains_how_tagging_works(qtbot, window):
     window.actions.help.trigger()
     assert window.help_dialog.isVisible()
     assert "Templates" in window.help_dialog.findChild(__import__("PySide6.QtWidgets").QtWidgets.QTextBrowser).toPlainText()
+
+
+def test_a_cache_that_cannot_be_written_warns_once_and_tagging_goes_on(qtbot, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("CLIPTAGGER_CACHE_DIR", str(blocker / "cache"))
+    window = open_window(qtbot)
+    photos = add_and_run(qtbot, window, tmp_path / "photos", 3)
+    assert all(window.images.status(p) is Status.TAGGED for p in photos)
+    qtbot.waitUntil(lambda: getattr(window, "warning_box", None) is not None, timeout=TIMEOUT_MS)
+    assert "cache" in window.warning_box.text() and window.warning_box.isVisible()
+    window.warning_box.close()
+    window.warning_box = None
+    write_demo_folder(tmp_path / "more", count=2, seed=9)
+    window.add_paths([tmp_path / "more"])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 5, timeout=TIMEOUT_MS)
+    run_to_end(qtbot, window)
+    assert all(window.images.status(p) is Status.TAGGED for p in window.images.paths)
+    assert window.warning_box is None  # said once, not once per run

@@ -331,12 +331,14 @@ class _MergeRefused(Exception):
 
 def _owned_keywords(data: Optional[bytes], source: str) -> list[str]:
     """The keywords a sidecar records as cliptagger's own."""
-    from cliptagger.core.xmp import read_keywords
+    from cliptagger.core.xmp import read_keywords, union_keywords
     from cliptagger.core.xmp_document import parse_xmp
 
     if data is None:
         return []
-    return list(read_keywords(parse_xmp(data, source)).auto)
+    # The record lists each property's entries (``dog`` in dc:subject, ``Animals|dog`` in the
+    # hierarchical ones): one keyword, named once, in its hierarchical form where it has one.
+    return union_keywords(read_keywords(parse_xmp(data, source)).auto)
 
 
 def _without_our_keywords(entry: JournalEntry, current: bytes) -> Optional[bytes]:

@@ -99,6 +99,7 @@ class Session:
         self._label_sets = list(label_sets)
         self._photos: dict[Path, _PhotoState] = {}
         self._cache = cache
+        self._warnings_taken = 0
         self.model: "Optional[ClipModel]" = None
         self.engine: Optional[TaggingEngine] = None
 
@@ -120,6 +121,16 @@ class Session:
 
             self._cache = EmbeddingCache(self.options.cache_path)
         return self._cache
+
+    def take_warnings(self) -> list[str]:
+        """Warnings not handed out yet (e.g. the cache turned itself off): every front end shows them."""
+        cache = self._cache
+        if cache is None:
+            return []
+        with self._lock:
+            fresh = cache.warnings[self._warnings_taken:]
+            self._warnings_taken += len(fresh)
+        return list(fresh)
 
     def would_discard_results(self, model_id: Optional[str]) -> bool:
         """True when switching to ``model_id`` would throw away results (a different model)."""

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         tagging.tagging_failed.connect(self._tagging_failed)
         tagging.rescored.connect(self._rescored)
         tagging.label_sets_failed.connect(self._warn)
+        tagging.warned.connect(self._warn)
         writer.keywords_read.connect(self._keywords_read)
 
     def _restore_layout(self) -> None:
@@ -284,7 +285,9 @@ class MainWindow(QMainWindow):
             self._current_changed()
 
     def _warn(self, message: str) -> None:
-        QMessageBox.warning(self, "cliptagger", message)
+        """Not modal: a warning must not stop the window (or a worker's next report)."""
+        self.warning_box = QMessageBox(QMessageBox.Warning, "cliptagger", message, parent=self)
+        self.warning_box.open()
 
     # ------------------------------------------------------------------ label sets
 

@@ -42,6 +42,8 @@ class TaggingWorker(QObject):
     tagging_failed = Signal(str)
     rescored = Signal(int)                        # how many photos got new scores
     label_sets_failed = Signal(str)
+    #: something the user should know that did not stop the work (e.g. the cache turned off)
+    warned = Signal(str)
 
     def __init__(self, session: "Session", cancel: threading.Event, cancel_download: threading.Event) -> None:
         super().__init__()
@@ -95,6 +97,8 @@ class TaggingWorker(QObject):
         except Exception as err:
             traceback.print_exc()
             self.tagging_failed.emit(f"Tagging stopped by an unexpected error: {err}")
+        for warning in self.session.take_warnings():
+            self.warned.emit(warning)
         self.run_finished.emit(self._cancel.is_set())
 
     @Slot(object)
