@@ -528,3 +528,27 @@ def test_a_cache_that_cannot_be_written_warns_once_and_tagging_goes_on(qtbot, tm
     run_to_end(qtbot, window)
     assert all(window.images.status(p) is Status.TAGGED for p in window.images.paths)
     assert window.warning_box is None  # said once, not once per run
+
+
+def test_undo_of_a_sidecar_edited_since_offers_the_safe_forced_undo(qtbot, window, tmp_path):
+    import subprocess
+
+    from tests.xmp_readers import exiftool_keywords
+
+    [photo] = add_and_run(qtbot, window, tmp_path, 1)
+    window.actions.accept_all.trigger()
+    write(qtbot, window)
+    ours = window.session.accepted_keywords(photo)
+    sidecar = Path(f"{photo}.xmp")
+    # the user adds a keyword in another program after our write
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject+=Grandma", str(sidecar)], check=True)
+    report = undo(qtbot, window)
+    assert [p for p, _ in report.skipped] == [sidecar]
+    box = window.sidecars.undo_box
+    assert box is not None and box.isVisible() and "left as they are" in box.text()
+    with qtbot.waitSignal(window.sidecars.undo_finished, timeout=TIMEOUT_MS) as forced:
+        window.sidecars.force_button.click()
+    assert forced.args[0].merged == [sidecar]
+    subjects = exiftool_keywords(sidecar)["XMP-dc:Subject"]
+    assert "Grandma" in subjects
+    assert not {k.split("|")[-1] for k in ours} & set(subjects)

@@ -51,6 +51,7 @@ class SidecarController(QObject):
         self._after_write: Optional[Callable[[], None]] = None
         self.can_undo = Session.can_undo()
         self.command_dialog: Optional[dialogs.CommandDialog] = None
+        self.undo_box: Optional[QMessageBox] = None
         writer = client.writer
         # Bound methods only: PySide runs a lambda slot in the emitting (worker) thread.
         writer.write_done.connect(self._write_done)
@@ -100,8 +101,8 @@ class SidecarController(QObject):
 
     # ------------------------------------------------------------------ undo
 
-    def undo(self) -> None:
-        self.client.undo()
+    def undo(self, force: bool = False) -> None:
+        self.client.undo(force)
 
     @Slot(object)
     def _undo_done(self, report: "UndoReport") -> None:
@@ -110,10 +111,11 @@ class SidecarController(QObject):
             self._show("Nothing to undo.", 4000)
         else:
             message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
+            if report.merged:
+                message += f", {len(report.merged)} kept with only cliptagger's keywords taken out"
             if report.skipped:
                 message += f", {len(report.skipped)} left as they are"
-                self._report_box("Undo", message + ".", "\n".join(f"{p}: {why}" for p, why in report.skipped),
-                                 warning=True)
+                self._offer_forced_undo(message + ".", report)
             self._show(message + ".", 10000)
         self.images.refresh_all()
         self.changed.emit()
@@ -153,6 +155,19 @@ class SidecarController(QObject):
         self._after_write = None
         self.changed.emit()
         QMessageBox.warning(self._window, "cliptagger", message)
+
+    def _offer_forced_undo(self, message: str, report: "UndoReport") -> None:
+        """Sidecars changed since the write were left alone; offer the safe forced undo."""
+        box = QMessageBox(QMessageBox.Warning, "Undo", message, parent=self._window)
+        box.setInformativeText("These sidecars changed after cliptagger wrote them (another program or you "
+                               "edited them), so they were left as they are. You can take only cliptagger's "
+                               "keywords out of them: everything added since stays.")
+        box.setDetailedText("\n".join(f"{p}: {why}" for p, why in report.skipped))
+        self.force_button = box.addButton("Take Out cliptagger's Keywords", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Leave Them", QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(lambda button: self.undo(force=True) if button is self.force_button else None)
+        self.undo_box = box
+        box.open()
 
     def _report_box(self, title: str, message: str, details: str, warning: bool) -> None:
         box = QMessageBox(QMessageBox.Warning if warning else QMessageBox.Information, title, message,

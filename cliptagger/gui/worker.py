@@ -142,9 +142,9 @@ class WriterWorker(QObject):
         self._guarded("Writing sidecars failed",
                       lambda: self.session.write(SidecarStyle(style), description="cliptagger app"), self.write_done)
 
-    @Slot()
-    def undo(self) -> None:
-        self._guarded("Undo failed", self.session.undo, self.undo_done)
+    @Slot(bool)
+    def undo(self, force: bool) -> None:
+        self._guarded("Undo failed", lambda: self.session.undo(force=force), self.undo_done)
 
     @Slot(str, str)
     def export(self, path: str, form: str) -> None:
@@ -167,7 +167,7 @@ class WorkerClient(QObject):
     _run = Signal(object)
     _rescore = Signal(object)
     _write = Signal(str)
-    _undo = Signal()
+    _undo = Signal(bool)
     _export = Signal(str, str)
     _read_keywords = Signal(object)
 
@@ -214,8 +214,9 @@ class WorkerClient(QObject):
     def write(self, style: SidecarStyle) -> None:
         self._write.emit(SidecarStyle(style).value)
 
-    def undo(self) -> None:
-        self._undo.emit()
+    def undo(self, force: bool = False) -> None:
+        """``force``: from sidecars changed since, take out only cliptagger's own keywords."""
+        self._undo.emit(force)
 
     def export(self, path: Path, form: ExportFormat) -> None:
         self._export.emit(str(path), ExportFormat(form).value)
