@@ -103,7 +103,7 @@ def query_vector(query: SearchQuery, encoder: TextEncoder, examples: dict[Path, 
     for path in query.like:
         vector = examples.get(Path(path))
         if vector is None:
-            raise SearchError(f"{path}: no embedding (the photo could not be read)")
+            raise SearchError(f"{Path(path).name} has no embedding yet: tag it first (or it could not be read)")
         positives.append(vector)
     negatives = [text_prototype(encoder, t, query.templates) for t in query.unlike if t.strip()]
     return combine(positives, negatives)
