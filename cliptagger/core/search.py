@@ -136,6 +136,8 @@ class SearchIndex:
 
     dim: int = 0
     paths: list[Path] = field(default_factory=list)
+    #: Bumped by every ``put`` (callers cache row selections against it).
+    version: int = 0
     _rows: dict[Path, int] = field(default_factory=dict)
     _matrix: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -154,51 +156,68 @@ class SearchIndex:
         """Add or replace embeddings (any float dtype; stored as fp16)."""
         import torch
 
-        items = [(Path(p), v) for p, v in items]
+        items = list(items)
         if not items:
             return
         with self._lock:
             if self._matrix is None:
                 self.dim = int(items[0][1].reshape(-1).shape[0])
-                self._matrix = torch.zeros((max(64, len(items)), self.dim), dtype=torch.float16)
-            new = [p for p, _ in items if p not in self._rows]
-            needed = len(self.paths) + len(set(new))
-            if needed > self._matrix.shape[0]:
-                grown = torch.zeros((max(needed, self._matrix.shape[0] * 2), self.dim), dtype=torch.float16)
-                grown[: len(self.paths)] = self._matrix[: len(self.paths)]
-                self._matrix = grown
-            for path, vector in items:
+                self._matrix = torch.zeros((len(items), self.dim), dtype=torch.float16)
+            rows = []
+            for path, _ in items:
                 row = self._rows.get(path)
                 if row is None:
                     row = self._rows[path] = len(self.paths)
                     self.paths.append(path)
-                self._matrix[row] = vector.reshape(-1).to(torch.float16)
+                rows.append(row)
+            if len(self.paths) > self._matrix.shape[0]:  # grow by a quarter: little slack
+                grown = torch.zeros((max(len(self.paths), self._matrix.shape[0] * 5 // 4), self.dim),
+                                    dtype=torch.float16)
+                grown[: self._matrix.shape[0]] = self._matrix
+                self._matrix = grown
+            vectors = torch.stack([v.reshape(-1) for _, v in items]).to(torch.float16)
+            self._matrix[torch.tensor(rows, dtype=torch.long)] = vectors
+            self.version += 1
 
     def get(self, path: Path) -> Optional[Any]:
         with self._lock:
             row = self._rows.get(Path(path))
             return None if row is None else self._matrix[row].float()
 
-    def scores(self, vector: Any, paths: Optional[Sequence[Path]] = None) -> tuple[list[Path], Any]:
-        """(paths, float32 scores) for ``paths`` (default: every row) that have a row."""
+    def rows_of(self, paths: Sequence[Path]) -> tuple[list[Path], Any]:
+        """The paths among ``paths`` that have a row, and those rows (for ``scores``)."""
         import torch
 
+        with self._lock:
+            rows = self._rows
+            chosen = [p for p in paths if p in rows]
+            return chosen, torch.tensor([rows[p] for p in chosen], dtype=torch.long)
+
+    def scores(self, vector: Any, paths: Optional[Sequence[Path]] = None,
+               selection: "Optional[int | tuple[list[Path], Any]]" = None) -> tuple[list[Path], Any]:
+        """(paths, float32 scores) for ``paths`` (default: every row) that have a row;
+        ``selection`` instead of ``paths``: a ``rows_of`` result, or n for the first n rows."""
+        import torch
+
+        if selection is None and paths is not None:
+            selection = self.rows_of(paths)
         with self._lock:
             if self._matrix is None:
                 return [], torch.empty(0)
             query = vector.reshape(-1).to(torch.float16)
-            if paths is None:
-                return list(self.paths), (self._matrix[: len(self.paths)] @ query).float()
-            chosen = [Path(p) for p in paths if Path(p) in self._rows]
-            rows = torch.tensor([self._rows[p] for p in chosen], dtype=torch.long)
+            if selection is None or isinstance(selection, int):
+                count = len(self.paths) if selection is None else min(selection, len(self.paths))
+                return self.paths[:count], (self._matrix[:count] @ query).float()
+            chosen, rows = selection
             return chosen, (self._matrix.index_select(0, rows) @ query).float()
 
     def search(self, vector: Any, paths: Optional[Sequence[Path]] = None, top: Optional[int] = None,
-               min_score: Optional[float] = None) -> list[Hit]:
+               min_score: Optional[float] = None,
+               selection: "Optional[int | tuple[list[Path], Any]]" = None) -> list[Hit]:
         """Best first: at most ``top`` hits scoring at least ``min_score``."""
         import torch
 
-        chosen, scores = self.scores(vector, paths)
+        chosen, scores = self.scores(vector, paths, selection)
         if not chosen:
             return []
         k = len(chosen) if top is None else max(0, min(top, len(chosen)))

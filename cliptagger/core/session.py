@@ -103,6 +103,8 @@ class Session:
         self._cache = cache
         self.model: "Optional[ClipModel]" = None
         self.engine: Optional[TaggingEngine] = None
+        #: Bumped when photos or results change: search re-reads embeddings only then.
+        self._changes = 0
 
     # ------------------------------------------------------------------ model and labels
 
@@ -171,11 +173,13 @@ class Session:
                 if path not in self._photos:
                     self._photos[path] = _PhotoState()
                     added.append(path)
+            self._changes += bool(added)
         return added
 
     def remove_all(self) -> None:
         with self._lock:
             self._photos.clear()
+            self._changes += 1
             self.review.clear()
 
     def paths(self) -> list[Path]:
@@ -227,6 +231,7 @@ class Session:
                     state.result, state.failure = None, outcome.reason
                 else:
                     state.result, state.failure = outcome, ""
+                self._changes += 1
             yield outcome
 
     # ------------------------------------------------------------------ review
@@ -402,18 +407,36 @@ class Session:
         if query.is_empty:
             raise SearchError("a search needs some text or an example photo")
         state = self._search_state(engine)
-        in_view = self.paths() if paths is None else [Path(p) for p in paths]
-        self.add(in_view)
-        complete = self._index_embeddings(state, in_view, progress, cancel, encode)
         examples = [Path(p) for p in query.like]
-        outside = [p for p in examples if p not in state.index and p not in self._photos]
+        with self._lock:
+            outside = [p for p in examples if p not in state.index and p not in self._photos]
         if outside:  # an example from elsewhere: encoded (and cached), not added to the photos
             state.index.put((o.path, o.embedding) for o in engine.run(outside) if isinstance(o, ImageResult))
+        if paths is None:
+            selection = self._whole_view(state, progress, cancel, encode)
+        else:
+            in_view = [p if isinstance(p, Path) else Path(p) for p in paths]
+            self.add(in_view)
+            complete = self._index_embeddings(state, in_view, progress, cancel, encode)
+            # the index holds every photo in view and nothing else: no need to pick rows
+            selection = whole_or_rows(state.index, in_view, complete)
         self._index_embeddings(state, [p for p in examples if p not in state.index], None, cancel, encode)
         vector = query_vector(query, state.prompts, {p: state.index.get(p) for p in examples if p in state.index})
-        # The index holds every photo in view and nothing else: no need to pick rows.
-        whole = complete and len(state.index) == len(in_view)
-        return state.index.search(vector, None if whole else in_view, top=top, min_score=min_score)
+        return state.index.search(vector, top=top, min_score=min_score, selection=selection)
+
+    def _whole_view(self, state: "_SearchState", progress: Optional[Callable[[Progress], None]],
+                    cancel: Optional[threading.Event], encode: bool) -> "int | tuple":
+        """Rows of every photo in the session, re-read only after a change:
+        a search as you type costs no per-photo Python work."""
+        with self._lock:
+            changes = self._changes
+        if state.view is not None and state.view[:2] == (changes, state.index.version):
+            return state.view[2]
+        in_view = self.paths()
+        complete = self._index_embeddings(state, in_view, progress, cancel, encode)
+        selection = whole_or_rows(state.index, in_view, complete)
+        state.view = (changes, state.index.version, selection)
+        return selection
 
     def _search_state(self, engine: TaggingEngine) -> "_SearchState":
         """The search index and query-text cache of the current model (a new model: new ones)."""
@@ -447,8 +470,16 @@ class Session:
         return all(p in state.index for p in missing)
 
 
+def whole_or_rows(index: "SearchIndex", in_view: list[Path], complete: bool) -> "int | tuple":
+    """The index's first rows when they are exactly the photos in view (no rows to pick),
+    else the rows of the photos in view."""
+    return len(in_view) if complete and len(index) == len(in_view) else index.rows_of(in_view)
+
+
 @dataclass
 class _SearchState:
     model_id: str
     index: "SearchIndex"
     prompts: "PromptEmbeddingCache"
+    #: (session changes, index version, row selection) of the last search over every photo.
+    view: Optional[tuple] = None
