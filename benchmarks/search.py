@@ -68,7 +68,6 @@ def latency(sizes: list[int], dim: int, repeats: int) -> None:
         fp32 = timed(lambda: torch.topk(full @ query, 20), repeats)
         assert [h.path for h in index.search(query, top=1)] == [paths[int(torch.argmax(full @ query))]]
         print(f"{size:>8} {fp16:>9.2f} {fp32:>9.2f} {fp32 / fp16:>9.1f}x {index.nbytes / 2**20:>11.1f} {grown:>9.1f}")
-        del vectors, full, index
 
 
 def end_to_end(size: int, repeats: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -26,7 +27,6 @@ from cliptagger.gui.image_list import SCORE_COLUMN
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
 
-    from cliptagger.core.search import Hit
     from cliptagger.core.session import Session
     from cliptagger.gui.image_list import ImageListModel, ImageSortModel
 
@@ -34,10 +34,17 @@ if TYPE_CHECKING:
 DEBOUNCE_MS = 120
 
 
+@dataclass
+class SearchResult:
+    scores: dict[Path, float]     # every searchable photo
+    shown: set[Path]              # the ones that stand out (``core.search.relevant``)
+
+
 class SearchWorker(QObject):
     """Runs ``Session.search`` off the UI thread; skips requests a newer one made stale."""
 
-    finished = Signal(int, object, str)   # generation, list[Hit] (None on error), error message
+    #: generation, SearchResult (None on error), error message
+    finished = Signal(int, object, str)
 
     def __init__(self, session: "Session") -> None:
         super().__init__()
@@ -63,7 +70,10 @@ class SearchWorker(QObject):
             traceback.print_exc()
             self.finished.emit(generation, None, f"Search failed: {err!r}")
             return
-        self.finished.emit(generation, hits, "")
+        # The per-photo Python work happens here too, not on the UI thread.
+        scores = {hit.path: hit.score for hit in hits}
+        cut = relevant(list(scores.values()))
+        self.finished.emit(generation, SearchResult(scores, {p for p, v in scores.items() if v >= cut}), "")
 
 
 class SearchController(QObject):
@@ -208,18 +218,16 @@ class SearchController(QObject):
         self._request.emit(self._generation, self._query)
 
     @Slot(int, object, str)
-    def _finished(self, generation: int, hits: "Optional[list[Hit]]", error: str) -> None:
+    def _finished(self, generation: int, result: Optional[SearchResult], error: str) -> None:
         if generation != self._generation or not self.active:
             return  # the user typed on, or cleared the search
-        if hits is None:
+        if result is None:
             self._message(error, 6000)
             return
         self.last_query = self._query
-        scores = {hit.path: hit.score for hit in hits}
-        cut = relevant([hit.score for hit in hits])
-        shown = {hit.path for hit in hits if hit.score >= cut}
-        self._show(scores, shown)
-        unsearchable = len(self.images.paths) - len(scores)
+        shown = result.shown
+        self._show(result.scores, shown)
+        unsearchable = len(self.images.paths) - len(result.scores)
         self._message(f"{len(shown)} of {len(self.images.paths)} photos match {self._describe()}"
                       + (f"; {unsearchable} not searchable yet (tag them first, F5)" if unsearchable else "")
                       + ". Esc shows all again.", 0)
