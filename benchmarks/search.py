@@ -101,11 +101,17 @@ def text_encoding(arch: str, repeats: int) -> None:
     from cliptagger.core.search import query_prompts, text_prototype
     from cliptagger.core.weights import request_for
 
+    import torch
+
     model = load_model(request_for(arch), device="cpu", random_weights=True, precision="fp32")
     words = iter(range(10**6))
     encode = lambda: text_prototype(PromptEmbeddingCache(model), f"a red kite over the sea {next(words)}")  # noqa: E731
-    print(f"\n== query text encoding with {arch} (fp32, {len(query_prompts('x'))} prompts, random weights): "
-          f"{timed(encode, max(5, repeats // 5)):.1f} ms median")
+    print(f"\n== query text encoding with {arch} (fp32, {len(query_prompts('x'))} prompts, random weights), median:")
+    default = torch.get_num_threads()
+    for threads in sorted({1, default}):
+        torch.set_num_threads(threads)
+        print(f"{threads} torch thread(s): {timed(encode, max(5, repeats // 5)):.1f} ms")
+    torch.set_num_threads(default)
 
 
 def quality(pictures: int, copies: int) -> None:
