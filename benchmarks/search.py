@@ -13,6 +13,7 @@
 4. quality, demo model on generated pictures: precision@5 of text queries (hits in the
    top five that match, over min(5, pictures that match)), and how often ``--like`` with a
    recompressed (JPEG q55), resized (70%) copy ranks the original first.
+5. the app: UI-thread time to apply a search's results to the photo list, and to clear it.
 """
 
 from __future__ import annotations
@@ -114,6 +115,46 @@ def text_encoding(arch: str, repeats: int) -> None:
     torch.set_num_threads(default)
 
 
+def ui_apply(sizes: list[int]) -> None:
+    """UI-thread time to show a search's results in the app's list, and to clear it."""
+    import random
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    from cliptagger.core.labels import Label, LabelSet
+    from cliptagger.core.session import Session
+    from cliptagger.gui.image_list import ImageListModel, ImageSortModel
+    from cliptagger.gui.photo_table import build_photo_table
+    from cliptagger.gui.search_bar import MAX_SHOWN, SearchController
+
+    app = QApplication.instance() or QApplication([])
+    print(f"\n== app: UI-thread time to show a search's results (best {MAX_SHOWN}) and to clear it")
+    for size in sizes:
+        session = Session([LabelSet("S", (Label("a"), Label("b")))])
+        images = ImageListModel(session)
+        proxy = ImageSortModel(images)
+        table = build_photo_table(proxy, 64)
+        window = QMainWindow()
+        search = SearchController(window, session, images, proxy, table)
+        window.setCentralWidget(search.widget)
+        window.resize(1000, 700)
+        window.show()
+        images.add_paths([Path(f"/photos/{i:07d}.jpg") for i in range(size)])
+        app.processEvents()
+        scores = {path: random.random() for path in images.paths}
+        shown = set(sorted(scores, key=scores.get)[-MAX_SHOWN:])
+        started = time.perf_counter()
+        search._show(scores, shown)
+        app.processEvents()
+        applied = time.perf_counter()
+        search._show(None)
+        app.processEvents()
+        print(f"{size:>8} photos: show {1000 * (applied - started):.0f} ms, clear {1000 * (time.perf_counter() - applied):.0f} ms")
+        search.shutdown()
+        window.close()
+
+
 def quality(pictures: int, copies: int) -> None:
     from PIL import Image
 
@@ -177,6 +218,7 @@ def main() -> None:
     if args.text_model:
         text_encoding(args.text_model, args.repeats)
     quality(args.pictures, args.copies)
+    ui_apply([1000, *args.sizes])
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 #: Wait this long after the last keystroke before searching (ms).
 DEBOUNCE_MS = 120
+#: Show at most this many hits: the list's proxy filters and sorts in Python, and the UI
+#: thread must stay quick on a 100,000-photo list (a search is for finding a few).
+MAX_SHOWN = 1000
 
 
 @dataclass
@@ -73,7 +76,8 @@ class SearchWorker(QObject):
         # The per-photo Python work happens here too, not on the UI thread.
         scores = {hit.path: hit.score for hit in hits}
         cut = relevant(list(scores.values()))
-        self.finished.emit(generation, SearchResult(scores, {p for p, v in scores.items() if v >= cut}), "")
+        shown = {hit.path for hit in hits[:MAX_SHOWN] if hit.score >= cut}  # hits come best first
+        self.finished.emit(generation, SearchResult(scores, shown), "")
 
 
 class SearchController(QObject):
@@ -237,16 +241,21 @@ class SearchController(QObject):
         return SearchQuery(self.edit.text().strip(), self._like).describe()
 
     def _show(self, scores: Optional[dict[Path, float]], shown: Optional[set[Path]] = None) -> None:
+        """Apply a search to the list (None: none). The order of the steps keeps the proxy's
+        Python callbacks to one filter pass plus sorting the shown rows only."""
         header = self.table.horizontalHeader()
         if scores is not None and self._sort_before is None:
             self._sort_before = (header.sortIndicatorSection(), header.sortIndicatorOrder())
-        self.images.set_search_scores(scores)
+        if scores is None and self._sort_before is None:
+            return  # no search was shown
+        self.sorted.sort(-1)  # the added order: cheap, and no re-sort while filtering
+        self.images.search_scores = scores  # no dataChanged: the filter below repaints
         self.sorted.show_only(shown)
         self.table.setColumnHidden(SCORE_COLUMN, scores is None)
         if scores is not None:
             self.table.sortByColumn(SCORE_COLUMN, Qt.DescendingOrder)
             self.table.scrollToTop()
-        elif self._sort_before is not None:
+        else:
             section, order = self._sort_before
             self._sort_before = None
             self.table.sortByColumn(section, order)
