@@ -125,6 +125,10 @@ class SearchController(QObject):
         self.find_action.setStatusTip("Find photos by description (Ctrl+F)")
         self.find_action.triggered.connect(self.focus)
         window.addAction(self.find_action)
+        edit_menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&Edit"), None)
+        if edit_menu is not None:
+            edit_menu.addSeparator()
+            edit_menu.addAction(self.find_action)
         table.setContextMenuPolicy(Qt.CustomContextMenu)
         table.customContextMenuRequested.connect(self._context_menu)
 
