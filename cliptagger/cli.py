@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate a folder of test pictures and tag it with the demo model")
     demo.add_argument("folder", nargs="?", type=Path, default=Path("demo-photos"))
     demo.add_argument("--count", type=int, default=24)
+    add_search_parser(commands)
     return parser
 
 
@@ -107,6 +108,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return command_undo(args)
         if args.command == "cache":
             return command_cache(args)
+        if args.command == "search":
+            return command_search(args)
     except CliptaggerError as err:
         print(f"cliptagger: {err}", file=sys.stderr)
         return EXIT_SETUP
@@ -360,6 +363,66 @@ def command_demo(args: argparse.Namespace) -> int:
     print(f"cliptagger: generated {len(written)} pictures in {args.folder}/ "
           "(file names tell the truth: colour-shape-background)", file=sys.stderr)
     return main(["tag", str(args.folder), "--model", DEMO_KEY, "--device", "cpu", "--quiet"])
+
+
+def add_search_parser(commands: "argparse._SubParsersAction") -> None:
+    search = commands.add_parser("search", help="find photos by text and by example (ranked, best first)")
+    search.add_argument("query", help='what to look for, e.g. "a red kite over the sea" ("" with --like only)')
+    search.add_argument("paths", nargs="+", type=Path, help="image files and folders (searched recursively)")
+    search.add_argument("--like", action="append", type=Path, default=[], metavar="IMAGE",
+                        help="photos whose look to find more of; repeat for several")
+    search.add_argument("--not", dest="unlike", action="append", default=[], metavar="TEXT",
+                        help="push photos that match this text down; repeat for several")
+    search.add_argument("--top", type=int, default=20, metavar="K", help="show the K best (default 20; 0: all)")
+    search.add_argument("--min-score", type=float, default=None, metavar="S",
+                        help="show only photos scoring at least S (a cosine, -1 to 1)")
+    search.add_argument("--json", action="store_true", help="one JSON object per photo (JSON Lines)")
+    add_model_arguments(search)
+    search.add_argument("--batch-size", type=int, default=None, metavar="N", help="images per encoder batch")
+    search.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    search.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def command_search(args: argparse.Namespace) -> int:
+    """Rank photos by a query; photos not in the cache yet are encoded first (progress bar)."""
+    from cliptagger.core.engine import ImageFailure
+    from cliptagger.core.scan import scan
+    from cliptagger.core.search import SearchError, SearchQuery
+    from cliptagger.core.session import EngineOptions, Session
+
+    query = SearchQuery(args.query, tuple(args.like), tuple(args.unlike))
+    if query.is_empty:
+        print("cliptagger: give a query text or --like IMAGE.", file=sys.stderr)
+        return EXIT_SETUP
+    for example in query.like:
+        if not example.is_file():
+            print(f"cliptagger: --like {example}: no such file", file=sys.stderr)
+            return EXIT_SETUP
+    found = scan(args.paths)
+    for path, reason in found.problems:
+        print(f"cliptagger: {path}: {reason}", file=sys.stderr)
+    if not found.images:
+        print("cliptagger: no supported images found.", file=sys.stderr)
+        return EXIT_NOTHING_TAGGED
+    session = Session(load_label_files(None, args.model),
+                      EngineOptions(batch_size=args.batch_size, use_cache=not args.no_cache))
+    session.use_model(load_model_from_args(args, quiet=args.quiet))
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        hits = session.search(query, found.images, cancel=threading.Event(), top=args.top or None,
+                              min_score=args.min_score,
+                              progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed))
+    except SearchError as err:
+        print(f"cliptagger: {err}", file=sys.stderr)
+        return EXIT_SETUP
+    finally:
+        bar.close()
+    for path, score in hits:
+        print(json.dumps({"path": str(path), "score": round(score, 4)}, ensure_ascii=False) if args.json
+              else f"{score:.4f}  {path}")
+    report_failures([ImageFailure(p, reason) for p, reason in session.failures()])
+    print(f"cliptagger: {len(hits)} of {len(found.images)} photos shown for {query.describe()}.", file=sys.stderr)
+    return EXIT_OK if hits else EXIT_NOTHING_TAGGED
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ from cliptagger.core.sidecars import (
 if TYPE_CHECKING:
     from cliptagger.core.cache import EmbeddingCache
     from cliptagger.core.journal import UndoReport
+    from cliptagger.core.engine import PromptEmbeddingCache
     from cliptagger.core.model import ClipModel
+    from cliptagger.core.search import Hit, SearchIndex, SearchQuery
 
 
 class SessionError(Exception):
@@ -102,6 +104,8 @@ class Session:
         self._warnings_taken = 0
         self.model: "Optional[ClipModel]" = None
         self.engine: Optional[TaggingEngine] = None
+        #: Bumped when photos or results change: search re-reads embeddings only then.
+        self._changes = 0
 
     # ------------------------------------------------------------------ model and labels
 
@@ -180,11 +184,13 @@ class Session:
                 if path not in self._photos:
                     self._photos[path] = _PhotoState()
                     added.append(path)
+            self._changes += bool(added)
         return added
 
     def remove_all(self) -> None:
         with self._lock:
             self._photos.clear()
+            self._changes += 1
             self.review.clear()
 
     def paths(self) -> list[Path]:
@@ -236,6 +242,7 @@ class Session:
                     state.result, state.failure = None, outcome.reason
                 else:
                     state.result, state.failure = outcome, ""
+                self._changes += 1
             yield outcome
 
     # ------------------------------------------------------------------ review
@@ -388,3 +395,102 @@ class Session:
             raise SessionError("no accepted tags to export: accept some tags first")
         command = write_exiftool_csv(path, assignments)
         return ExportReport(path, len(assignments), command)
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, query: "SearchQuery", paths: Optional[Sequence[Path]] = None,
+               progress: Optional[Callable[[Progress], None]] = None,
+               cancel: Optional[threading.Event] = None, encode: bool = True,
+               top: Optional[int] = None, min_score: Optional[float] = None) -> "list[Hit]":
+        """Rank ``paths`` (default: every photo in the session) by ``query``, best first.
+
+        The embeddings come from the session's results, then from the cache; with ``encode``
+        the photos that have neither are tagged first (the same run as ``tag``, with its
+        progress and cancel), without it they are left out. They are kept in an fp16 matrix
+        (``core.search.SearchIndex``), so a later search costs one text encoding and one
+        matrix product. ``like`` photos outside ``paths`` are encoded but not ranked.
+        """
+        from cliptagger.core.search import SearchError, query_vector
+
+        engine = self.engine
+        if engine is None:
+            raise SessionError("no model is loaded yet")
+        if query.is_empty:
+            raise SearchError("a search needs some text or an example photo")
+        state = self._search_state(engine)
+        examples = [Path(p) for p in query.like]
+        with self._lock:
+            outside = [p for p in examples if p not in state.index and p not in self._photos]
+        if outside:  # an example from elsewhere: encoded (and cached), not added to the photos
+            state.index.put((o.path, o.embedding) for o in engine.run(outside) if isinstance(o, ImageResult))
+        if paths is None:
+            selection = self._whole_view(state, progress, cancel, encode)
+        else:
+            in_view = [p if isinstance(p, Path) else Path(p) for p in paths]
+            self.add(in_view)
+            complete = self._index_embeddings(state, in_view, progress, cancel, encode)
+            # the index holds every photo in view and nothing else: no need to pick rows
+            selection = whole_or_rows(state.index, in_view, complete)
+        self._index_embeddings(state, [p for p in examples if p not in state.index], None, cancel, encode)
+        vector = query_vector(query, state.prompts, {p: state.index.get(p) for p in examples if p in state.index})
+        return state.index.search(vector, top=top, min_score=min_score, selection=selection)
+
+    def _whole_view(self, state: "_SearchState", progress: Optional[Callable[[Progress], None]],
+                    cancel: Optional[threading.Event], encode: bool) -> "int | tuple":
+        """Rows of every photo in the session, re-read only after a change:
+        a search as you type costs no per-photo Python work."""
+        with self._lock:
+            changes = self._changes
+        if state.view is not None and state.view[:2] == (changes, state.index.version):
+            return state.view[2]
+        in_view = self.paths()
+        complete = self._index_embeddings(state, in_view, progress, cancel, encode)
+        selection = whole_or_rows(state.index, in_view, complete)
+        state.view = (changes, state.index.version, selection)
+        return selection
+
+    def _search_state(self, engine: TaggingEngine) -> "_SearchState":
+        """The search index and query-text cache of the current model (a new model: new ones)."""
+        from cliptagger.core.engine import PromptEmbeddingCache
+        from cliptagger.core.search import SearchIndex
+
+        with self._lock:
+            state = getattr(self, "_search", None)
+            if state is None or state.model_id != engine.model.model_id:
+                state = self._search = _SearchState(engine.model.model_id, SearchIndex(),
+                                                    PromptEmbeddingCache(engine.model))
+            return state
+
+    def _index_embeddings(self, state: "_SearchState", paths: Sequence[Path],
+                          progress: Optional[Callable[[Progress], None]],
+                          cancel: Optional[threading.Event], encode: bool) -> bool:
+        """Put the embeddings of ``paths`` that are not in the index yet into it; True when
+        every one of them is in the index now."""
+        missing = [p for p in paths if p not in state.index]
+        if not missing:
+            return True
+        with self._lock:
+            known = [(p, self._photos[p].result) for p in missing if p in self._photos]
+        state.index.put((p, r.embedding) for p, r in known if r is not None)
+        rest = [p for p, r in known if r is None and not self.failure(p)]
+        if encode and rest:
+            outcomes = list(self.tag(rest, progress, cancel))
+            state.index.put((o.path, o.embedding) for o in outcomes if isinstance(o, ImageResult))
+        elif rest and self.cache() is not None and self.model is not None:
+            state.index.put(self.cache().lookup(rest, self.model.model_id).items())
+        return all(p in state.index for p in missing)
+
+
+def whole_or_rows(index: "SearchIndex", in_view: list[Path], complete: bool) -> "int | tuple":
+    """The index's first rows when they are exactly the photos in view (no rows to pick),
+    else the rows of the photos in view."""
+    return len(in_view) if complete and len(index) == len(in_view) else index.rows_of(in_view)
+
+
+@dataclass
+class _SearchState:
+    model_id: str
+    index: "SearchIndex"
+    prompts: "PromptEmbeddingCache"
+    #: (session changes, index version, row selection) of the last search over every photo.
+    view: Optional[tuple] = None

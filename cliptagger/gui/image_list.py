@@ -39,6 +39,8 @@ STATUS_COLOURS = {
 
 #: Qt.UserRole: the row's path (tests and the window use it to map rows to photos).
 PATH_ROLE = Qt.UserRole
+#: The similarity to the active search (shown, and hidden with it, by gui.search_bar).
+SCORE_COLUMN = 3
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Counts:
 
 
 class ImageListModel(QAbstractTableModel):
-    COLUMNS = ("Image", "Status", "Proposed tags")
+    COLUMNS = ("Image", "Status", "Proposed tags", "Score")
     counts_changed = Signal()
 
     def __init__(self, session: "Session", parent=None) -> None:
@@ -58,6 +60,8 @@ class ImageListModel(QAbstractTableModel):
         self.paths: list[Path] = []
         self._rows: dict[Path, int] = {}
         self._thumbnails: dict[Path, QPixmap] = {}
+        #: Photo -> similarity to the active search (None: no search).
+        self.search_scores: Optional[dict[Path, float]] = None
 
     # ---------------------------------------------------------------- Qt model API
 
@@ -84,6 +88,9 @@ class ImageListModel(QAbstractTableModel):
                 return self.status(path).value
             if column == 2:
                 return self.tags_text(path)
+            if column == SCORE_COLUMN:
+                score = (self.search_scores or {}).get(path)
+                return "" if score is None else f"{score:.3f}"
         if role == Qt.DecorationRole and column == 0:
             return self._thumbnails.get(path)
         if role == Qt.ToolTipRole:
@@ -165,6 +172,12 @@ class ImageListModel(QAbstractTableModel):
     def thumbnail(self, path: Path) -> Optional[QPixmap]:
         return self._thumbnails.get(Path(path))
 
+    def set_search_scores(self, scores: Optional[dict[Path, float]]) -> None:
+        """Show these similarities in the Score column (None: no search is active)."""
+        self.search_scores = scores
+        if self.paths:
+            self.dataChanged.emit(self.index(0, SCORE_COLUMN), self.index(len(self.paths) - 1, SCORE_COLUMN))
+
     # ---------------------------------------------------------------- review
 
     def decide(self, paths: list[Path], decision: Optional[Decision], key: Optional[TagKey] = None) -> int:
@@ -196,13 +209,33 @@ class ImageListModel(QAbstractTableModel):
 
 
 class ImageSortModel(QSortFilterProxyModel):
-    """What the table shows: the photo list, sortable by any column, ignoring letter case."""
+    """What the table shows: the photo list, sortable by any column, ignoring letter case;
+    while a search is active, only the photos it shows (``show_only``)."""
 
     def __init__(self, source: ImageListModel, parent=None) -> None:
         super().__init__(parent)
         self.setSourceModel(source)
         self.setSortCaseSensitivity(Qt.CaseInsensitive)
         self.setSortLocaleAware(True)
+        self._shown: Optional[set[Path]] = None
+
+    def show_only(self, paths: Optional[set[Path]]) -> None:
+        """Hide every photo not in ``paths`` (None: show all again); re-sorts too."""
+        self._shown = paths
+        self.invalidate()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if self._shown is None:
+            return True
+        return self.sourceModel().paths[source_row] in self._shown
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
+        source = self.sourceModel()
+        if left.column() == SCORE_COLUMN and source.search_scores is not None:
+            scores, paths = source.search_scores, source.paths
+            low = float("-inf")
+            return scores.get(paths[left.row()], low) < scores.get(paths[right.row()], low)
+        return super().lessThan(left, right)
 
     def path_at(self, row: int) -> Optional[Path]:
         index = self.index(row, 0)

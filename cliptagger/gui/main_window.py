@@ -28,6 +28,7 @@ from cliptagger.gui.label_editor import LabelSetEditor
 from cliptagger.gui.model_controller import ModelController
 from cliptagger.gui.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.scanner import FolderScanner
+from cliptagger.gui.search_bar import SearchController
 from cliptagger.gui.thumbnails import ThumbnailLoader
 from cliptagger.gui.worker import WorkerClient
 from cliptagger.gui.sidecar_controller import SidecarController
@@ -64,7 +65,8 @@ class MainWindow(QMainWindow):
         self.panel = ResultsPanel(self.session)
         self.panel.decision.connect(self._decide_one)
         self.splitter = QSplitter()
-        self.splitter.addWidget(self.table)
+        self.search = SearchController(self, self.session, self.images, self.sorted, self.table)
+        self.splitter.addWidget(self.search.widget)  # the search box above the table
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -391,5 +393,6 @@ class MainWindow(QMainWindow):
             pass
         self.thumbnails.shutdown()
         self.scanner.shutdown()
+        self.search.shutdown()
         self.client.shutdown()
         event.accept()
