@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Throughput of cliptagger's pipeline against the naive CLIP loop, measured side by side.
 
-    python benchmarks/throughput.py [--corpus DIR] [--images 32] [--naive-images 12]
+    python benchmarks/throughput.py [--corpus DIR] [--images 24] [--naive-images 8] [--repeats 3]
                                     [--retag-images 10000] [--rss-images 2000]
 
-Same model for every step: ViT-B-32-256 with random weights (speed does not depend on
-the values). Steps:
+Same architecture for every step: ViT-B-32-256 with random weights (speed does not depend
+on the values). Without --corpus, 24 camera-sized (12 MP, ~4000x3000) JPEGs with texture
+and sensor grain are generated, so that they compress (and decode) like photos. Steps:
 
-1. naive loop: CLIP's example code, one image at a time: Image.open, preprocess,
+0. precision: what the load-time probe chose on this CPU and its figures; the encoder's
+   img/s at each precision (batch 16, all cores);
+1. decode: ms per image on one thread for each decoder (Pillow full decode, Pillow DCT
+   draft as the engine does it, and the alternatives measured against it);
+2. naive loop: CLIP's example code, one image at a time: Image.open, preprocess,
    encode_image in fp32 under no_grad;
-2. cliptagger's engine with default settings and a cold embedding cache;
-3. the parts: single-thread fast-path decode time per image, and the encoder's time per
-   image on pre-decoded batches; ceiling = cores / (decode + cores x encoder);
+3. cliptagger's engine with default settings and a cold embedding cache (best of
+   --repeats, as are the parts: a shared machine's noise should not decide), and with the
+   other thread plans for comparison; ceiling = cores / (decode + cores x encoder);
 4. re-tag from a warm cache: N cached images x a new label set of 100 labels x 10
    templates (text encoding and scoring reported separately);
 5. peak RSS while tagging --rss-images images, above the loaded model's own footprint
@@ -23,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import shutil
 import subprocess
@@ -43,7 +47,7 @@ ARCH, TAG = "ViT-B-32-256", "datacomp_s34b_b86k"
 
 
 def _photo_like(args: tuple[Path, int, int]) -> Path:
-    """Smooth light, textured surfaces, a few objects and sensor grain, 12-24 MP."""
+    """Smooth light, textured surfaces, a few objects and sensor grain, ``megapixels`` MP."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFilter
 
@@ -72,7 +76,7 @@ def _photo_like(args: tuple[Path, int, int]) -> Path:
 
 def make_corpus(folder: Path, count: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(folder / f"IMG_{i:04d}.jpg", i, random.Random(i).randint(12, 24)) for i in range(count)]
+    jobs = [(folder / f"IMG_{i:04d}.jpg", i, 12) for i in range(count)]  # 4000x3000 at 4:3
     with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
         return list(pool.map(_photo_like, jobs))
 
@@ -92,49 +96,88 @@ def naive_loop(model, preprocess, paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def engine_run(clip, paths: list[Path], cache_dir: Path) -> float:
+def engine_run(clip, paths: list[Path], cache_dir: Path, repeats: int, mode: str | None = None) -> tuple[float, str]:
+    """(best img/s over ``repeats`` cold-cache runs, the thread plan used)."""
     from cliptagger.core.cache import EmbeddingCache
     from cliptagger.core.engine import ImageResult, TaggingEngine
     from cliptagger.core.labels import Label, LabelSet
 
     labels = [LabelSet("Scene", (Label("beach"), Label("forest"), Label("city")))]
-    engine = TaggingEngine(clip, labels, cache=EmbeddingCache(cache_dir / "bench.sqlite3"))
-    started = time.perf_counter()
-    outcomes = list(engine.run(paths))
-    elapsed = time.perf_counter() - started
-    assert all(isinstance(o, ImageResult) for o in outcomes)
-    return len(paths) / elapsed
+    best, plan = 0.0, ""
+    for attempt in range(repeats):
+        engine = TaggingEngine(clip, labels, cache=EmbeddingCache(cache_dir / f"bench-{mode}-{attempt}.sqlite3"))
+        engine.thread_mode = mode
+        started = time.perf_counter()
+        outcomes = list(engine.run(paths))
+        elapsed = time.perf_counter() - started
+        assert all(isinstance(o, ImageResult) for o in outcomes)
+        best = max(best, len(paths) / elapsed)
+        p = engine.thread_plan
+        plan = f"{p.mode}: {p.encoder_threads} encoder + {p.decode_workers} decode threads" + (
+            f", decode nice {p.decode_niceness}" if p.decode_niceness is not None else "")
+    return best, plan
 
 
-def parts(clip, paths: list[Path]) -> tuple[float, dict[str, float]]:
-    """(decode seconds per image on one thread, {precision: encoder seconds per image})."""
+def decoders(clip, paths: list[Path], repeats: int) -> dict[str, float]:
+    """Seconds per image on one thread for each decoder (best of ``repeats``, interleaved).
+
+    "engine" is what the engine's decode threads do per image: draft decode + preprocess.
+    """
+    import torch
+    from PIL import Image
+
+    from cliptagger.core.engine import DRAFT_FACTOR, TaggingEngine
+    from cliptagger.core.images import load_rgb
+
+    size = clip.image_size
+    engine = TaggingEngine(clip, [])
+    candidates = {
+        "Pillow full decode": lambda p: load_rgb(p),
+        f"Pillow DCT draft >= {DRAFT_FACTOR}x input (engine)": lambda p: load_rgb(p, draft_size=size * DRAFT_FACTOR),
+        "Pillow DCT draft >= 1x input (fails fidelity)": lambda p: load_rgb(p, draft_size=size),
+    }
+    try:
+        import simplejpeg
+
+        def simple(path: Path, side: int) -> Image.Image:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            return Image.fromarray(simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=side, min_width=side))
+
+        candidates[f"simplejpeg DCT-scaled >= {DRAFT_FACTOR}x input"] = lambda p: simple(p, size * DRAFT_FACTOR)
+    except ImportError:
+        pass
+    candidates["engine decode + preprocess (ceiling's decode)"] = engine.load_pixels
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    best = {name: float("inf") for name in candidates}
+    try:
+        for _ in range(repeats):
+            for name, decode in candidates.items():
+                started = time.thread_time()  # CPU time: what the decode costs, not the machine's load
+                for path in paths:
+                    decode(path)
+                best[name] = min(best[name], (time.thread_time() - started) / len(paths))
+    finally:
+        torch.set_num_threads(threads)
+    return best
+
+
+def encoder_rates(models: dict, size: int, repeats: int, batch: int = 16) -> dict[str, float]:
+    """Encoder img/s per precision on pre-decoded batches, all cores (best of ``repeats``)."""
     import torch
 
-    from cliptagger.core.engine import TaggingEngine
-
-    engine = TaggingEngine(clip, [], decode_workers=1)
-    # Best of several repeats: the parts estimate what the hardware allows, so noise from a
-    # shared machine should not lower the ceiling.
-    decode = float("inf")
-    for _ in range(2):
-        started = time.perf_counter()
-        pixels = [engine.load_pixels(p) for p in paths]
-        decode = min(decode, (time.perf_counter() - started) / len(paths))
-    batch = torch.stack((pixels * (64 // len(pixels) + 1))[:64])
-    encoder: dict[str, float] = {}
-    original = clip.precision
-    for precision, repeats in (("fp32", 3), ("bf16", 1)):
-        clip.precision = precision
-        clip.encode_pixels(batch[:8])  # warm-up
+    pixels = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+    rates = {}
+    for precision, clip in models.items():
+        clip.encode_pixels(pixels[:4])  # warm-up
         best = float("inf")
         for _ in range(repeats):
             started = time.perf_counter()
-            for start in range(0, 64, 32):
-                clip.encode_pixels(batch[start:start + 32])
-            best = min(best, (time.perf_counter() - started) / 64)
-        encoder[precision] = best
-    clip.precision = original
-    return decode, encoder
+            clip.encode_pixels(pixels)
+            best = min(best, time.perf_counter() - started)
+        rates[precision] = batch / best
+    return rates
 
 
 def retag(clip, count: int, folder: Path) -> tuple[float, float]:
@@ -211,64 +254,105 @@ def peak_rss(corpus: list[Path], count: int, folder: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, help="folder of JPEGs (default: generate 12-24 MP photo-like ones)")
-    parser.add_argument("--images", type=int, default=32, help="images generated / used for steps 1-3")
-    parser.add_argument("--naive-images", type=int, default=12)
-    parser.add_argument("--retag-images", type=int, default=10_000)
+    parser.add_argument("--corpus", type=Path, help="folder of JPEGs (default: generate 12 MP photo-like ones)")
+    parser.add_argument("--images", type=int, default=24, help="images generated / used for steps 1-3")
+    parser.add_argument("--naive-images", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the best counts")
+    parser.add_argument("--retag-images", type=int, default=10_000, help="0 skips the re-tag step")
     parser.add_argument("--rss-images", type=int, default=2000, help="0 skips the memory step")
     args = parser.parse_args()
 
     import torch
 
+    from cliptagger.core import precision as precision_module
     from cliptagger.core.model import load_model
+    from cliptagger.core.threads import cpu_cores
     from cliptagger.core.weights import ModelRequest
 
     scratch = Path(tempfile.mkdtemp(prefix="cliptagger-bench-"))
-    os.environ["CLIPTAGGER_CACHE_DIR"] = str(scratch / "cache")
+    os.environ["CLIPTAGGER_CACHE_DIR"] = str(scratch / "cache")  # a cold probe cache: it measures
     try:
         if args.corpus:
             corpus = sorted(p for p in args.corpus.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))[: args.images]
         else:
             started = time.perf_counter()
             corpus = make_corpus(scratch / "corpus", args.images)
-            print(f"generated {len(corpus)} photo-like JPEGs (12-24 MP) in {time.perf_counter() - started:.0f} s")
+            print(f"generated {len(corpus)} photo-like JPEGs (12 MP) in {time.perf_counter() - started:.0f} s")
         megapixels = sum(_mp(p) for p in corpus) / len(corpus)
-        cores = os.cpu_count() or 1
-        print(f"corpus: {len(corpus)} JPEGs, {megapixels:.1f} MP on average; {cores} cores; torch {torch.__version__}")
+        megabytes = sum(p.stat().st_size for p in corpus) / len(corpus) / 1e6
+        cores = cpu_cores()
+        print(f"CPU: {_cpu_name()}; {cores} cores; native bf16 per torch: {precision_module.cpu_has_native_bf16()}; "
+              f"torch {torch.__version__}")
+        print(f"corpus: {len(corpus)} JPEGs, {megapixels:.1f} MP, {megabytes:.1f} MB on average")
 
+        probe_seconds = []
+        real_measure = precision_module.measure
+
+        def timed_measure(*a, **k):
+            started = time.perf_counter()
+            try:
+                return real_measure(*a, **k)
+            finally:
+                probe_seconds.append(time.perf_counter() - started)
+
+        precision_module.measure = timed_measure
         torch.manual_seed(0)
         clip = load_model(ModelRequest(ARCH, TAG), device="cpu", random_weights=True)
-        print(f"model: {ARCH} (random weights), engine precision {clip.precision}")
+        precision_module.measure = real_measure
+        probe = f" in {probe_seconds[0] * 1000:.0f} ms" if probe_seconds else ""
+        print(f"0. model {ARCH} (random weights). Precision chosen: {clip.precision_info}"
+              f"{probe} (probe: batch {precision_module.PROBE_BATCH}, warm-up + best of 2)")
+        models = {clip.precision: clip}
+        for other in precision_module.candidates("cpu"):
+            if other not in models:
+                torch.manual_seed(0)
+                models[other] = load_model(ModelRequest(ARCH, TAG), device="cpu", random_weights=True, precision=other)
+        encoder = encoder_rates(models, clip.image_size, args.repeats)
+        print("   encoder, batch 16, all cores: " + ", ".join(f"{p} {r:.1f} img/s" for p, r in encoder.items())
+              + (f"  (bf16 = {encoder['bf16'] / encoder['fp32']:.2f}x fp32)" if "bf16" in encoder else ""))
 
-        naive = naive_loop(clip.model, clip.preprocess, corpus[: args.naive_images])
-        print(f"1. naive loop (open, preprocess, encode_image fp32, one at a time): {naive:.2f} img/s")
-        engine = engine_run(clip, corpus, scratch)
-        print(f"2. cliptagger engine, default settings, cold cache:                {engine:.2f} img/s")
-        decode, encoder = parts(clip, corpus)
-        enc = encoder[clip.precision] if clip.precision in encoder else encoder["fp32"]
-        ceiling = cores / (decode + cores * enc)
-        print(f"3. parts: fast-path decode {decode * 1000:.1f} ms/img (1 thread); encoder "
-              + ", ".join(f"{k} {v * 1000:.1f} ms/img" for k, v in encoder.items())
-              + f" (batch 32, {torch.get_num_threads()} threads)")
-        print(f"   ceiling = cores / (decode + cores x encoder) = {ceiling:.2f} img/s")
-        print(f"   ratio engine / naive = {engine / naive:.2f}x   (target >= 4x)")
-        print(f"   fraction engine / ceiling = {engine / ceiling:.2f}   (target >= 0.8)")
-        prototypes, scoring = retag(clip, args.retag_images, scratch / "retag")
-        print(f"4. re-tag {args.retag_images} cached images x 100 labels x 10 templates: "
-              f"scoring {scoring:.2f} s (target < 1 s); building the 1000 new text prototypes {prototypes:.2f} s")
+        decode = decoders(clip, corpus[: min(len(corpus), 12)], args.repeats)
+        print("1. decode, one thread, CPU ms per image:")
+        for name, seconds in decode.items():
+            print(f"   {name:<48} {seconds * 1000:7.1f}")
+
+        naive = naive_loop(models["fp32"].model, clip.preprocess,
+                           corpus[: args.naive_images])
+        print(f"2. naive loop (open, preprocess, encode_image fp32, one at a time): {naive:.2f} img/s")
+        engine, plan = engine_run(clip, corpus, scratch, args.repeats)
+        print(f"3. cliptagger engine, default settings, cold cache:                {engine:.2f} img/s  ({plan})")
+        for mode in ("split", "shared"):
+            other, other_plan = engine_run(clip, corpus, scratch, max(1, args.repeats - 1), mode)
+            print(f"   for comparison, thread plan {other_plan:<52} {other:.2f} img/s")
+        engine_decode = decode["engine decode + preprocess (ceiling's decode)"]
+        encode_wall = 1 / encoder[clip.precision]
+        ceiling = cores / (engine_decode + cores * encode_wall)
+        print(f"   ceiling = cores / (decode + cores x encoder) = {cores} / ({engine_decode * 1000:.1f} ms + "
+              f"{cores} x {encode_wall * 1000:.1f} ms) = {ceiling:.2f} img/s")
+        print(f"   ratio engine / naive = {engine / naive:.2f}x")
+        print(f"   fraction engine / ceiling = {engine / ceiling:.2f}")
+        if args.retag_images:
+            prototypes, scoring = retag(clip, args.retag_images, scratch / "retag")
+            print(f"4. re-tag {args.retag_images} cached images x 100 labels x 10 templates: "
+                  f"scoring {scoring:.2f} s (target < 1 s); building the 1000 new text prototypes {prototypes:.2f} s")
         if args.rss_images:
             memory = peak_rss(corpus, args.rss_images, scratch / "rss")
             above = (memory["peak"] - memory["baseline"]) / 2**20
             print(f"5. peak RSS tagging {memory['images']} images: {above:.0f} MB above the loaded model's "
                   f"{memory['baseline'] / 2**20:.0f} MB (target <= 300 MB); {memory['rate']:.2f} img/s")
-        print(f"   (bf16 vs fp32 encoder on this CPU: {encoder['fp32'] / encoder['bf16']:.2f}x faster)"
-              if encoder["bf16"] < encoder["fp32"] else
-              f"   (bf16 is {encoder['bf16'] / encoder['fp32']:.1f}x slower than fp32 here: no native bf16)")
         peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"   benchmark process peak RSS {peak_self:.0f} MB")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def _cpu_name() -> str:
+    from cliptagger.core.precision import cpu_model
+
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    kinds = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f" {f}" in flags]
+    return f"{cpu_model()} ({', '.join(kinds) or 'flags unknown'})"
 
 
 def _mp(path: Path) -> float:

@@ -211,14 +211,13 @@ class TaggingEngine:
             return pixels, None  # cannot be stamped (e.g. gone): tagged, never cached
         raise ImageDecodeError("the file kept changing while it was read")
 
-    def _timed_load(self, path: Path, slots: "_Slots", costs: list[float]) -> tuple[Any, Optional[FileStamp]]:
-        """``load_pixels_with_stamp`` in a decode thread, within the plan's concurrency, timing its CPU cost."""
-        with slots:
-            started = time.thread_time()
-            try:
-                return self.load_pixels_with_stamp(path)
-            finally:
-                costs.append(time.thread_time() - started)
+    def _timed_load(self, path: Path, costs: list[float]) -> tuple[Any, Optional[FileStamp]]:
+        """``load_pixels_with_stamp`` in a decode thread, timing its CPU cost."""
+        started = time.thread_time()
+        try:
+            return self.load_pixels_with_stamp(path)
+        finally:
+            costs.append(time.thread_time() - started)
 
     def _plan(self, cores: int) -> ThreadPlan:
         plan = plan_threads(cores, self.measured_decode_s, self.measured_encode_s, self.thread_mode)
@@ -247,7 +246,6 @@ class TaggingEngine:
         torch_threads = torch.get_num_threads()
         if on_cpu:
             torch.set_num_threads(plan.encoder_threads)
-        slots = _Slots(plan.decode_workers)
         decode_costs: list[float] = []
         encode_costs: list[float] = []
         background = self.background_priority
@@ -259,8 +257,7 @@ class TaggingEngine:
             if set_niceness is not None:
                 set_niceness()
 
-        pool_size = max(plan.decode_workers, cores if plan.mode == "split" and not self.decode_workers else 1)
-        with ThreadPoolExecutor(pool_size, thread_name_prefix="decode", initializer=initializer) as pool, \
+        with ThreadPoolExecutor(plan.decode_workers, thread_name_prefix="decode", initializer=initializer) as pool, \
                 _restore_threads(torch_threads if on_cpu else None):
             pending: deque[tuple[Path, Any]] = deque()
             queue = iter(paths)
@@ -278,22 +275,18 @@ class TaggingEngine:
                     if hit is not None:
                         pending.append((path, hit))
                     else:
-                        pending.append((path, pool.submit(self._timed_load, path, slots, decode_costs)))
+                        pending.append((path, pool.submit(self._timed_load, path, decode_costs)))
                         decoding += 1
 
-            def replan() -> None:
-                """After the first batch: size decode and encoder threads from what they cost."""
-                nonlocal plan
-                if not decode_costs or not encode_costs:
-                    return
-                self.measured_decode_s = sum(decode_costs) / len(decode_costs)
-                self.measured_encode_s = sum(encode_costs) / len(encode_costs)
-                if plan.mode != "split" or self.decode_workers:
-                    return
-                plan = self.thread_plan = self._plan(cores)
-                slots.resize(plan.decode_workers)
-                if on_cpu:
-                    torch.set_num_threads(plan.encoder_threads)
+            def measured() -> None:
+                """What decode and encode cost per image: the next run's split is sized from it.
+
+                (Not this run's: a pool that grows or shrinks mid-run had its threads
+                contend for the GIL and serialise, measured at half the speed.)
+                """
+                if decode_costs and encode_costs:
+                    self.measured_decode_s = sum(decode_costs) / len(decode_costs)
+                    self.measured_encode_s = sum(encode_costs) / len(encode_costs)
 
             top_up()
             while pending:
@@ -330,8 +323,7 @@ class TaggingEngine:
                     fresh_embeddings = self.model.encode_pixels(torch.stack([px for _, px in to_encode]))
                     threads = torch.get_num_threads() if on_cpu else 1
                     encode_costs.append((time.perf_counter() - encode_started) * threads / len(to_encode))
-                    if len(encode_costs) == 1:
-                        replan()
+                    measured()
                     new = [(path, vector) for (path, _), vector in zip(to_encode, fresh_embeddings)]
                     embeddings_by_path.update(new)
                     if self.cache is not None:
@@ -350,30 +342,6 @@ class TaggingEngine:
                     yield item
                 if on_progress is not None:
                     on_progress(Progress(done, total, failed, time.monotonic() - started))
-
-
-class _Slots:
-    """A semaphore whose capacity can change: how many decodes may run at once."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity, self._busy = max(1, capacity), 0
-        self._condition = threading.Condition()
-
-    def resize(self, capacity: int) -> None:
-        with self._condition:
-            self._capacity = max(1, capacity)
-            self._condition.notify_all()
-
-    def __enter__(self) -> "_Slots":
-        with self._condition:
-            self._condition.wait_for(lambda: self._busy < self._capacity)
-            self._busy += 1
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        with self._condition:
-            self._busy -= 1
-            self._condition.notify()
 
 
 class _restore_threads:

@@ -144,35 +144,47 @@ def temporarily_cast(module: Any, dtype: Any) -> Iterator[Any]:
 
 
 def measure(visual: Any, device: str, image_size: int, precisions: tuple[str, ...],
-            batch: int = PROBE_BATCH, repeats: int = 2) -> dict[str, float]:
+            batch: int = PROBE_BATCH, rounds: int = 3) -> dict[str, float]:
     """Images per second of the image tower at each precision on a small random batch.
 
-    One warm-up call per precision (oneDNN builds its kernels then), then the best of
-    ``repeats`` timed calls. A precision that fails to run is left out.
+    One warm-up call per precision (oneDNN builds its kernels then), then ``rounds`` rounds
+    that time each precision in turn, keeping each one's best: interleaving makes a burst of
+    load from other programs slow both, not just one. A precision that fails is left out.
     """
     import torch
 
     generator = torch.Generator().manual_seed(0)
     pixels = torch.randn(batch, 3, image_size, image_size, generator=generator)
-    rates: dict[str, float] = {}
-    for precision in precisions:
-        dtype = torch_dtype(precision)
-        try:
-            context = temporarily_cast(visual, dtype) if casts_weights(device, precision) \
-                else contextlib.nullcontext(visual)
-            with context, torch.inference_mode(), compute_context(device, precision):
-                x = pixels.to(device=device, dtype=dtype if casts_weights(device, precision) else torch.float32)
-                best = float("inf")
-                for attempt in range(repeats + 1):
-                    started = time.perf_counter()
-                    visual(x)
-                    _synchronize(device)
-                    if attempt:  # the first call is the warm-up
-                        best = min(best, time.perf_counter() - started)
-            rates[precision] = batch / best
-        except Exception:  # e.g. an operator without a kernel for this dtype on this device
-            continue
-    return rates
+    best: dict[str, float] = {}
+    with torch.inference_mode():
+        for _ in range(rounds + 1):
+            for precision in precisions:
+                if precision in best and best[precision] < 0:
+                    continue  # failed before
+                try:
+                    seconds = _time_once(visual, device, precision, pixels)
+                except Exception:  # e.g. an operator without a kernel for this dtype on this device
+                    best[precision] = -1.0
+                    continue
+                if precision not in best:
+                    best[precision] = float("inf")  # this call was the warm-up
+                else:
+                    best[precision] = min(best[precision], seconds)
+    return {p: batch / s for p, s in best.items() if 0 < s < float("inf")}
+
+
+def _time_once(visual: Any, device: str, precision: str, pixels: Any) -> float:
+    import torch
+
+    cast = casts_weights(device, precision)
+    context = temporarily_cast(visual, torch_dtype(precision)) if cast else contextlib.nullcontext(visual)
+    with context, compute_context(device, precision):
+        x = pixels.to(device=device, dtype=torch_dtype(precision) if cast else torch.float32)
+        _synchronize(device)
+        started = time.perf_counter()
+        visual(x)
+        _synchronize(device)
+        return time.perf_counter() - started
 
 
 def _synchronize(device: str) -> None:
@@ -236,6 +248,12 @@ def cpu_model() -> str:
     return f"{name} [{digest}] x{os.cpu_count() or 1}"
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def probe_key(device: str, model_id: str) -> str:
     import torch
 
@@ -262,7 +280,7 @@ def _store_probe(key: str, choice: PrecisionChoice, model_id: str) -> None:
 
     probes = _read_probes()
     probes[key] = {"precision": choice.precision, "rates": {k: round(v, 2) for k, v in choice.rates.items()},
-                   "model_id": model_id, "batch": PROBE_BATCH, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+                   "model_id": model_id, "batch": PROBE_BATCH, "threads": _torch_threads(), "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
     try:
         _probe_path().parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(_probe_path(), json.dumps(probes, indent=1, sort_keys=True))

@@ -12,7 +12,7 @@ cores the engine reached 0.52 of what the hardware allows. Two ways out, see
   waits for pictures and step aside while it computes: the cores alternate between the two
   at full efficiency, whatever the ratio of decode to encode time.
 * "split" (elsewhere): a static budget, decode threads and encoder threads in proportion to
-  their measured cost per image (re-planned after the first batch).
+  their cost per image as the previous run measured it (equal shares until then).
 
 Background threads (the GUI's tagging worker, thumbnails) are made nicer than the UI thread;
 correctness never depends on any of this.
@@ -76,7 +76,7 @@ class ThreadPlan:
 
     encoder_threads: int
     decode_workers: int
-    #: "priority" (decode threads nicer than the encoder) or "split" (static budget).
+    #: "priority" (decode threads nicer than the encoder), "split" (static budget) or "shared".
     mode: str
     #: For "priority": the niceness decode threads get (None in "split").
     decode_niceness: Optional[int] = None
@@ -94,9 +94,12 @@ def plan_threads(cores: int, decode_s: Optional[float] = None, encode_s: Optiona
 
     ``decode_s``: CPU seconds one image's decode + preprocess takes on one thread;
     ``encode_s``: CPU seconds (wall x threads) the encoder spends per image. Unknown: assume
-    equal. ``mode``: "priority", "split", or None for priority where the OS allows it.
+    equal. ``mode``: "priority", "split", or None for priority where the OS allows it;
+    "shared" (every core to both, same priority: the old behaviour) is kept for benchmarks.
     """
     cores = max(1, cores)
+    if mode == "shared":
+        return ThreadPlan(cores, cores, "shared")
     if mode is None:
         mode = "priority" if thread_priorities_available() and current_thread_niceness() is not None else "split"
     if mode == "priority":
