@@ -157,6 +157,8 @@ def test_stop_mid_run_and_errors_are_listed(qtbot, window, tmp_path):
     assert window.images.status(path) is Status.ERROR
     assert window.status.errors_button.text() == "1 error"
     assert len(window.session.results()) == 120
+    select(window, path)  # the preview says what is wrong, not "drop a folder here"
+    assert window.panel.preview.text() == "No preview: the file could not be read."
 
 
 def test_accept_write_undo_and_export_through_actions(qtbot, window, tmp_path):
@@ -411,12 +413,14 @@ def test_6_accept_all_keeps_a_rejection_made_in_the_panel(qtbot, window, tmp_pat
 
 
 @pytest.mark.parametrize("offline", [True, False])
-def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline):
+def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline, monkeypatch):
     from cliptagger.core.errors import WeightsUnavailableError
     from cliptagger.core.weights import ModelRequest, resolve_weights
     from cliptagger.gui.model_dialog import WeightsDialog
 
-    with pytest.raises(WeightsUnavailableError) as raised:  # HF_HUB_OFFLINE=1 in the tests: "offline"
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: "no connection"
+    with pytest.raises(WeightsUnavailableError) as raised:
         resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=offline)
     dialog = WeightsDialog("ViT-B-32-256", raised.value)
     qtbot.addWidget(dialog)
@@ -428,6 +432,18 @@ def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline):
     else:
         assert "offline" not in text.lower() and "605 MB" in text
         assert dialog.download_button.text() == "Download (605 MB)"
+
+
+def test_7_offline_mode_offers_no_download(qtbot):
+    from cliptagger.core.errors import WeightsUnavailableError
+    from cliptagger.core.weights import ModelRequest, resolve_weights
+    from cliptagger.gui.model_dialog import WeightsDialog
+
+    with pytest.raises(WeightsUnavailableError) as raised:  # the tests run with HF_HUB_OFFLINE=1
+        resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=False)
+    dialog = WeightsDialog("ViT-B-32-256", raised.value)
+    qtbot.addWidget(dialog)
+    assert dialog.download_button is None and "offline mode" in dialog.text.text()
 
 
 def test_8_write_and_undo_are_disabled_with_nothing_to_do(qtbot, window, tmp_path):
@@ -552,3 +568,25 @@ def test_undo_of_a_sidecar_edited_since_offers_the_safe_forced_undo(qtbot, windo
     subjects = exiftool_keywords(sidecar)["XMP-dc:Subject"]
     assert "Grandma" in subjects
     assert not {k.split("|")[-1] for k in ours} & set(subjects)
+
+
+def test_run_and_picking_the_same_model_again_retry_a_model_whose_weights_were_declined(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    from cliptagger.gui import model_controller
+
+    asked = []
+    monkeypatch.setattr(model_controller.WeightsDialog, "exec", lambda self: asked.append(1) or QDialog.Rejected)
+    window = MainWindow(Settings(model="ViT-B-32-256", device="cpu"), demo_label_sets())
+    qtbot.addWidget(window, before_close_func=closing_without_asking)
+    window.show()
+    qtbot.waitUntil(lambda: len(asked) == 1 and not window.models.loading, timeout=TIMEOUT_MS)
+    assert not window.models.ready and "not loaded" in window.models.state_text
+    write_demo_folder(tmp_path, count=1, seed=4)
+    window.add_paths([tmp_path])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 1, timeout=TIMEOUT_MS)
+    window.actions.run.trigger()  # not "loading" forever: it asks for the weights again
+    qtbot.waitUntil(lambda: len(asked) == 2 and not window.models.loading, timeout=TIMEOUT_MS)
+    picker = window.models.model_picker
+    picker.activated.emit(picker.currentIndex())  # the same model, picked again: another try
+    qtbot.waitUntil(lambda: len(asked) == 3, timeout=TIMEOUT_MS)

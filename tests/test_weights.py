@@ -32,9 +32,21 @@ def test_missing_weights_offline_give_one_clear_message(tmp_path):
     assert "--checkpoint FILE" in message and "--model demo" in message
 
 
-def test_no_download_flag_refuses_before_any_network():
-    with pytest.raises(WeightsUnavailableError, match="downloads are turned off"):
+def test_no_download_flag_refuses_before_any_network(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with pytest.raises(WeightsUnavailableError, match="downloads are turned off") as raised:
         resolve_weights(ModelRequest("ViT-B-32", "laion2b_s34b_b79k"), allow_download=False)
+    assert "run again without --no-download" in str(raised.value)
+    assert "connect to the internet" not in str(raised.value)
+
+
+def test_offline_mode_is_named_as_the_reason_even_without_a_download_attempt():
+    from cliptagger.core.errors import WeightsProblem
+
+    with pytest.raises(WeightsUnavailableError) as raised:  # the tests run with HF_HUB_OFFLINE=1
+        resolve_weights(ModelRequest("ViT-B-32", "laion2b_s34b_b79k"), allow_download=False)
+    assert raised.value.problem is WeightsProblem.OFFLINE
+    assert "offline mode is on (HF_HUB_OFFLINE)" in str(raised.value) and "unset HF_HUB_OFFLINE" in str(raised.value)
 
 
 def test_missing_checkpoint_file_is_clear(tmp_path):

@@ -224,6 +224,8 @@ def resolve_weights(
         return found
     cfg = pretrained_config(request.arch, request.pretrained)
     if not allow_download:
+        if _offline_mode(cfg):  # a download could not help: say so, not "downloads are turned off"
+            raise _missing(request.arch, request.pretrained, cfg, OFFLINE_MODE, WeightsProblem.OFFLINE)
         raise _missing(request.arch, request.pretrained, cfg, "downloads are turned off",
                        WeightsProblem.NOT_DOWNLOADED)
     return download_weights(request.arch, request.pretrained, progress, cancel)
@@ -248,26 +250,37 @@ def _source_of(cfg: dict) -> str:
 def _missing(arch: str, tag: str, cfg: dict, reason: str, problem: WeightsProblem) -> WeightsUnavailableError:
     entry = find_entry(arch)
     return WeightsUnavailableError(
-        _missing_message(arch, tag, cfg, reason), problem, model=arch,
+        _missing_message(arch, tag, cfg, reason, problem), problem, model=arch,
         size_mb=entry.download_mb if entry and entry.pretrained == tag else None,
         looked_in=str(paths.weights_dir()), source=_source_of(cfg), detail=reason,
     )
 
 
-def _missing_message(arch: str, tag: str, cfg: dict, reason: str) -> str:
+def _missing_message(arch: str, tag: str, cfg: dict, reason: str, problem: WeightsProblem) -> str:
     entry = find_entry(arch)
     size = f", about {entry.download_mb} MB" if entry and entry.pretrained == tag else ""
+    if problem is WeightsProblem.NOT_DOWNLOADED:
+        first_fix = "run again without --no-download (the download happens once)"
+    elif reason == OFFLINE_MODE:
+        first_fix = "unset HF_HUB_OFFLINE and run again (the download happens once)"
+    else:
+        first_fix = "connect to the internet and run again (the download happens once)"
     return (
         f"The weights for model {arch} ({tag}{size}) are not on this computer and could not be "
         f"downloaded: {reason}.\n"
         f"  Looked in: {paths.weights_dir()}\n"
-        f"  To fix: connect to the internet and run again (the download happens once), or download "
+        f"  To fix: {first_fix}, or download "
         f"the weights from {_source_of(cfg)} on another computer and use "
         f"--model {arch} --checkpoint FILE. The bundled offline model works anywhere: --model demo."
     )
 
 
 NO_CONNECTION = "no connection to the model hub (offline?)"
+OFFLINE_MODE = "offline mode is on (HF_HUB_OFFLINE)"
+
+
+def _offline_mode(cfg: dict) -> bool:
+    return bool(cfg.get("hf_hub")) and os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _short_reason(err: BaseException) -> str:
@@ -291,8 +304,8 @@ def _download_host(cfg: dict) -> Optional[tuple[str, int]]:
 
 def _unreachable_reason(cfg: dict, timeout: float = 4.0) -> str:
     """Fail fast offline: the hub client would otherwise retry for most of a minute."""
-    if cfg.get("hf_hub") and os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return "offline mode is on (HF_HUB_OFFLINE)"
+    if _offline_mode(cfg):
+        return OFFLINE_MODE
     host = _download_host(cfg)
     if host is None:
         return ""

@@ -201,6 +201,8 @@ class MainWindow(QMainWindow):
             return
         if not self.models.ready:
             self._run_when_ready = True
+            if not self.models.loading:
+                self.models.load()  # e.g. the weights dialog was cancelled: ask again
             self.statusBar().showMessage("The model is loading; tagging starts when it is ready.")
             return
         self.running = True

@@ -41,6 +41,8 @@ class ModelController(QObject):
         self.window, self.settings, self.client, self.session = parent, settings, client, session
         self._has_unwritten = has_unwritten
         self.ready = False
+        #: a load is under way (False once it succeeded, failed or was cancelled)
+        self.loading = False
         self.model_key = settings.model
         self.state_text = "Model: loading…"
         self._download: Optional[QProgressDialog] = None
@@ -72,6 +74,7 @@ class ModelController(QObject):
         return request_for(self.model_key, checkpoint=self.settings.checkpoint or None)
 
     def load(self, allow_download: bool = False) -> None:
+        self.loading = True
         self._set_ready(False)
         self.client.load_model(self.request(), self.settings.device, self.settings.precision, allow_download)
 
@@ -105,6 +108,8 @@ class ModelController(QObject):
                 return
             key = self.model_key if self.model_key != DEMO_KEY else CATALOG[0].key
         if (key, checkpoint) == (self.model_key, self.settings.checkpoint):
+            if not self.ready and not self.loading:
+                self.load()  # picking the same model again is how one tries again
             return
         if not self.switch_model(key, checkpoint):
             self._show_model_key()
@@ -156,12 +161,14 @@ class ModelController(QObject):
         self._close_download()
         self._set_devices(devices)
         self._set_state(f"Model: {model_id.split('@sha256')[0]} on {device.upper()}, {precision}")
+        self.loading = False
         self._set_ready(True)
 
     @Slot(object)
     def _failed(self, error: "WeightsUnavailableError | str") -> None:
         self._close_download()
         self._set_state("Model: not loaded")
+        self.loading = False
         self._set_ready(False)
         if not isinstance(error, WeightsUnavailableError):
             QMessageBox.critical(self.window, "Model", str(error))
@@ -195,6 +202,7 @@ class ModelController(QObject):
     def _download_cancelled(self, message: str) -> None:
         self._close_download()
         self._set_state("Model: not loaded (download cancelled; pick a model to try again)")
+        self.loading = False
         self._set_ready(False)
 
     @Slot(int, object)

@@ -18,7 +18,13 @@ WEIGHTS_FILTER = "Weights (*.safetensors *.bin *.pt *.pth);;All files (*)"
 def explain(model_key: str, error: WeightsUnavailableError) -> tuple[str, Optional[str]]:
     """(what to tell the user, the download button's text or None when a download cannot help now)."""
     size = f"{error.size_mb} MB" if error.size_mb else "a few hundred MB"
-    where = f"<br><br><span style='color:#7a7a7a'>It is kept in {error.looked_in}.</span>" if error.looked_in else ""
+    where = (f"<br><br><span style='color:#7a7a7a'>Downloaded weights are kept in {error.looked_in}.</span>"
+             if error.looked_in else "")
+    if error.problem is WeightsProblem.OFFLINE and "HF_HUB_OFFLINE" in (error.detail or ""):
+        return (f"<b>{model_key}</b> is not on this computer yet, and downloads are switched off here "
+                f"(offline mode, HF_HUB_OFFLINE, is set where cliptagger was started).<br><br>Choose a "
+                f"weights file you already have, or use the small demo model, which only knows coloured "
+                f"shapes.{where}", None)
     if error.problem is WeightsProblem.OFFLINE:
         return (f"<b>{model_key}</b> is not on this computer yet, and this computer cannot reach the "
                 f"download server right now (no internet connection).<br><br>Connect and press "

@@ -142,15 +142,19 @@ class ResultsPanel(QScrollArea):
         self.preview.setStyleSheet("")
         self.preview.setPixmap(pixmap.scaled(PREVIEW_SIZE, PREVIEW_SIZE, Qt.KeepAspectRatio, Qt.SmoothTransformation))
 
-    def _show_placeholder(self) -> None:
+    def _show_placeholder(self, path: Optional[Path], status: str) -> None:
+        """The drop hint with nothing selected; for a photo, what stands in until its preview comes."""
         self.preview.clear()
-        self.preview.setText(PLACEHOLDER)
+        if path is None:
+            self.preview.setText(PLACEHOLDER)
+        else:
+            self.preview.setText("No preview: the file could not be read." if status == "error" else "Loading preview…")
         self.preview.setStyleSheet("QLabel { color: #7a7a7a; border: 2px dashed #c0c7cf; border-radius: 8px; }")
 
     def show_photo(self, path: Optional[Path], status: str = "") -> None:
         """Show ``path`` (None: nothing selected, the drop hint instead)."""
         if path != self.path or path is None:
-            self._show_placeholder()
+            self._show_placeholder(path, status)
         self.path = path
         _clear(self.proposals_layout)
         _clear(self.sets_layout)
