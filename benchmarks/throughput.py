@@ -325,7 +325,7 @@ def main() -> int:
         precision_module.measure = real_measure
         probe = f" in {probe_seconds[0] * 1000:.0f} ms" if probe_seconds else ""
         print(f"0. model {ARCH} (random weights). Precision chosen: {clip.precision_info}"
-              f"{probe} (probe: batch {precision_module.PROBE_BATCH}, warm-up + best of 2)")
+              f"{probe} (probe: batch {precision_module.PROBE_BATCH}, warm-up + best of 3 interleaved)")
         models = {clip.precision: clip}
         for other in precision_module.candidates("cpu"):
             if other not in models:
