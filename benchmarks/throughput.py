@@ -305,8 +305,7 @@ def main() -> int:
         megapixels = sum(_mp(p) for p in corpus) / len(corpus)
         megabytes = sum(p.stat().st_size for p in corpus) / len(corpus) / 1e6
         cores = cpu_cores()
-        print(f"CPU: {_cpu_name()}; {cores} cores; native bf16 per torch: {precision_module.cpu_has_native_bf16()}; "
-              f"torch {torch.__version__}")
+        print(f"CPU: {_cpu_name()}; {cores} cores; torch {torch.__version__}")
         print(f"corpus: {len(corpus)} JPEGs, {megapixels:.1f} MP, {megabytes:.1f} MB on average")
 
         probe_seconds = []
