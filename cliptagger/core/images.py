@@ -56,7 +56,11 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
             warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 _refuse_bombs(image)
-                if draft_size and image.format == "JPEG":
+                if draft_size and image.format == "MPO":  # camera JPEGs with an MPF preview
+                    preview = _mpf_preview(image, draft_size)
+                    if preview is not None:
+                        return to_rgb(preview)
+                if draft_size and image.format in ("JPEG", "MPO"):
                     image.draft("RGB", _draft_request(image.size, draft_size))
                 image.load()
                 upright = ImageOps.exif_transpose(image)
@@ -72,6 +76,50 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
         raise ImageDecodeError(f"cannot decode image: {message}") from None
     except (ValueError, SyntaxError, EOFError, MemoryError) as err:
         raise ImageDecodeError(f"cannot decode image: {err or type(err).__name__}") from None
+
+
+#: MPF (CIPA DC-007) types of a camera's large preview: the same picture, smaller. Other
+#: types (stereo views, undefined: e.g. HDR gain maps or depth maps) are never used.
+_MPF_PREVIEW_TYPES = ("Large Thumbnail (VGA Equivalent)", "Large Thumbnail (Full HD Equivalent)")
+_EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                   4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                   6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
+
+def _mpf_preview(image: Image.Image, shorter_side: int) -> Optional[Image.Image]:
+    """The smallest MPF large preview whose shorter side is >= ``shorter_side``, upright, or None.
+
+    Decoding a camera's ~2 MP preview costs a fraction of the full image's entropy decoding.
+    Only previews with the primary image's aspect ratio (so the same framing) qualify; the
+    primary's EXIF orientation applies to them, as the camera writes both the same way up.
+    """
+    entries = (getattr(image, "mpinfo", None) or {}).get(0xB002) or []
+    width, height = image.size
+    orientation = image.getexif().get(0x0112, 1)
+    best: Optional[tuple[int, int]] = None
+    for frame, entry in enumerate(entries):
+        if frame == 0 or entry.get("Attribute", {}).get("MPType") not in _MPF_PREVIEW_TYPES:
+            continue
+        try:
+            image.seek(frame)
+        except (EOFError, OSError, ValueError):
+            continue
+        w, h = image.size
+        if min(w, h) >= shorter_side and abs(w / h - width / height) <= 0.01 * (width / height):
+            best = min(best or (w * h, frame), (w * h, frame))
+    try:
+        if best is None:
+            return None
+        image.seek(best[1])
+        image.draft("RGB", _draft_request(image.size, shorter_side))
+        image.load()
+        preview = image.copy()
+    except (EOFError, OSError, ValueError, SyntaxError):
+        return None  # a damaged preview: the primary image decides
+    finally:
+        image.seek(0)
+    method = _EXIF_TRANSPOSE.get(orientation)
+    return preview.transpose(method) if method is not None else preview
 
 
 #: LibRaw's flip codes -> the transpose that makes the preview upright.
