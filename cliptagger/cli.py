@@ -221,6 +221,9 @@ def write_csv(args: argparse.Namespace, session: "Session") -> None:
         print(f"cliptagger: wrote {args.csv}; apply it with:\n  {report.command}\n"
               "  (it adds the keywords to each photo's own; exiftool keeps a NAME_original backup of each "
               "photo it changes: add -overwrite_original to skip that)", file=sys.stderr)
+    elif report.nothing_to_apply:
+        print(f"cliptagger: wrote {args.csv}: nothing to apply, the photos already have these keywords",
+              file=sys.stderr)
     else:
         print(f"cliptagger: wrote {args.csv}", file=sys.stderr)
 

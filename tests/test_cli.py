@@ -125,6 +125,10 @@ def test_cli_writes_xmp_and_undo_restores(tmp_path, capsys):
     sidecar = tmp_path / "a.jpg.xmp"
     assert set(exiftool_keywords(sidecar)["XMP-lr:HierarchicalSubject"]) == set(rows[0]["keywords"])
     assert "undo with `cliptagger undo`" in err
+    assert cli.main(["undo", "--list"]) == 0
+    [listed] = capsys.readouterr().out.splitlines()  # which batch: number, when, how many, where, what
+    assert listed.startswith("000000000001  20") and f"1 sidecar(s) in {tmp_path}" in listed
+    assert f"(cliptagger tag {photo})" in listed
     assert cli.main(["undo"]) == 0
     assert not sidecar.exists()
 

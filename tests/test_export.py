@@ -40,3 +40,19 @@ def test_csv_quoting_round_trips():
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[1][0] == str(path)
     assert rows[1][1].split(separator) == ['say "cheese"', "b"]
+
+
+def test_nothing_to_apply_gives_no_command(tmp_path):
+    """Photos that already embed every keyword: the CSV has no rows, and no command is offered."""
+    import shutil
+    import subprocess
+
+    photo = helpers.photo(tmp_path / "a.jpg")
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject=beach",
+                    "-XMP-lr:HierarchicalSubject=beach", "-XMP-digiKam:TagsList=beach", str(photo)], check=True)
+    assert write_exiftool_csv(tmp_path / "tags.csv", {photo: ["beach"]}) == ""
+    assert (tmp_path / "tags.csv").read_text().count("\n") == 1  # the header alone
+    other = shutil.copy(photo, tmp_path / "b.jpg")
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP:all=", str(other)], check=True)
+    command = write_exiftool_csv(tmp_path / "tags.csv", {photo: ["beach"], Path(other): ["beach"]})
+    assert str(other) in command and str(photo) not in command

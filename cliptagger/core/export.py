@@ -149,8 +149,11 @@ def _shell_join(arguments: Sequence[str]) -> str:
 
 def write_exiftool_csv(path: Path, assignments: Mapping[Path, Sequence[str]],
                        overwrite_original: bool = False) -> str:
-    """Write the CSV; returns the exiftool command line that applies it."""
+    """Write the CSV; returns the exiftool command line that applies it ("" when every photo
+    already has every keyword: there is nothing to apply)."""
     existing = {Path(p): embedded_keyword_values(Path(p)) for p in assignments}
     text, separator = exiftool_csv_text(assignments, existing)
     atomic_write_text(Path(path), text)
-    return exiftool_command(Path(path), separator, list(assignments), overwrite_original)
+    rows = {row[0] for row in csv.reader(io.StringIO(text[text.index("\n") + 1:]))}
+    needed = [p for p in assignments if str(p) in rows]
+    return exiftool_command(Path(path), separator, needed, overwrite_original) if needed else ""

@@ -414,11 +414,16 @@ def _settle_batch(batch: Path, kept: list[JournalEntry], report: UndoReport) -> 
 
 
 def describe(batch: Path) -> str:
-    """``<sequence>: N sidecar(s)`` (held: left alone by a partial undo)."""
-    count = len(read_batch(batch))
-    state = " (left alone by a partial undo; `undo --force` removes only cliptagger's keywords)" \
+    """``<sequence>  <when>  N sidecar(s) in FOLDER  <what wrote them>`` (held: left alone by a partial undo)."""
+    entries = read_batch(batch)
+    header = next((r for r in _records(batch) if "batch" in r), {})
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(header["started"])) if header.get("started") else "?"
+    folders = sorted({str(e.path.parent) for e in entries})
+    where = folders[0] if len(folders) == 1 else f"{len(folders)} folders" if folders else "no folder"
+    what = f"  ({header['batch']})" if header.get("batch") else ""
+    state = "  [left alone by a partial undo; `undo --force` removes only cliptagger's keywords]" \
         if batch.suffix == HELD_SUFFIX else ""
-    return f"{batch.name.split('.', 1)[0]}: {count} sidecar(s){state}"
+    return f"{batch.name.split('.', 1)[0]}  {when}  {len(entries)} sidecar(s) in {where}{what}{state}"
 
 
 __all__ = [

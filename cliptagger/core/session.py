@@ -68,6 +68,8 @@ class ExportReport:
     rows: int
     #: For the exiftool form: the command line that applies the CSV.
     command: str = ""
+    #: For the exiftool form: every photo already has every keyword (no command to run).
+    nothing_to_apply: bool = False
 
 
 @dataclass
@@ -394,7 +396,7 @@ class Session:
         if not assignments:
             raise SessionError("no accepted tags to export: accept some tags first")
         command = write_exiftool_csv(path, assignments)
-        return ExportReport(path, len(assignments), command)
+        return ExportReport(path, len(assignments), command, nothing_to_apply=not command)
 
     # ------------------------------------------------------------------ search
 

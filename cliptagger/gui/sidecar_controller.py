@@ -139,7 +139,9 @@ class SidecarController(QObject):
 
     @Slot(object)
     def _export_done(self, report: "ExportReport") -> None:
-        self._show(f"Exported {report.rows} photo(s) to {report.path}.", 10000)
+        self._show(f"Exported {report.rows} photo(s) to {report.path}"
+                   + (": nothing to apply, the photos already have these keywords." if report.nothing_to_apply
+                      else "."), 10000)
         if report.command:
             self.command_dialog = dialogs.CommandDialog(
                 self._window, "Apply the keywords with exiftool",
