@@ -135,6 +135,7 @@ def test_drop_run_and_bars_show_engine_probabilities(qtbot, fp32_window, tmp_pat
 def test_stop_mid_run_and_errors_are_listed(qtbot, window, tmp_path):
     write_demo_folder(tmp_path, count=120, seed=6)
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    assert not window.status.errors_button.isVisible()  # no "0 errors" before there is any
     window.add_paths([tmp_path])
     qtbot.waitUntil(lambda: len(window.images.paths) == 121, timeout=TIMEOUT_MS)
     produced = []  # counted in the worker thread itself, as the session yields
@@ -155,7 +156,7 @@ def test_stop_mid_run_and_errors_are_listed(qtbot, window, tmp_path):
     [(path, reason)] = window.images.errors()
     assert path.name == "broken.jpg" and "truncated or corrupt" in reason
     assert window.images.status(path) is Status.ERROR
-    assert window.status.errors_button.text() == "1 error"
+    assert window.status.errors_button.text() == "1 error" and window.status.errors_button.isVisible()
     assert len(window.session.results()) == 120
     select(window, path)  # the preview says what is wrong, not "drop a folder here"
     assert window.panel.preview.text() == "No preview: the file could not be read."

@@ -23,6 +23,7 @@ class StatusWidgets:
         self.progress.hide()
         self.errors_button = QPushButton("0 errors")
         self.errors_button.setFlat(True)
+        self.errors_button.hide()
         for widget in (self.counts_label, self.progress, self.rate_label, self.errors_button, self.model_label):
             bar.addPermanentWidget(widget)
 
@@ -48,3 +49,4 @@ class StatusWidgets:
         self.counts_label.setText(f"{counts.photos} photos · {counts.tagged} tagged")
         self.errors_button.setText(f"{counts.errors} error{'s' if counts.errors != 1 else ''}")
         self.errors_button.setStyleSheet("color: #c62828; font-weight: bold" if counts.errors else "")
+        self.errors_button.setVisible(bool(counts.errors))  # "0 errors" on an empty window says nothing
