@@ -390,7 +390,11 @@ class Session:
         learned = self.learned or LearnedModel(model.model_id)
         if target_precision is not None:
             learned.target_precision = target_precision
-        if not self.options.use_learned:  # zero-shot run: the learned sets are not in the engine
+        with self._lock:
+            self.learned = learned
+        if self.options.use_learned:
+            engine.set_label_sets(self._scoring_sets())
+        else:  # a zero-shot run: the learned sets are not in the engine
             engine.set_label_sets([*self.label_sets, *learned.label_sets])
         examples = self.examples().examples(model.model_id)
         heads = train_heads(examples, engine.prototypes(), model.logit_scale, learned.target_precision)
