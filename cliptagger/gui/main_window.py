@@ -25,6 +25,7 @@ from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
 from cliptagger.gui.image_list import ImageListModel, ImageSortModel
 from cliptagger.gui.photo_table import build_photo_table
 from cliptagger.gui.label_editor import LabelSetEditor
+from cliptagger.gui.learning_controller import LearningController
 from cliptagger.gui.model_controller import ModelController
 from cliptagger.gui.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.scanner import FolderScanner
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.models.family_changed.connect(self._family_changed)
         self.actions = build_actions(self)
         self.recent_menu = build_menus(self, self.actions)
+        self.learning = LearningController(self)  # re-learns after decisions; Tagging > Learn…
         self._fill_recent_menu()
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
@@ -269,6 +271,7 @@ class MainWindow(QMainWindow):
     def _review(self, message: str) -> None:
         if message:
             self.statusBar().showMessage(message, 4000)
+        self.learning.decisions_changed()
         self.flush_counts()
         self._current_changed()
 
