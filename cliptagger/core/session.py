@@ -127,6 +127,8 @@ class Session:
         self.model: "Optional[ClipModel]" = None
         self.engine: Optional[TaggingEngine] = None
         self._examples: "Optional[ExampleStore]" = None
+        #: Label sets with decisions recorded since their head was last trained.
+        self._changed_sets: set[str] = set()
         self.learned: "Optional[LearnedModel]" = None
         #: Problems met reading the learned heads (reported, never fatal).
         self.learn_warnings: list[str] = []
@@ -378,10 +380,13 @@ class Session:
                 items.extend((path, result.embedding, key.label_set, key.keyword, positive) for key in keys)
         if items:
             self.examples().record(items, model_id)
+            with self._lock:
+                self._changed_sets.update(item[2] for item in items)
 
-    def relearn(self, target_precision: Optional[float] = None) -> "dict[str, SetHead]":
+    def relearn(self, target_precision: Optional[float] = None, changed_only: bool = False) -> "dict[str, SetHead]":
         """Train every label set's head from the recorded examples of the current model, store
-        the heads (per model id) and re-score every tagged photo from its embedding."""
+        the heads (per model id) and re-score every tagged photo from its embedding.
+        ``changed_only``: retrain only the sets decided on since (the app, after a tick)."""
         from cliptagger.core.learning import LearnedModel, save_learned, train_heads
 
         model, engine = self.model, self.engine
@@ -396,8 +401,20 @@ class Session:
             engine.set_label_sets(self._scoring_sets())
         else:  # a zero-shot run: the learned sets are not in the engine
             engine.set_label_sets([*self.label_sets, *learned.label_sets])
-        examples = self.examples().examples(model.model_id)
-        heads = train_heads(examples, engine.prototypes(), model.logit_scale, learned.target_precision)
+        with self._lock:
+            changed, self._changed_sets = self._changed_sets, set()
+        store = self.examples()
+        if changed_only:
+            prototypes = [p for p in engine.prototypes() if p.label_set.name in changed]
+            examples = [e for name in sorted(changed) for e in store.examples(model.model_id, name)]
+            heads = dict(learned.heads)
+            heads.update(train_heads(examples, prototypes, model.logit_scale, learned.target_precision))
+            for name in changed:  # a set whose examples were all taken back has no head any more
+                if not any(e.label_set == name for e in examples):
+                    heads.pop(name, None)
+        else:
+            examples = store.examples(model.model_id)
+            heads = train_heads(examples, engine.prototypes(), model.logit_scale, learned.target_precision)
         learned.heads = heads
         save_learned(learned)
         with self._lock:

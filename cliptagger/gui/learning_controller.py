@@ -34,7 +34,7 @@ class _LearnWorker(QObject):
     @Slot()
     def relearn(self) -> None:
         try:
-            self.relearned.emit(self.session.relearn())
+            self.relearned.emit(self.session.relearn(changed_only=True))
         except Exception as err:  # learning must never take the app down
             traceback.print_exc()
             self.failed.emit(f"Learning from your decisions failed: {err}")
