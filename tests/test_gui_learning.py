@@ -73,7 +73,8 @@ def test_ticks_relearn_and_rescore_without_encoding_and_survive_a_restart(qtbot,
     right = sum(p >= 0.5 for p in learned[:10]) + sum(p < 0.5 for p in learned[10:])
     assert right >= 17, learned
     tick(window, keepers[0], Decision.ACCEPTED)  # show a decided photo: the panel says what was learned
-    assert "learned from 8 ✓ / 8 ✗, held-out accuracy" in window.panel.boxes[KEY].text()
+    shown = window.panel.boxes[KEY].text()
+    assert "learned from 8 ✓ / 8 ✗, held-out accuracy" in shown and "(zero-shot " in shown
     closing_without_asking(window)
     window.close()
 

@@ -98,6 +98,7 @@ def test_consistent_examples_raise_held_out_accuracy_without_encoding(demo_model
     (keepers, others), (test_keepers, test_others) = pictures
     session = session_for(demo_model, keepers + others + test_keepers + test_others)
     zero_shot = accuracy(session, test_keepers, test_others)
+    before = keeper_probabilities(session, test_keepers)
     session.decide(keepers[:8], Decision.ACCEPTED, KEY)
     session.decide(others[:8], Decision.REJECTED, KEY)
     calls: list[int] = []
@@ -111,6 +112,9 @@ def test_consistent_examples_raise_held_out_accuracy_without_encoding(demo_model
     learned = accuracy(session, test_keepers, test_others)
     assert learned >= 0.85 and learned > zero_shot + 0.2, (learned, zero_shot)
     assert "learned from 8 ✓ / 8 ✗" in stat.summary()
+    # side by side: the zero-shot probability is still at hand after learning
+    assert [session.zero_shot_probability(p, KEY) for p in test_keepers] == pytest.approx(before, abs=1e-6)
+    assert keeper_probabilities(session, test_keepers) != pytest.approx(before, abs=1e-3)
 
 
 def test_examples_and_heads_survive_a_new_session_and_can_be_forgotten(demo_model, pictures):

@@ -428,6 +428,20 @@ class Session:
         head = learned.heads.get(key.label_set) if learned is not None else None
         return head.stat(key.keyword) if head is not None else None
 
+    def zero_shot_probability(self, path: Path, key: TagKey) -> Optional[float]:
+        """The label's zero-shot probability for the photo (to show next to the learned one)."""
+        from cliptagger.core.scoring import probabilities
+
+        result, engine = self.result(path), self.engine
+        if result is None or engine is None or self.model is None:
+            return None
+        for prototypes in engine.prototypes():
+            keywords = [l.keyword for l in prototypes.label_set.labels]
+            if prototypes.label_set.name == key.label_set and key.keyword in keywords:
+                row = probabilities(result.embedding[None, :], prototypes, self.model.logit_scale)[0]
+                return float(row[keywords.index(key.keyword)])
+        return None
+
     def forget_examples(self, label_set: str, keyword: Optional[str] = None) -> int:
         """Forget a label's examples (every label of the set when ``keyword`` is None) for
         the current model, then learn again. Returns how many examples went."""
