@@ -51,8 +51,10 @@ def test_learn_turns_existing_keywords_into_labels_proposed_on_untagged_photos(t
     assert "+ Mood|night" in out and "+ sunny" in out and "+ archive" in out
     assert "My keywords: Mood|night" in out  # the --report table
 
-    code = cli.main(["tag", *map(str, untagged), "--json", *MODEL])
+    table = tmp_path / "scores.csv"
+    code = cli.main(["tag", *map(str, untagged), "--json", "--csv", str(table), *MODEL])
     rows = {Path(r["path"]): r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert "My keywords: Mood|night" in table.read_text(encoding="utf-8-sig").splitlines()[0]
     assert code == 0 and len(rows) == 16
     night_right = sum(("Mood|night" in rows[p]["keywords"]) == (truth[p].background == "dark") for p in untagged)
     sunny_right = sum(("sunny" in rows[p]["keywords"]) == (truth[p].colour in ("yellow", "orange"))

@@ -618,7 +618,7 @@ class Session:
         results = self.results()
         if form is ExportFormat.SCORES:
             accepted = {r.path: self.accepted_keywords(r.path) for r in results}
-            write_scores_csv(path, results, self.label_sets, accepted)
+            write_scores_csv(path, results, self._scoring_sets(), accepted)  # learned sets too
             return ExportReport(path, len(results))
         assignments = {r.path: self.accepted_keywords(r.path) for r in results}
         assignments = {p: k for p, k in assignments.items() if k}
