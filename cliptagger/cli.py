@@ -1,4 +1,4 @@
-"""The headless front end: ``cliptagger tag``, ``models``, ``demo`` (and ``undo`` for XMP).
+"""The headless front end: ``cliptagger tag``, ``learn``, ``models``, ``demo`` (and ``undo`` for XMP).
 
 Exit codes: 0 something was tagged; 1 nothing could be tagged; 2 a usage or setup
 problem (bad label file, model weights missing, ...); 3 tagged, but at least one sidecar
@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=["info", "prune", "clear"], nargs="?", default="info",
                        help="prune: forget moved, deleted or changed files; clear: delete the cache")
 
+    add_learn_parser(commands)
+    tag.add_argument("--zero-shot", action="store_true",
+                     help="ignore the heads learned from your decisions and keywords (`cliptagger learn`)")
+
     demo = commands.add_parser("demo", help="generate a folder of test pictures and tag it with the demo model")
     demo.add_argument("folder", nargs="?", type=Path, default=Path("demo-photos"))
     demo.add_argument("--count", type=int, default=24)
@@ -110,6 +114,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return command_cache(args)
         if args.command == "search":
             return command_search(args)
+        if args.command == "learn":
+            return command_learn(args)
     except CliptaggerError as err:
         print(f"cliptagger: {err}", file=sys.stderr)
         return EXIT_SETUP
@@ -151,7 +157,8 @@ def command_tag(args: argparse.Namespace) -> int:
         return EXIT_NOTHING_TAGGED
 
     session = Session(label_sets, EngineOptions(batch_size=args.batch_size, fast_decode=not args.exact,
-                                                use_cache=not args.no_cache))
+                                                use_cache=not args.no_cache,
+                                                use_learned=not getattr(args, "zero_shot", False)))
     session.use_model(load_model_from_args(args, quiet=args.quiet))
     session.cache()
     print_warnings(session)
@@ -175,7 +182,9 @@ def command_tag(args: argparse.Namespace) -> int:
         bar.close()
 
     # The CLI has no review step: every proposal above its set's threshold is accepted.
-    session.accept_above_threshold()
+    # Tags written to sidecars are the user's decision: they are kept as examples to learn from.
+    session.accept_above_threshold(record=args.write_xmp and not args.dry_run)
+    print_warnings(session)
     sidecars_failed = False
     if args.write_xmp or args.dry_run:
         sidecars_failed = write_xmp(args, session)
@@ -299,6 +308,89 @@ def command_undo(args: argparse.Namespace) -> int:
         print("cliptagger: run `cliptagger undo --force` to take cliptagger's keywords out of those too "
               "(the changes made since stay); `cliptagger undo` goes on with older batches", file=sys.stderr)
     return EXIT_OK
+
+
+def add_learn_parser(commands: "argparse._SubParsersAction") -> None:
+    learn = commands.add_parser(
+        "learn", help="learn your own keywords from the photos that have them (sidecars and embedded XMP)",
+        description="Every keyword on at least N photos becomes a learned label of the set 'My keywords'; "
+                    "`cliptagger tag` then proposes it on the photos that do not have it yet.")
+    learn.add_argument("paths", nargs="+", type=Path, help="image files and folders (searched recursively)")
+    learn.add_argument("--min-examples", type=int, default=5, metavar="N",
+                       help="a keyword needs at least N photos to become a label (default 5)")
+    learn.add_argument("--report", action="store_true",
+                       help="per label: examples, held-out accuracy of zero-shot and of the learned head")
+    learn.add_argument("--target-precision", type=float, default=None, metavar="P",
+                       help="calibrate each label's threshold for this precision (default 0.9)")
+    learn.add_argument("--dry-run", action="store_true", help="show the keywords found, learn nothing")
+    learn.add_argument("--labels", action="append", type=Path, metavar="FILE",
+                       help="your label set files: their recorded decisions are learned too")
+    add_model_arguments(learn)
+    learn.add_argument("--batch-size", type=int, default=None, metavar="N")
+    learn.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def command_learn(args: argparse.Namespace) -> int:
+    from cliptagger.core.scan import scan
+    from cliptagger.core.session import MY_KEYWORDS, EngineOptions, Session
+
+    label_sets = load_label_files(args.labels, args.model)
+    found = scan(args.paths)
+    for path, reason in found.problems:
+        print(f"cliptagger: {path}: {reason}", file=sys.stderr)
+    if not found.images:
+        print("cliptagger: no supported images found.", file=sys.stderr)
+        return EXIT_NOTHING_TAGGED
+    session = Session(label_sets, EngineOptions(batch_size=args.batch_size))
+    session.use_model(load_model_from_args(args, quiet=args.quiet))
+    print_warnings(session)
+    if args.target_precision is not None and session.learned is not None:
+        session.learned.target_precision = args.target_precision
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        report = session.learn_from_keywords(
+            found.images, args.min_examples, add=not args.dry_run, cancel=threading.Event(),
+            progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed))
+    finally:
+        bar.close()
+    print(f"read the keywords of {report.photos} photos: {report.photos_with_keywords} have keywords, "
+          f"{len(report.counts)} different keywords")
+    for keyword, count in sorted(report.counts.items(), key=lambda item: (-item[1], item[0].casefold())):
+        mark = "+" if keyword in report.labels else " "
+        print(f" {mark} {keyword}: {count} photo(s)")
+    if not report.labels:
+        print(f"cliptagger: no keyword is on {args.min_examples} or more photos; nothing learned "
+              "(lower it with --min-examples)", file=sys.stderr)
+        return EXIT_NOTHING_TAGGED
+    if args.dry_run:
+        print(f"dry run: {len(report.labels)} label(s) would be learned into '{MY_KEYWORDS}'")
+        return EXIT_OK
+    used = sum(s.used for s in report.stats)
+    print(f"learned {len(report.labels)} label(s) into '{MY_KEYWORDS}'; {used} beat zero-shot on held-out "
+          "photos and are used (the others stay zero-shot). `cliptagger tag` now proposes them.")
+    if args.report:
+        print_learning_report(session)
+    return EXIT_OK
+
+
+def print_learning_report(session: "Session") -> None:
+    """Per label with examples: counts, held-out accuracy zero-shot vs learned, which is used."""
+    learned = session.learned
+    if learned is None:
+        return
+
+    def percent(value: Optional[float]) -> str:
+        return "  -  " if value is None else f"{value:5.0%}"
+
+    print(f"\n{'label':<32} {'examples':>10}  {'zero-shot':>9}  {'learned':>8}  used       threshold")
+    for head in learned.heads.values():
+        for stat in head.stats:
+            if not stat.positives and not stat.negatives:
+                continue
+            name = f"{head.label_set}: {stat.keyword}"
+            threshold = f"{stat.threshold:.3f}" if stat.threshold is not None else "(set's)"
+            print(f"{name:<32} {stat.positives:>4} ✓ {stat.negatives:>3} ✗  {percent(stat.zero_shot_accuracy):>9}  "
+                  f"{percent(stat.learned_accuracy):>8}  {'learned' if stat.used else 'zero-shot':<10} {threshold}")
 
 
 def format_result_line(result: "ImageResult") -> str:

@@ -149,6 +149,8 @@ class TaggingEngine:
         #: Run decode threads at a lower CPU priority (the GUI keeps its UI thread responsive).
         self.background_priority = background_priority
         self._prompt_cache = PromptEmbeddingCache(model)
+        #: Learned heads by label set name (core.learning); a set without one scores zero-shot.
+        self.heads: dict[str, Any] = {}
         self._prototypes: list[SetPrototypes] = []
         self.set_label_sets(label_sets)
 
@@ -171,9 +173,18 @@ class TaggingEngine:
         """Scores for a (N, dim) batch of embeddings, one list of SetScores per image."""
         per_image: list[list[SetScores]] = [[] for _ in range(int(embeddings.shape[0]))]
         scale = self.model.logit_scale
+        heads = self.heads
         for prototypes in self._prototypes:
-            probs = probabilities(embeddings, prototypes, scale)
-            proposals = propose_batch(probs, prototypes.label_set)
+            head = heads.get(prototypes.label_set.name)
+            if head is None:
+                probs = probabilities(embeddings, prototypes, scale)
+                proposals = propose_batch(probs, prototypes.label_set)
+            else:
+                from cliptagger.core.learning import label_thresholds, propose_with_thresholds, set_probabilities
+
+                probs = set_probabilities(embeddings, prototypes, scale, head)
+                proposals = propose_with_thresholds(probs, prototypes.label_set,
+                                                    label_thresholds(prototypes.label_set, head))
             for row_index, (row, chosen) in enumerate(zip(probs.tolist(), proposals)):
                 per_image[row_index].append(SetScores(prototypes.label_set, row, chosen))
         return per_image

@@ -16,6 +16,9 @@ where s is the model's logit scale and c_base the similarity to the baseline pro
 It is the probability CLIP itself gives to "this photo is better described by the label
 than by a caption that names nothing", uses only the model's own calibration, and does not
 change when other labels are added or removed.
+
+Both are linear in the image embedding; ``cliptagger.core.learning`` starts a learned head
+at exactly these weights and moves it with the user's accepts and rejects (formula there).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ wiring model, engine, cache and sidecar writer themselves::
     session.write(SidecarStyle.EXT)               # accepted tags -> XMP sidecars (journaled)
     session.undo()
     session.export(path, ExportFormat.SCORES)
+    session.relearn()                             # heads from the recorded decisions (core.learning)
+    session.learn_from_keywords(paths, 5)         # a "My keywords" set from the library's keywords
 
 It is Qt-free and thread-safe: heavy verbs (``use_model``, ``tag``, ``rescore``, ``write``,
 ``undo``, ``export``) run on a worker thread, cheap ones (decisions, queries) may be called
@@ -40,10 +42,15 @@ from cliptagger.core.sidecars import (
 
 if TYPE_CHECKING:
     from cliptagger.core.cache import EmbeddingCache
+    from cliptagger.core.examples import ExampleStore
     from cliptagger.core.journal import UndoReport
     from cliptagger.core.engine import PromptEmbeddingCache
+    from cliptagger.core.learning import LabelStats, LearnedModel, SetHead
     from cliptagger.core.model import ClipModel
     from cliptagger.core.search import Hit, SearchIndex, SearchQuery
+
+#: The label set ``learn_from_keywords`` makes from the keywords already in the library.
+MY_KEYWORDS = "My keywords"
 
 
 class SessionError(Exception):
@@ -60,6 +67,17 @@ class ReviewRow:
     threshold: float
     proposed: bool
     decision: Optional[Decision]
+
+
+@dataclass
+class KeywordLearning:
+    """What ``learn_from_keywords`` found: photos read, keyword counts, the labels it made."""
+
+    photos: int
+    photos_with_keywords: int
+    counts: dict[str, int]
+    labels: list[str]
+    stats: "list[LabelStats]" = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +99,13 @@ class EngineOptions:
     background_priority: bool = False
     use_cache: bool = True
     cache_path: Optional[Path] = None
+    #: Score with the heads learned from the user's decisions (False: zero-shot only).
+    use_learned: bool = True
+    #: Record accepts and rejects in the examples store (the data folder), for learning.
+    record_examples: bool = True
+    #: Put decisions recorded in an earlier session back in force when a photo is tagged.
+    restore_decisions: bool = False
+    examples_path: Optional[Path] = None
 
 
 @dataclass
@@ -103,11 +128,17 @@ class Session:
         self._label_sets = list(label_sets)
         self._photos: dict[Path, _PhotoState] = {}
         self._cache = cache
-        self._warnings_taken = 0
+        self._warnings_given: set[str] = set()
         self.model: "Optional[ClipModel]" = None
         self.engine: Optional[TaggingEngine] = None
         #: Bumped when photos or results change: search re-reads embeddings only then.
         self._changes = 0
+        self._examples: "Optional[ExampleStore]" = None
+        #: Label sets with decisions recorded since their head was last trained.
+        self._changed_sets: set[str] = set()
+        self.learned: "Optional[LearnedModel]" = None
+        #: Problems met reading the learned heads (reported, never fatal).
+        self.learn_warnings: list[str] = []
 
     # ------------------------------------------------------------------ model and labels
 
@@ -129,14 +160,13 @@ class Session:
         return self._cache
 
     def take_warnings(self) -> list[str]:
-        """Warnings not handed out yet (e.g. the cache turned itself off): every front end shows them."""
-        cache = self._cache
-        if cache is None:
-            return []
+        """Warnings not handed out yet (the cache turned itself off, a learned-heads file could not
+        be read, ...): every front end shows them, once."""
         with self._lock:
-            fresh = cache.warnings[self._warnings_taken:]
-            self._warnings_taken += len(fresh)
-        return list(fresh)
+            warnings = (self._cache.warnings if self._cache is not None else []) + self.learn_warnings
+            fresh = [w for w in dict.fromkeys(warnings) if w not in self._warnings_given]
+            self._warnings_given.update(fresh)
+        return fresh
 
     def would_discard_results(self, model_id: Optional[str]) -> bool:
         """True when switching to ``model_id`` would throw away results (a different model)."""
@@ -158,9 +188,36 @@ class Session:
                     state.failure = ""
                 self.review.clear()
             self.model, self.engine = model, engine
+        self._load_learned()
         if kept:
             self.rescore(self.label_sets)  # same embeddings, the new engine's prototypes
         return kept
+
+    def _scoring_sets(self) -> list[LabelSet]:
+        """The user's label sets, then the sets made by learning that they do not name."""
+        with self._lock:
+            sets = list(self._label_sets)
+            learned = self.learned
+        names = {s.name.casefold() for s in sets}
+        if learned is not None and self.options.use_learned:
+            sets += [s for s in learned.label_sets if s.name.casefold() not in names]
+        return sets
+
+    def _load_learned(self) -> None:
+        from cliptagger.core.learning import LearnedModel, load_learned
+
+        model_id, engine = self.model_id, self.engine
+        if model_id is None or engine is None:
+            return
+        if self.options.use_learned:
+            learned, warnings = load_learned(model_id)
+        else:
+            learned, warnings = LearnedModel(model_id), []
+        with self._lock:
+            self.learned = learned
+            self.learn_warnings = warnings
+        engine.heads = dict(learned.heads) if self.options.use_learned else {}
+        engine.set_label_sets(self._scoring_sets())
 
     def rescore(self, label_sets: Sequence[LabelSet]) -> list[ImageResult]:
         """New label sets: every tagged photo is re-scored from its embedding (no image work)."""
@@ -169,7 +226,9 @@ class Session:
             engine = self.engine
         if engine is None:
             return []
-        engine.set_label_sets(label_sets)
+        learned = self.learned
+        engine.heads = dict(learned.heads) if learned is not None and self.options.use_learned else {}
+        engine.set_label_sets(self._scoring_sets())
         results = self.results()
         for result, scores in zip(results, engine.score_results(results)):
             result.scores = scores
@@ -237,6 +296,7 @@ class Session:
             raise SessionError("no model is loaded yet")
         todo = list(self.pending() if paths is None else paths)
         self.add(todo)
+        restore = self.options.restore_decisions and self.options.record_examples
         for outcome in engine.run(todo, on_progress=progress, cancel=cancel):
             with self._lock:
                 state = self._photos.setdefault(outcome.path, _PhotoState())
@@ -245,7 +305,27 @@ class Session:
                 else:
                     state.result, state.failure = outcome, ""
                 self._changes += 1
+            if restore and not isinstance(outcome, ImageFailure):
+                self._restore_decisions(outcome.path)
             yield outcome
+
+    def _restore_decisions(self, path: Path) -> None:
+        """Decisions recorded for this photo in an earlier session come back in force."""
+        model_id = self.model_id
+        if model_id is None or self.review.get(path):
+            return
+        decisions = self.examples().decisions_for([path], model_id).get(path, [])
+        for set_name, keyword, positive in decisions:
+            self.review.set(path, [TagKey(set_name, keyword)],
+                            Decision.ACCEPTED if positive else Decision.REJECTED)
+        accepted = frozenset(self.accepted_keywords(path))
+        if decisions and accepted:
+            # Already in the photo's sidecar (written in an earlier session): nothing to write now,
+            # so quitting does not ask about tags that are on disk already.
+            on_disk = {k.casefold() for k in self.existing_keywords(path)}
+            if all(k.casefold() in on_disk for k in accepted):
+                with self._lock:
+                    self._photos[path].written = accepted
 
     # ------------------------------------------------------------------ review
 
@@ -264,30 +344,207 @@ class Session:
             ordered = [p.label for p in scores.proposals] + [
                 l for l in label_set.labels
                 if l.keyword not in proposed and TagKey(label_set.name, l.keyword) in decisions]
+            thresholds = dict(zip((l.keyword for l in label_set.labels), self._thresholds(label_set)))
             for label in ordered:
                 key = TagKey(label_set.name, label.keyword)
-                rows.append(ReviewRow(key, label, by_keyword[label.keyword], label_set.threshold,
+                rows.append(ReviewRow(key, label, by_keyword[label.keyword], thresholds[label.keyword],
                                       label.keyword in proposed, decisions.get(key)))
         return rows
+
+    def _thresholds(self, label_set: LabelSet) -> list[float]:
+        """Per label: the calibrated threshold learning fitted, else the set's."""
+        learned = self.learned
+        if learned is None or not self.options.use_learned or label_set.name not in learned.heads:
+            return [label_set.threshold] * len(label_set.labels)
+        from cliptagger.core.learning import label_thresholds
+
+        return label_thresholds(label_set, learned.heads[label_set.name])
 
     def proposed_keys(self, path: Path) -> list[TagKey]:
         return [row.key for row in self.review_rows(path) if row.proposed]
 
     def decide(self, paths: Iterable[Path], decision: Optional[Decision], key: Optional[TagKey] = None) -> int:
         """Accept or reject (None: un-decide) one tag, or every proposal, of each photo."""
-        changed = 0
+        changed, decided = 0, []
         for path in paths:
             keys = [key] if key is not None else self.proposed_keys(path)
             changed += self.review.set(path, keys, decision)
+            decided.append((Path(path), keys))
+        self._record(decided, decision)
         return changed
 
-    def accept_above_threshold(self, paths: Optional[Iterable[Path]] = None) -> int:
-        """Accept every proposal that is still pending; an explicit rejection stays a rejection."""
-        changed = 0
+    def accept_above_threshold(self, paths: Optional[Iterable[Path]] = None, record: bool = True) -> int:
+        """Accept every proposal that is still pending; an explicit rejection stays a rejection.
+        ``record``: also keep them as examples to learn from (the user's decision)."""
+        changed, decided = 0, []
         for path in (self.paths() if paths is None else paths):
             pending = [row.key for row in self.review_rows(path) if row.proposed and row.decision is None]
             changed += self.review.set(path, pending, Decision.ACCEPTED)
+            decided.append((Path(path), pending))
+        if record:
+            self._record(decided, Decision.ACCEPTED)
         return changed
+
+    # ------------------------------------------------------------------ learning
+
+    def examples(self) -> "ExampleStore":
+        """The examples store (the data folder), opened on first use."""
+        from cliptagger.core.examples import ExampleStore
+
+        with self._lock:
+            if self._examples is None:
+                self._examples = ExampleStore(self.options.examples_path)
+            return self._examples
+
+    def _record(self, decided: list[tuple[Path, list[TagKey]]], decision: Optional[Decision]) -> None:
+        model_id = self.model_id
+        if not self.options.record_examples or model_id is None:
+            return
+        positive = None if decision is None else decision is Decision.ACCEPTED
+        items = []
+        for path, keys in decided:
+            result = self.result(path)
+            if result is not None:
+                items.extend((path, result.embedding, key.label_set, key.keyword, positive) for key in keys)
+        if items:
+            self.examples().record(items, model_id)
+            with self._lock:
+                self._changed_sets.update(item[2] for item in items)
+
+    def relearn(self, target_precision: Optional[float] = None, changed_only: bool = False) -> "dict[str, SetHead]":
+        """Train every label set's head from the recorded examples of the current model, store
+        the heads (per model id) and re-score every tagged photo from its embedding.
+        ``changed_only``: retrain only the sets decided on since (the app, after a tick)."""
+        from cliptagger.core.learning import LearnedModel, save_learned, train_heads
+
+        model, engine = self.model, self.engine
+        if model is None or engine is None:
+            raise SessionError("no model is loaded yet")
+        learned = self.learned or LearnedModel(model.model_id)
+        if target_precision is not None:
+            learned.target_precision = target_precision
+        with self._lock:
+            self.learned = learned
+        if self.options.use_learned:
+            engine.set_label_sets(self._scoring_sets())
+        else:  # a zero-shot run: the learned sets are not in the engine
+            engine.set_label_sets([*self.label_sets, *learned.label_sets])
+        with self._lock:
+            changed, self._changed_sets = self._changed_sets, set()
+        store = self.examples()
+        if changed_only:
+            prototypes = [p for p in engine.prototypes() if p.label_set.name in changed]
+            examples = [e for name in sorted(changed) for e in store.examples(model.model_id, name)]
+            heads = dict(learned.heads)
+            heads.update(train_heads(examples, prototypes, model.logit_scale, learned.target_precision))
+            for name in changed:  # a set whose examples were all taken back has no head any more
+                if not any(e.label_set == name for e in examples):
+                    heads.pop(name, None)
+        else:
+            examples = store.examples(model.model_id)
+            heads = train_heads(examples, engine.prototypes(), model.logit_scale, learned.target_precision)
+        learned.heads = heads
+        save_learned(learned)
+        with self._lock:
+            self.learned = learned
+        self.rescore(self.label_sets)
+        return heads
+
+    def label_stats(self, key: TagKey) -> "Optional[LabelStats]":
+        """What learning found for one label (None: no examples, zero-shot)."""
+        learned = self.learned
+        head = learned.heads.get(key.label_set) if learned is not None else None
+        return head.stat(key.keyword) if head is not None else None
+
+    def zero_shot_probability(self, path: Path, key: TagKey) -> Optional[float]:
+        """The label's zero-shot probability for the photo (to show next to the learned one)."""
+        from cliptagger.core.scoring import probabilities
+
+        result, engine = self.result(path), self.engine
+        if result is None or engine is None or self.model is None:
+            return None
+        for prototypes in engine.prototypes():
+            keywords = [l.keyword for l in prototypes.label_set.labels]
+            if prototypes.label_set.name == key.label_set and key.keyword in keywords:
+                row = probabilities(result.embedding[None, :], prototypes, self.model.logit_scale)[0]
+                return float(row[keywords.index(key.keyword)])
+        return None
+
+    def forget_examples(self, label_set: str, keyword: Optional[str] = None) -> int:
+        """Forget a label's examples (every label of the set when ``keyword`` is None) for
+        the current model, then learn again. Returns how many examples went."""
+        model_id = self.model_id
+        if model_id is None:
+            raise SessionError("no model is loaded yet")
+        removed = self.examples().forget(label_set, keyword, model_id)
+        self.relearn()
+        return removed
+
+    def learn_from_keywords(self, paths: Sequence[Path], min_examples: int = 5,
+                            progress: Optional[Callable[[Progress], None]] = None,
+                            cancel: Optional[threading.Event] = None,
+                            add: bool = True) -> "KeywordLearning":
+        """Turn the keywords already in these photos (sidecars and embedded XMP) into learned
+        labels of a set "My keywords": every keyword on at least ``min_examples`` photos.
+
+        Positives: the photos with the keyword; negatives: the photos that have keywords but
+        not this one (a photo with no keyword at all says nothing: the user never got to it).
+        Photos not tagged yet are tagged first (embeddings from the cache where possible).
+        ``add=False`` only reports what was found (the app shows it before adding anything).
+        """
+        from collections import Counter
+
+        from cliptagger.core.examples import SOURCE_LIBRARY
+        from cliptagger.core.labels import HIERARCHY_SEPARATOR, Label, Mode
+
+        model_id = self.model_id
+        if model_id is None or self.engine is None:
+            raise SessionError("no model is loaded yet")
+        paths = [Path(p) for p in paths]
+        self.add(paths)
+        untagged = [p for p in paths if self.result(p) is None]
+        if untagged:
+            for _ in self.tag(untagged, progress, cancel):
+                pass
+        with_results = [p for p in paths if self.result(p) is not None]
+        found = self.refresh_existing(with_results)
+        keyworded = {p: k for p, k in found.items() if k}
+        spelling: dict[str, str] = {}
+        counts: Counter[str] = Counter()
+        for keywords in keyworded.values():
+            for keyword in {k.strip(HIERARCHY_SEPARATOR + " ").casefold(): k.strip(HIERARCHY_SEPARATOR + " ")
+                            for k in keywords if k.strip(HIERARCHY_SEPARATOR + " ")}.items():
+                spelling.setdefault(keyword[0], keyword[1])
+                counts[keyword[0]] += 1
+        chosen = sorted((k for k, c in counts.items() if c >= min_examples), key=lambda k: spelling[k].casefold())
+        report = KeywordLearning(len(paths), len(keyworded), {spelling[k]: counts[k] for k in counts}, 
+                                 [spelling[k] for k in chosen])
+        if not add or not chosen:
+            return report
+        labels = []
+        for key in chosen:
+            parent, _, name = spelling[key].rpartition(HIERARCHY_SEPARATOR)
+            labels.append(Label(name=name.strip(), parent=parent.strip()))
+        my_set = LabelSet(MY_KEYWORDS, tuple(labels), mode=Mode.INDEPENDENT, threshold=0.5, max_tags=len(labels))
+        store = self.examples()
+        store.forget(MY_KEYWORDS, model_id=model_id, source=SOURCE_LIBRARY)
+        items = []
+        for path, keywords in keyworded.items():
+            has = {k.strip(HIERARCHY_SEPARATOR + " ").casefold() for k in keywords}
+            embedding = self.result(path).embedding  # type: ignore[union-attr]
+            for label, key in zip(labels, chosen):
+                items.append((path, embedding, MY_KEYWORDS, label.keyword, key in has))
+        store.record(items, model_id, source=SOURCE_LIBRARY)
+        from cliptagger.core.learning import LearnedModel
+
+        learned = self.learned or LearnedModel(model_id)
+        learned.label_sets = [s for s in learned.label_sets if s.name != MY_KEYWORDS] + [my_set]
+        with self._lock:
+            self.learned = learned
+        heads = self.relearn()
+        head = heads.get(MY_KEYWORDS)
+        report.stats = list(head.stats) if head is not None else []
+        return report
 
     def accepted_keywords(self, path: Path) -> list[str]:
         """Keywords accepted in any current label set (once each, in label set order)."""
@@ -389,7 +646,7 @@ class Session:
         results = self.results()
         if form is ExportFormat.SCORES:
             accepted = {r.path: self.accepted_keywords(r.path) for r in results}
-            write_scores_csv(path, results, self.label_sets, accepted)
+            write_scores_csv(path, results, self._scoring_sets(), accepted)  # learned sets too
             return ExportReport(path, len(results))
         assignments = {r.path: self.accepted_keywords(r.path) for r in results}
         assignments = {p: k for p, k in assignments.items() if k}

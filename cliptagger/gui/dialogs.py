@@ -121,3 +121,12 @@ def show_errors(parent: QWidget, errors: list[tuple[Path, str]]) -> QDialog:
     dialog.resize(700, 400)
     dialog.show()
     return dialog
+
+
+def show_about(parent: QWidget, model_state: str) -> None:
+    from cliptagger import __version__
+
+    QMessageBox.about(parent, "About cliptagger",
+                      f"<b>cliptagger {__version__}</b><br>Zero-shot photo tagging with CLIP (open_clip).<br>"
+                      "Tags go to XMP sidecars that Lightroom, darktable and digiKam read.<br><br>"
+                      f"{model_state}")

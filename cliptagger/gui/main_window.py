@@ -15,7 +15,6 @@ from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMessageBox, QSplitter
 
-from cliptagger import __version__
 from cliptagger.core.labels import LabelSet
 from cliptagger.core.review import Decision, TagKey
 from cliptagger.core.scan import SUPPORTED_EXTENSIONS
@@ -25,6 +24,7 @@ from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
 from cliptagger.gui.image_list import ImageListModel, ImageSortModel
 from cliptagger.gui.photo_table import build_photo_table
 from cliptagger.gui.label_editor import LabelSetEditor
+from cliptagger.gui.learning_controller import LearningController
 from cliptagger.gui.model_controller import ModelController
 from cliptagger.gui.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.scanner import FolderScanner
@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.models.family_changed.connect(self._family_changed)
         self.actions = build_actions(self)
         self.recent_menu = build_menus(self, self.actions)
+        self.learning = LearningController(self)  # re-learns after decisions; Tagging > Learn…
         self._fill_recent_menu()
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
@@ -274,6 +275,7 @@ class MainWindow(QMainWindow):
     def _review(self, message: str) -> None:
         if message:
             self.statusBar().showMessage(message, 4000)
+        self.learning.decisions_changed()
         self.flush_counts()
         self._current_changed()
 
@@ -374,10 +376,7 @@ class MainWindow(QMainWindow):
         self.help_dialog = dialogs.show_help(self)
 
     def about(self) -> None:
-        QMessageBox.about(self, "About cliptagger",
-                          f"<b>cliptagger {__version__}</b><br>Zero-shot photo tagging with CLIP (open_clip).<br>"
-                          "Tags go to XMP sidecars that Lightroom, darktable and digiKam read.<br><br>"
-                          f"{self.models.state_text}")
+        dialogs.show_about(self, self.models.state_text)
 
     # ------------------------------------------------------------------ closing
 

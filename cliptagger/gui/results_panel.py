@@ -200,6 +200,10 @@ class ResultsPanel(QScrollArea):
             text = f"{name}   {display_percent(row.probability, row.threshold)}{note}"
             if row.decision is Decision.REJECTED:
                 text += "   ✗ rejected"
+            stat = self.session.label_stats(row.key)  # what learning made of the user's decisions
+            if stat is not None and (stat.positives or stat.negatives):
+                zero = self.session.zero_shot_probability(self.path, row.key) if stat.used else None
+                text += f"   · {stat.summary()}" + (f" (zero-shot {zero:.0%})" if zero is not None else "")
             box = QCheckBox(text)
             box.setChecked(row.decision is Decision.ACCEPTED)
             box.setToolTip("Ticked: accepted. Unticked after a decision: rejected (never written).")

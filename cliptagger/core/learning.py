@@ -1,0 +1,503 @@
+"""Learned heads: labels that start at zero-shot and move with the user's decisions.
+
+The zero-shot scorer (``cliptagger.core.scoring``) is already a linear classifier over the
+normalized image embedding x, with weights made of text prototypes and the model's logit
+scale s::
+
+    exclusive set:    logits_j = x . W0_j,   W0_j = s * t_j               p = softmax(logits)
+    independent set:  logit_j  = x . W0_j,   W0_j = s * (t_j - t_base)    p_j = sigmoid(logit_j)
+
+A learned head keeps that form and adds a bias, ``logit_j = x . W_j + c_j``, starting at
+W = W0, c = 0. It is fitted to the examples (accepts: positive, rejects: negative) by
+minimizing the weighted log-loss plus an L2 pull back to the prototypes::
+
+    L(W, c) = sum_i sum_j a_ij * logloss(y_ij, p_ij(W, c))  +  lambda/2 * (||W - W0||^2 + ||c||^2)
+
+Exclusive sets use the multinomial log-loss (an accept is the photo's class, a reject adds
+-log(1 - p_j)); independent sets one binary log-loss per label, with weights a_ij that give
+a label's positives and its negatives equal total weight (imbalance). With one example the
+pull dominates and the head barely moves; with fifty the data does. The problem is convex:
+L-BFGS in float64 from W0 finds the same minimum every time (deterministic).
+
+**Never worse than zero-shot.** Per label, K-fold cross-validation over the photos with
+examples compares held-out (balanced) accuracy at the set's threshold of the zero-shot
+scorer and of the head trained without the held-out photos. The learned row W_j, c_j is
+used only when the label has at least ``MIN_POSITIVES`` and ``MIN_NEGATIVES`` examples and
+the learned accuracy is strictly higher; otherwise the row stays W0_j, c_j = 0, so with one
+or contradictory examples the probabilities are exactly zero-shot's (bit for bit: scoring
+then runs the zero-shot code path).
+
+**Calibrated thresholds.** From the same held-out probabilities of the scorer that is used,
+a label's threshold is the lowest value at which the held-out precision reaches the target
+(default 0.9), when there are at least ``MIN_CALIBRATION`` positives and negatives.
+
+Heads are stored per model id (embedding spaces differ) as JSON in the data folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+from cliptagger.core import paths
+from cliptagger.core.examples import Example
+from cliptagger.core.fileio import atomic_write_text
+from cliptagger.core.labels import LabelSet, Mode, label_set_from_dict, label_set_to_dict
+from cliptagger.core.scoring import Proposal, SetPrototypes, probabilities
+
+#: Strength of the pull towards the zero-shot prototypes (in units of one example's log-loss).
+REGULARIZATION = 0.1
+MIN_POSITIVES = 2
+MIN_NEGATIVES = 2
+MIN_CALIBRATION = 5
+FOLDS = 5
+LARGE = 1000
+DEFAULT_TARGET_PRECISION = 0.9
+HEADS_FORMAT = "cliptagger-heads"
+HEADS_VERSION = 1
+
+
+@dataclass
+class LabelStats:
+    """What the held-out check found for one label (shown in the app and by ``learn --report``)."""
+
+    keyword: str
+    positives: int = 0
+    negatives: int = 0
+    zero_shot_accuracy: Optional[float] = None
+    learned_accuracy: Optional[float] = None
+    used: bool = False
+    #: Calibrated threshold for the target precision (None: too few examples, the set's applies).
+    threshold: Optional[float] = None
+
+    def summary(self) -> str:
+        """e.g. ``learned from 12 ✓ / 30 ✗, held-out accuracy 94%``."""
+        text = f"learned from {self.positives} ✓ / {self.negatives} ✗"
+        accuracy = self.learned_accuracy if self.used else self.zero_shot_accuracy
+        if accuracy is not None:
+            text += f", held-out accuracy {accuracy:.0%}"
+        if not self.used:
+            text += " (zero-shot kept)"
+        return text
+
+
+@dataclass
+class SetHead:
+    label_set: str
+    mode: Mode
+    keywords: tuple[str, ...]
+    weight: Any                       # (labels, dim) float32: learned rows (zero-shot rows where unused)
+    bias: Any                         # (labels,) float32
+    stats: list[LabelStats] = field(default_factory=list)
+
+    def stat(self, keyword: str) -> Optional[LabelStats]:
+        for stat in self.stats:
+            if stat.keyword == keyword:
+                return stat
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label_set": self.label_set, "mode": self.mode.value, "keywords": list(self.keywords),
+                "weight": [[round(float(v), 7) for v in row] for row in self.weight.tolist()],
+                "bias": [float(v) for v in self.bias.tolist()], "stats": [asdict(s) for s in self.stats]}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "SetHead":
+        import torch
+
+        return SetHead(str(data["label_set"]), Mode(data["mode"]), tuple(data["keywords"]),
+                       torch.tensor(data["weight"], dtype=torch.float32),
+                       torch.tensor(data["bias"], dtype=torch.float32),
+                       [LabelStats(**s) for s in data.get("stats", [])])
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def zero_shot_weights(prototypes: SetPrototypes, logit_scale: float) -> Any:
+    """(labels, dim) W0 such that the zero-shot logits are ``x @ W0.T`` (see module docstring)."""
+    text = prototypes.text.double()
+    if prototypes.label_set.mode is Mode.EXCLUSIVE:
+        return logit_scale * text
+    return logit_scale * (text - prototypes.baseline.double()[None, :])
+
+
+def _used_rows(label_set: LabelSet, head: Optional[SetHead]) -> list[tuple[int, int]]:
+    """(column in the set, row in the head) of every label whose learned row is in use."""
+    if head is None or head.mode is not label_set.mode:
+        return []
+    rows = {k: i for i, k in enumerate(head.keywords)}
+    used = []
+    for column, label in enumerate(label_set.labels):
+        row = rows.get(label.keyword)
+        stat = head.stats[row] if row is not None and row < len(head.stats) else None
+        if row is not None and stat is not None and stat.used:
+            used.append((column, row))
+    return used
+
+
+def set_probabilities(embeddings: Any, prototypes: SetPrototypes, logit_scale: float,
+                      head: Optional[SetHead]) -> Any:
+    """(images, labels) probabilities: zero-shot's, with each used learned row in its place."""
+    import torch
+
+    zero = probabilities(embeddings, prototypes, logit_scale)
+    used = _used_rows(prototypes.label_set, head)
+    if not used:
+        return zero
+    assert head is not None
+    images = embeddings.float()
+    columns = [c for c, _ in used]
+    rows = [r for _, r in used]
+    learned = images @ head.weight[rows].T + head.bias[rows][None, :]
+    if prototypes.label_set.mode is Mode.INDEPENDENT:
+        result = zero.clone()
+        result[:, columns] = torch.sigmoid(learned)
+        return result
+    logits = logit_scale * (images @ prototypes.text.T)
+    logits[:, columns] = learned
+    return logits.softmax(dim=-1)
+
+
+def label_thresholds(label_set: LabelSet, head: Optional[SetHead]) -> list[float]:
+    """Per label: its calibrated threshold where one was fitted, else the set's."""
+    thresholds = [label_set.threshold] * len(label_set.labels)
+    if head is None or head.mode is not label_set.mode:
+        return thresholds
+    by_keyword = {s.keyword: s for s in head.stats}
+    for index, label in enumerate(label_set.labels):
+        stat = by_keyword.get(label.keyword)
+        if stat is not None and stat.threshold is not None:
+            thresholds[index] = stat.threshold
+    return thresholds
+
+
+def propose_with_thresholds(probabilities_: Any, label_set: LabelSet, thresholds: Sequence[float]) -> list[list[Proposal]]:
+    """Like ``scoring.propose_batch`` with one threshold per label."""
+    import torch
+
+    k = min(label_set.max_tags, probabilities_.shape[1])
+    limits = torch.tensor(list(thresholds), dtype=probabilities_.dtype)
+    passing = torch.where(probabilities_ >= limits[None, :], probabilities_, torch.full_like(probabilities_, -1.0))
+    values, indices = torch.topk(passing, k, dim=1)
+    labels = label_set.labels
+    return [[Proposal(labels[i], v) for v, i in zip(vrow, irow) if v >= 0]
+            for vrow, irow in zip(values.tolist(), indices.tolist())]
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass
+class _Problem:
+    """One set's examples as matrices: photos x labels."""
+
+    x: Any              # (n, dim) float64
+    target: Any         # (n, L) 1 positive, 0 negative
+    weight: Any         # (n, L) example weights, 0 where the photo says nothing about the label
+    positives: list[int]
+    negatives: list[int]
+
+
+def _build_problem(examples: Sequence[Example], label_set: LabelSet) -> Optional[_Problem]:
+    import torch
+
+    columns = {label.keyword: j for j, label in enumerate(label_set.labels)}
+    photos: dict[Path, int] = {}
+    vectors: list[Any] = []
+    rows, cols, signs = [], [], []
+    name = label_set.name
+    for example in examples:  # one pass, no per-example tensor work (10,000 x 100 is 1M examples)
+        column = columns.get(example.keyword)
+        if column is None or example.label_set != name:
+            continue
+        row = photos.get(example.path)
+        if row is None:
+            row = photos[example.path] = len(vectors)
+            vectors.append(example.embedding)
+        else:
+            vectors[row] = example.embedding  # the latest decision's embedding
+        rows.append(row)
+        cols.append(column)
+        signs.append(example.positive)
+    if not rows:
+        return None
+    n, labels = len(vectors), len(label_set.labels)
+    target = torch.zeros(n, labels, dtype=torch.float64)
+    mask = torch.zeros(n, labels, dtype=torch.float64)
+    index = (torch.tensor(rows), torch.tensor(cols))
+    mask[index] = 1.0
+    target[index] = torch.tensor(signs, dtype=torch.float64)
+    if label_set.mode is Mode.EXCLUSIVE:
+        # An accepted label is the photo's class: every other label is a negative for it.
+        has_class = target.sum(dim=1) > 0
+        mask[has_class] = 1.0
+        first = target.argmax(dim=1)
+        target[has_class] = 0.0
+        target[has_class, first[has_class]] = 1.0
+    positives = [int(v) for v in (target * mask).sum(dim=0).tolist()]
+    negatives = [int(v) for v in ((1 - target) * mask).sum(dim=0).tolist()]
+    weight = mask.clone()
+    if label_set.mode is Mode.INDEPENDENT:
+        for j in range(labels):  # positives and negatives of a label weigh the same in total
+            total = positives[j] + negatives[j]
+            if positives[j] and negatives[j]:
+                weight[:, j] = torch.where(target[:, j] > 0, mask[:, j] * total / (2 * positives[j]),
+                                           mask[:, j] * total / (2 * negatives[j]))
+    x = torch.stack(vectors).double()
+    return _Problem(x, target, weight, positives, negatives)
+
+
+def _data_loss(logits: Any, target: Any, weight: Any, mode: Mode) -> Any:
+    """The weighted log-loss of (photos, labels) logits (module docstring)."""
+    import torch
+
+    if mode is Mode.INDEPENDENT:
+        return (weight * (torch.nn.functional.softplus(logits) - target * logits)).sum()
+    log_p = logits.log_softmax(dim=-1)
+    is_class = target.sum(dim=1) > 0
+    data = -(log_p[is_class] * target[is_class]).sum()
+    # A reject: -log(1 - p_j) = logsumexp(all) - logsumexp(all but j)
+    rejected = weight * (1 - target) * (~is_class)[:, None]
+    if bool(rejected.any()):
+        n, labels = logits.shape
+        others = logits[:, None, :].expand(n, labels, labels).clone()
+        others[:, torch.arange(labels), torch.arange(labels)] = float("-inf")
+        minus = logits.logsumexp(dim=-1)[:, None] - others.logsumexp(dim=-1)
+        data = data + (rejected * minus).sum()
+    return data
+
+
+def fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode,
+             regularization: float = REGULARIZATION, start: Optional[tuple[Any, Any]] = None) -> tuple[Any, Any]:
+    """Minimize the regularized log-loss from W0; returns (W, c) as float64.
+
+    L-BFGS, preconditioned: with theta = [W - W0, c] per label and
+    B = 1/4 [X 1]^T diag(mean example weight) [X 1] + lambda I (a bound of the log-loss
+    curvature, shared by the labels) = R^T R, it runs on u = R theta, where the problem is
+    close to isotropic. CLIP embeddings crowd around a common direction, which makes the
+    plain problem ill-conditioned; this takes the iterations from hundreds to tens. Only the
+    (photos, labels) logits go through autograd; the matrix products are done by hand.
+    ``start``: (W, c) to start from instead of (W0, 0) (the held-out folds start from the
+    fit on every photo, which is close: same minimum, fewer iterations).
+    """
+    import torch
+
+    dtype = torch.float32
+    n, dim = x.shape
+    labels = w0.shape[0]
+    design = torch.cat([x.to(dtype), torch.ones(n, 1, dtype=dtype)], dim=1)
+    target, weight = target.to(dtype), weight.to(dtype)
+    base = torch.cat([w0.to(dtype).T, torch.zeros(1, labels, dtype=dtype)], dim=0)  # (dim + 1, labels)
+    mean_weight = weight.mean(dim=1)
+    curvature = 0.25 * (design * mean_weight[:, None]).T @ design
+    curvature += regularization * torch.eye(dim + 1, dtype=dtype)
+    upper = torch.linalg.cholesky(curvature.double()).T.to(dtype)  # curvature = upper.T @ upper
+    if start is None:
+        u = torch.zeros(dim + 1, labels, dtype=dtype)
+    else:
+        theta0 = torch.cat([(start[0] - w0).T, start[1][None, :]], dim=0).to(dtype)
+        u = (upper @ theta0).contiguous()
+    u.grad = torch.zeros_like(u)
+    total = float(weight.sum()) or 1.0
+    optimizer = torch.optim.LBFGS([u], lr=1.0, max_iter=100, tolerance_grad=1e-5 * max(1.0, total / n),
+                                  tolerance_change=1e-9, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> Any:
+        theta = torch.linalg.solve_triangular(upper, u, upper=True)
+        logits = design @ (base + theta)
+        if mode is Mode.INDEPENDENT:  # by hand: the (photos, labels) matrix can be large
+            value = (weight * (torch.nn.functional.softplus(logits) - target * logits)).sum()
+            grad_logits = weight * (torch.sigmoid(logits) - target)
+        else:
+            logits.requires_grad_(True)
+            with torch.enable_grad():
+                value = _data_loss(logits, target, weight, mode)
+                (grad_logits,) = torch.autograd.grad(value, logits)
+        grad_theta = design.T @ grad_logits + regularization * theta
+        u.grad = torch.linalg.solve_triangular(upper.T, grad_theta, upper=False).contiguous()
+        return value.detach() + 0.5 * regularization * (theta ** 2).sum()
+
+    with torch.no_grad():
+        optimizer.step(closure)
+        theta = torch.linalg.solve_triangular(upper, u, upper=True).double()
+    return w0.double() + theta[:dim].T, theta[dim]
+
+
+def _predict(x: Any, w: Any, bias: Any, mode: Mode) -> Any:
+    logits = x @ w.T + bias[None, :]
+    return logits.sigmoid() if mode is Mode.INDEPENDENT else logits.softmax(dim=-1)
+
+
+def _folds(problem: _Problem, count: int) -> list[Any]:
+    """Deterministic, roughly stratified folds: photos ordered by their rarest positive label."""
+    import torch
+
+    n = problem.x.shape[0]
+    positives = torch.tensor(problem.positives, dtype=torch.float64)
+    rarity = torch.where(problem.target > 0, positives[None, :], torch.full_like(problem.target, float("inf")))
+    key = rarity.min(dim=1).values.tolist()
+    order = sorted(range(n), key=lambda i: (key[i], i))
+    assignment = torch.empty(n, dtype=torch.long)
+    for position, index in enumerate(order):
+        assignment[index] = position % count
+    return [assignment == fold for fold in range(count)]
+
+
+def _balanced_accuracy(probability: Any, target: Any, weight: Any, threshold: float) -> Optional[float]:
+    chosen = weight > 0
+    if not bool(chosen.any()):
+        return None
+    right = ((probability >= threshold).double() == target).double()
+    return float((right * weight)[chosen].sum() / weight[chosen].sum())
+
+
+def _calibrate(probability: Any, target: Any, mask: Any, precision: float) -> Optional[float]:
+    chosen = mask > 0
+    p, y = probability[chosen], target[chosen]
+    if int(y.sum()) < MIN_CALIBRATION or int((1 - y).sum()) < MIN_CALIBRATION:
+        return None
+    best = None
+    for threshold in sorted(set(p[y > 0].tolist()), reverse=True):
+        above = p >= threshold
+        if float(y[above].mean()) >= precision:
+            best = threshold
+    return round(best, 6) if best is not None else None
+
+
+def train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit_scale: float,
+                   target_precision: float = DEFAULT_TARGET_PRECISION,
+                   regularization: Optional[float] = None) -> Optional[SetHead]:
+    """The head of one label set from its examples, with the per-label held-out check."""
+    import torch
+
+    if regularization is None:
+        regularization = REGULARIZATION
+    label_set = prototypes.label_set
+    problem = _build_problem(examples, label_set)
+    if problem is None:
+        return None
+    mode = label_set.mode
+    w0 = zero_shot_weights(prototypes, logit_scale)
+    zero_bias = torch.zeros(w0.shape[0], dtype=torch.float64)
+    n = problem.x.shape[0]
+    zero_p = probabilities(problem.x.float(), prototypes, logit_scale).double()
+    eligible = [p >= MIN_POSITIVES and q >= MIN_NEGATIVES for p, q in zip(problem.positives, problem.negatives)]
+    held_out = zero_p.clone()
+    folds = min(FOLDS if n <= LARGE else 3, n)  # many photos: fewer folds are as precise
+    final_w, final_c = fit_head(problem.x, problem.target, problem.weight, w0, mode, regularization) \
+        if any(eligible) else (w0, zero_bias)
+    if any(eligible) and folds >= 2:
+        for test in _folds(problem, folds):
+            train = ~test
+            if not bool(test.any()) or not bool(train.any()):
+                continue
+            w, c = fit_head(problem.x[train], problem.target[train], problem.weight[train], w0, mode, regularization,
+                            start=(final_w, final_c))
+            held_out[test] = _predict(problem.x[test], w, c, mode)
+    stats = []
+    weight_rows, bias_rows = w0.clone(), zero_bias.clone()
+    for j, label in enumerate(label_set.labels):
+        mask = problem.weight[:, j]
+        zero_acc = _balanced_accuracy(zero_p[:, j], problem.target[:, j], mask, label_set.threshold)
+        learned_acc = _balanced_accuracy(held_out[:, j], problem.target[:, j], mask, label_set.threshold) \
+            if eligible[j] else None
+        used = bool(eligible[j] and learned_acc is not None and zero_acc is not None and learned_acc > zero_acc + 1e-9)
+        if used:
+            weight_rows[j], bias_rows[j] = final_w[j], final_c[j]
+        chosen = held_out[:, j] if used else zero_p[:, j]
+        stats.append(LabelStats(label.keyword, problem.positives[j], problem.negatives[j], zero_acc, learned_acc,
+                                used, _calibrate(chosen, problem.target[:, j], mask, target_precision)))
+    return SetHead(label_set.name, mode, tuple(l.keyword for l in label_set.labels),
+                   weight_rows.float(), bias_rows.float(), stats)
+
+
+def train_heads(examples: Iterable[Example], prototypes: Sequence[SetPrototypes], logit_scale: float,
+                target_precision: float = DEFAULT_TARGET_PRECISION) -> dict[str, SetHead]:
+    by_set: dict[str, list[Example]] = {}
+    for example in examples:
+        by_set.setdefault(example.label_set, []).append(example)
+    heads = {}
+    for set_prototypes in prototypes:
+        name = set_prototypes.label_set.name
+        if name in by_set:
+            head = train_set_head(by_set[name], set_prototypes, logit_scale, target_precision)
+            if head is not None:
+                heads[name] = head
+    return heads
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+def heads_path(model_id: str) -> Path:
+    """One file per model id: ``data_dir()/heads/<readable>-<hash>.json``."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id)[:40]
+    digest = hashlib.sha256(model_id.encode("utf-8")).hexdigest()[:12]
+    return paths.data_dir() / "heads" / f"{readable}-{digest}.json"
+
+
+@dataclass
+class LearnedModel:
+    """Everything learned for one model id: the heads, and label sets made by learning
+    (the "My keywords" set of ``cliptagger learn``)."""
+
+    model_id: str
+    heads: dict[str, SetHead] = field(default_factory=dict)
+    label_sets: list[LabelSet] = field(default_factory=list)
+    target_precision: float = DEFAULT_TARGET_PRECISION
+
+    def to_json(self) -> str:
+        return json.dumps({"format": HEADS_FORMAT, "version": HEADS_VERSION, "model_id": self.model_id,
+                           "target_precision": self.target_precision,
+                           "label_sets": [label_set_to_dict(s) for s in self.label_sets],
+                           "heads": [h.to_dict() for h in self.heads.values()]}, ensure_ascii=False) + "\n"
+
+    @staticmethod
+    def from_json(text: str) -> "LearnedModel":
+        data = json.loads(text)
+        if data.get("format") != HEADS_FORMAT or int(data.get("version", 0)) > HEADS_VERSION:
+            raise ValueError("not a cliptagger heads file this version reads")
+        heads = [SetHead.from_dict(h) for h in data.get("heads", [])]
+        return LearnedModel(str(data["model_id"]), {h.label_set: h for h in heads},
+                            [label_set_from_dict(s) for s in data.get("label_sets", [])],
+                            float(data.get("target_precision", DEFAULT_TARGET_PRECISION)))
+
+
+def load_learned(model_id: str) -> tuple[LearnedModel, list[str]]:
+    """The stored heads of ``model_id`` (empty when none); a file that cannot be read is
+    reported (second value) and left where it is, never overwritten blindly: it is set aside
+    before anything new is saved."""
+    location = heads_path(model_id)
+    try:
+        text = location.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LearnedModel(model_id), []
+    except OSError as err:
+        return LearnedModel(model_id), [f"{location}: {err}"]
+    try:
+        learned = LearnedModel.from_json(text)
+    except (ValueError, KeyError, TypeError) as err:
+        return LearnedModel(model_id), [f"{location} could not be read ({err}); learned heads are ignored"]
+    if learned.model_id != model_id:
+        return LearnedModel(model_id), [f"{location} belongs to another model; ignored"]
+    return learned, []
+
+
+def save_learned(learned: LearnedModel) -> Path:
+    import os
+    import time
+
+    location = heads_path(learned.model_id)
+    if location.exists():
+        try:
+            LearnedModel.from_json(location.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError, OSError, UnicodeDecodeError):
+            os.replace(location, location.with_name(f"{location.name}.corrupt-{int(time.time())}"))
+    location.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(location, learned.to_json())
+    return location
