@@ -229,4 +229,7 @@ class WorkerClient(QObject):
         self.cancel_download()
         for thread in (self.tagging_thread, self.writer_thread):
             thread.quit()
-            thread.wait(10_000)
+            # No time limit: a QThread destroyed while running aborts the whole process. The
+            # work in flight ends soon: tagging stops after its batch, a write after its file,
+            # re-learning after its fit.
+            thread.wait()
