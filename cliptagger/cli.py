@@ -20,6 +20,7 @@ from cliptagger.core.catalog import CATALOG, DEFAULT_KEY, DEMO_KEY
 from cliptagger.core.device import DEVICE_CHOICES
 from cliptagger.core.errors import CliptaggerError
 from cliptagger.core.export import ExportFormat
+from cliptagger.core.precision import PRECISIONS, Precision
 from cliptagger.core.sidecars import SidecarStyle
 from cliptagger.progress import ProgressBar
 
@@ -95,7 +96,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, metavar="FILE", help="local weights file for --model")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--no-download", action="store_true", help="never download weights")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+    parser.add_argument("--precision", choices=list(PRECISIONS), default=Precision.AUTO.value,
                         help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")
 
 

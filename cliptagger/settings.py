@@ -20,6 +20,7 @@ from cliptagger.core.catalog import DEFAULT_KEY, DEMO_KEY
 from cliptagger.core.fileio import atomic_write_text
 from cliptagger.core.labels import LabelSet, load_label_sets, save_label_sets
 from cliptagger.core.errors import LabelSetError
+from cliptagger.core.precision import Precision
 from cliptagger.core.sidecars import SidecarStyle
 
 MAX_RECENT_FOLDERS = 10
@@ -30,7 +31,7 @@ class Settings:
     model: str = DEFAULT_KEY
     checkpoint: str = ""            # a local weights file chosen by the user, if any
     device: str = "auto"
-    precision: str = "auto"         # auto (measured at load), fp32, bf16 or fp16
+    precision: str = Precision.AUTO.value  # a core.precision.Precision value; auto is measured at load
     sidecar_style: str = SidecarStyle.EXT.value
     window_geometry: str = ""       # base64 of QWidget.saveGeometry()
     window_state: str = ""          # base64 of QMainWindow.saveState()

@@ -25,12 +25,22 @@ import platform
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, ContextManager, Iterator
 
 from cliptagger.core.errors import CliptaggerError
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+class Precision(str, Enum):
+    """What the encoders compute in; ``AUTO`` is resolved at load (a probe on CPUs)."""
+
+    AUTO = "auto"
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
+PRECISIONS = tuple(p.value for p in Precision)
 ENV_VAR = "CLIPTAGGER_PRECISION"
 PROBE_FILE = "precision-probe.json"
 #: bf16/fp16 must beat fp32 by this factor to be chosen (fp32 is the more exact one).
