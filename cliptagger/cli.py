@@ -246,7 +246,9 @@ def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
         print(f"cliptagger: warning: {warning}", file=sys.stderr)
     verb = "would write" if args.dry_run else "wrote"
     for path in report.written:
-        print(f"cliptagger: {verb} {path}", file=sys.stderr)
+        change = report.changes.get(path)
+        what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
+        print(f"cliptagger: {verb} {path}" + (f": {what}" if what else ""), file=sys.stderr)
     for path, reason in report.failed:
         print(f"cliptagger: sidecar not written: {path}: {reason}", file=sys.stderr)
     print(f"cliptagger: sidecars: {len(report.written)} {verb}, {len(report.unchanged)} already up to date, "

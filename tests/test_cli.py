@@ -135,8 +135,10 @@ def test_cli_writes_xmp_and_undo_restores(tmp_path, capsys):
 
 def test_cli_dry_run_changes_nothing(tmp_path, capsys):
     photo = helpers.photo(tmp_path / "a.jpg")
-    code, _, err = run_cli(capsys, str(photo), "--write-xmp", "--dry-run", "--csv", str(tmp_path / "x.csv"))
+    code, rows, err = run_cli(capsys, str(photo), "--write-xmp", "--dry-run", "--csv", str(tmp_path / "x.csv"))
     assert code == 0 and "would write" in err
+    [line] = [l for l in err.splitlines() if l.startswith("cliptagger: would write ")]  # which keywords, not just which file
+    assert rows[0]["keywords"] and all(f"+{k}" in line for k in rows[0]["keywords"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
 
 

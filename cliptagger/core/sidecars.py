@@ -26,7 +26,7 @@ from cliptagger.core.fileio import FileChanged, remove_stale_temp_files, replace
 from cliptagger.core.journal import WriteBatch
 from cliptagger.core.locks import LockTimeout, sidecar_lock
 from cliptagger.core.scan import is_supported
-from cliptagger.core.xmp import keywords_in_sidecar, union_keywords, updated_sidecar
+from cliptagger.core.xmp import MergeOutcome, keywords_in_sidecar, union_keywords, updated_sidecar
 from cliptagger.core.xmp_document import XmpError
 
 SIDECAR_SUFFIX = ".xmp"
@@ -105,6 +105,8 @@ class WriteReport:
     #: Images whose sidecar now holds their keywords (written, or already up to date).
     images_saved: list[Path] = field(default_factory=list)
     journal: Optional[Path] = None
+    #: What each written (or, in a dry run, would-be written) sidecar gains and loses.
+    changes: dict[Path, MergeOutcome] = field(default_factory=dict)
 
 
 def plan_writes(assignments: Mapping[Path, Sequence[str]], style: SidecarStyle = SidecarStyle.EXT) -> tuple[list[PlannedWrite], list[str]]:
@@ -208,6 +210,7 @@ def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[Writ
         return True
     if dry_run:
         report.written.append(path)
+        report.changes[path] = outcome
         return True
     assert batch is not None
     try:
@@ -226,6 +229,7 @@ def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[Writ
         report.failed.append((path, f"cannot write sidecar: {err.strerror or err}"))
         return True
     report.written.append(path)
+    report.changes[path] = outcome
     report.images_saved.extend(plan.images)
     return True
 
