@@ -146,15 +146,11 @@ def load_model_from_args(args: argparse.Namespace, quiet: bool = False) -> "Clip
 
 def command_tag(args: argparse.Namespace) -> int:
     from cliptagger.core.engine import ImageFailure
-    from cliptagger.core.scan import scan
     from cliptagger.core.session import EngineOptions, Session
 
     label_sets = load_label_files(args.labels, args.model)
-    found = scan(args.paths)
-    for path, reason in found.problems:
-        print(f"cliptagger: {path}: {reason}", file=sys.stderr)
-    if not found.images:
-        print("cliptagger: no supported images found.", file=sys.stderr)
+    images = find_images(args.paths)
+    if not images:
         return EXIT_NOTHING_TAGGED
 
     session = Session(label_sets, EngineOptions(batch_size=args.batch_size, fast_decode=not args.exact,
@@ -167,7 +163,7 @@ def command_tag(args: argparse.Namespace) -> int:
     tagged, failures = 0, []
     try:
         for outcome in session.tag(
-            found.images,
+            images,
             progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed),
             cancel=threading.Event(),
         ):
@@ -192,12 +188,24 @@ def command_tag(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(args, session)
     report_failures(failures)
-    print(f"cliptagger: tagged {tagged} of {len(found.images)} images"
+    print(f"cliptagger: tagged {tagged} of {len(images)} images"
           + (f", skipped {len(failures)}" if failures else "") + ".", file=sys.stderr)
     print_warnings(session)  # e.g. the cache turned itself off mid-run
     if not tagged:
         return EXIT_NOTHING_TAGGED
     return EXIT_SIDECARS_FAILED if sidecars_failed else EXIT_OK
+
+
+def find_images(paths: Sequence[Path]) -> list[Path]:
+    """The supported images under ``paths``; every file skipped is reported with its reason."""
+    from cliptagger.core.scan import scan
+
+    found = scan(paths)
+    for path, reason in found.problems:
+        print(f"cliptagger: {path}: {reason}", file=sys.stderr)
+    if not found.images:
+        print("cliptagger: no supported images found.", file=sys.stderr)
+    return found.images
 
 
 def print_warnings(session: "Session") -> None:
@@ -334,15 +342,11 @@ def add_learn_parser(commands: "argparse._SubParsersAction") -> None:
 
 
 def command_learn(args: argparse.Namespace) -> int:
-    from cliptagger.core.scan import scan
     from cliptagger.core.session import MY_KEYWORDS, EngineOptions, Session
 
     label_sets = load_label_files(args.labels, args.model)
-    found = scan(args.paths)
-    for path, reason in found.problems:
-        print(f"cliptagger: {path}: {reason}", file=sys.stderr)
-    if not found.images:
-        print("cliptagger: no supported images found.", file=sys.stderr)
+    images = find_images(args.paths)
+    if not images:
         return EXIT_NOTHING_TAGGED
     session = Session(label_sets, EngineOptions(batch_size=args.batch_size))
     session.use_model(load_model_from_args(args, quiet=args.quiet))
@@ -352,7 +356,7 @@ def command_learn(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=False if args.quiet else None)
     try:
         report = session.learn_from_keywords(
-            found.images, args.min_examples, add=not args.dry_run, cancel=threading.Event(),
+            images, args.min_examples, add=not args.dry_run, cancel=threading.Event(),
             progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed))
     finally:
         bar.close()
@@ -484,7 +488,6 @@ def add_search_parser(commands: "argparse._SubParsersAction") -> None:
 def command_search(args: argparse.Namespace) -> int:
     """Rank photos by a query; photos not in the cache yet are encoded first (progress bar)."""
     from cliptagger.core.engine import ImageFailure
-    from cliptagger.core.scan import scan
     from cliptagger.core.search import SearchError, SearchQuery
     from cliptagger.core.session import EngineOptions, Session
 
@@ -496,18 +499,15 @@ def command_search(args: argparse.Namespace) -> int:
         if not example.is_file():
             print(f"cliptagger: --like {example}: no such file", file=sys.stderr)
             return EXIT_SETUP
-    found = scan(args.paths)
-    for path, reason in found.problems:
-        print(f"cliptagger: {path}: {reason}", file=sys.stderr)
-    if not found.images:
-        print("cliptagger: no supported images found.", file=sys.stderr)
+    images = find_images(args.paths)
+    if not images:
         return EXIT_NOTHING_TAGGED
     session = Session(load_label_files(None, args.model),
                       EngineOptions(batch_size=args.batch_size, use_cache=not args.no_cache))
     session.use_model(load_model_from_args(args, quiet=args.quiet))
     bar = ProgressBar(enabled=False if args.quiet else None)
     try:
-        hits = session.search(query, found.images, cancel=threading.Event(), top=args.top or None,
+        hits = session.search(query, images, cancel=threading.Event(), top=args.top or None,
                               min_score=args.min_score,
                               progress=lambda p: bar.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed))
     except SearchError as err:
@@ -519,7 +519,7 @@ def command_search(args: argparse.Namespace) -> int:
         print(json.dumps({"path": str(path), "score": round(score, 4)}, ensure_ascii=False) if args.json
               else f"{score:.4f}  {path}")
     report_failures([ImageFailure(p, reason) for p, reason in session.failures()])
-    print(f"cliptagger: {len(hits)} of {len(found.images)} photos shown for {query.describe()}.", file=sys.stderr)
+    print(f"cliptagger: {len(hits)} of {len(images)} photos shown for {query.describe()}.", file=sys.stderr)
     return EXIT_OK if hits else EXIT_NOTHING_TAGGED
 
 
