@@ -24,11 +24,11 @@ import os
 import sqlite3
 import stat
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core import paths
+from cliptagger.core.sqlite_files import connect_checked, set_aside
 
 SCHEMA_VERSION = 2
 log = logging.getLogger(__name__)
@@ -106,12 +106,7 @@ class EmbeddingCache:
             return None
 
     def _set_aside(self, err: Exception) -> Optional[sqlite3.Connection]:
-        aside = self.location.with_name(f"{self.location.name}.corrupt-{int(time.time())}")
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.replace(str(self.location) + suffix, str(aside) + suffix)
-            except OSError:
-                pass
+        aside = set_aside(self.location)
         self._warn(f"The embedding cache {self.location} could not be read ({err}); it was set aside as "
                    f"{aside.name} and is rebuilt.")
         try:
@@ -147,14 +142,8 @@ class EmbeddingCache:
                    "without it.")
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.location, timeout=30, check_same_thread=False, isolation_level=None)
+        db, version = connect_checked(self.location)
         try:
-            db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("integrity check failed")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 db.execute("DROP TABLE IF EXISTS embeddings")  # an older or unknown layout: rebuild
             db.execute(

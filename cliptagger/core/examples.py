@@ -14,7 +14,6 @@ for the app and the CLI at once; a store SQLite cannot read is set aside and sta
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cliptagger.core import paths
+from cliptagger.core.sqlite_files import connect_checked, set_aside
 from cliptagger.core.cache import file_stamp
 
 
@@ -67,12 +67,7 @@ class ExampleStore:
         try:
             return self._connect()
         except sqlite3.DatabaseError as err:
-            aside = self.location.with_name(f"{self.location.name}.corrupt-{int(time.time())}")
-            for suffix in ("", "-wal", "-shm"):
-                try:
-                    os.replace(str(self.location) + suffix, str(aside) + suffix)
-                except OSError:
-                    pass
+            aside = set_aside(self.location)
             message = (f"The examples store {self.location} could not be read ({err}); "
                        f"it was set aside as {aside.name} and a new one started.")
             log.warning(message)
@@ -80,14 +75,8 @@ class ExampleStore:
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.location, timeout=30, check_same_thread=False, isolation_level=None)
+        db, version = connect_checked(self.location)
         try:
-            db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("integrity check failed")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             db.execute(

@@ -1,0 +1,37 @@
+"""What the two SQLite stores (embedding cache, examples) do alike: open in WAL mode with an
+integrity check, and set a damaged database aside (with its -wal and -shm) instead of
+deleting it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+
+def connect_checked(location: Path) -> tuple[sqlite3.Connection, int]:
+    """(connection, schema version) of a database that passed ``quick_check``; autocommit,
+    WAL, usable from any thread (callers hold their own lock). Raises ``sqlite3.DatabaseError``."""
+    db = sqlite3.connect(location, timeout=30, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("integrity check failed")
+        return db, int(db.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+
+
+def set_aside(location: Path) -> Path:
+    """Move a damaged database and its WAL files to ``NAME.corrupt-<time>``; returns that name."""
+    aside = location.with_name(f"{location.name}.corrupt-{int(time.time())}")
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.replace(str(location) + suffix, str(aside) + suffix)
+        except OSError:
+            pass
+    return aside
