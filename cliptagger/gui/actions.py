@@ -61,7 +61,7 @@ def build_actions(w: "MainWindow") -> WindowActions:
         clear=_action(w, "Clear List", w.clear_list, tip="Remove every photo from the list (files stay)"),
         export=_action(w, "Export CSV…", w.sidecars.choose_export, "Ctrl+E", "Export tags or scores as CSV"),
         quit=_action(w, "Quit", w.close, QKeySequence.Quit),
-        run=_action(w, "Run", w.run, "F5", "Tag the queued photos", QStyle.SP_MediaPlay),
+        run=_action(w, "Run", w.run, "F5", "Tag the photos not tagged yet", QStyle.SP_MediaPlay),
         stop=_action(w, "Stop", w.stop, "Escape", "Stop after the current batch", QStyle.SP_MediaStop),
         labels=_action(w, "Label Sets…", w.edit_label_sets, "Ctrl+L"),
         accept=_action(w, "Accept Proposals", w.accept_selected, "Ctrl+Return",

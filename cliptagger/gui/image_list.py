@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class Status(str, Enum):
-    QUEUED = "queued"
+    QUEUED = "to tag"  # added, not run yet ("queued" read as if something were already running)
     TAGGED = "tagged"
     ERROR = "error"
     WRITTEN = "written"
