@@ -100,7 +100,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")
 
 
+def pass_file_names_through() -> None:
+    """Print file names that are not valid UTF-8 as their original bytes, on both streams.
+
+    Python's stdout is strict under a UTF-8 locale: one such name ended a run with
+    UnicodeEncodeError (and stderr escaped the same name differently)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    pass_file_names_through()
     args = build_parser().parse_args(argv)
     try:
         if args.command == "tag":

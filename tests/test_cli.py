@@ -160,3 +160,20 @@ def test_cache_command_prunes(tmp_path, capsys):
     assert cli.main(["cache"]) == 0 and "1 embeddings" in capsys.readouterr().out
     photo.unlink()
     assert cli.main(["cache", "prune"]) == 0 and "pruned 1 stale" in capsys.readouterr().out
+
+
+def test_a_file_name_that_is_not_utf8_prints_as_its_bytes_under_a_strict_utf8_locale(tmp_path):
+    """A desktop's UTF-8 locale makes Python's stdout strict: such a name used to end the run."""
+    import os
+    import subprocess
+    import sys
+
+    name = os.fsdecode(b"bad\xff-name.jpg")
+    helpers.photo(tmp_path / name)
+    exe = shutil.which("cliptagger", path=str(__import__("pathlib").Path(sys.executable).parent))
+    command = [exe] if exe else [sys.executable, "-m", "cliptagger.cli"]
+    done = subprocess.run(command + ["tag", str(tmp_path), "--model", "demo", "--device", "cpu", "--write-xmp"],
+                          capture_output=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"})
+    assert done.returncode == 0, done.stderr
+    assert b"bad\xff-name.jpg:" in done.stdout                     # the original bytes, on both streams
+    assert b"bad\xff-name.jpg.xmp" in done.stderr and b"\\udcff" not in done.stderr

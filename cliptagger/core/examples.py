@@ -14,6 +14,7 @@ for the app and the CLI at once; a store SQLite cannot read is set aside and sta
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -24,6 +25,12 @@ from typing import Any, Iterable, Optional
 from cliptagger.core import paths
 from cliptagger.core.sqlite_files import connect_checked, set_aside
 from cliptagger.core.cache import file_stamp
+
+
+def path_key(path: "Path | str") -> bytes:
+    """How a photo is named in the store: its absolute path as the file system's bytes, so a
+    name that is not valid UTF-8 is kept exactly (as text it could not even be stored)."""
+    return os.fsencode(str(Path(path).absolute()))
 
 
 def size_and_mtime(path: str) -> tuple[Optional[int], Optional[int]]:
@@ -81,11 +88,11 @@ class ExampleStore:
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS photos ("
-                " path TEXT NOT NULL, model_id TEXT NOT NULL, size INTEGER, mtime_ns INTEGER,"
+                " path BLOB NOT NULL, model_id TEXT NOT NULL, size INTEGER, mtime_ns INTEGER,"
                 " dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (path, model_id))")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS examples ("
-                " path TEXT NOT NULL, model_id TEXT NOT NULL, label_set TEXT NOT NULL, keyword TEXT NOT NULL,"
+                " path BLOB NOT NULL, model_id TEXT NOT NULL, label_set TEXT NOT NULL, keyword TEXT NOT NULL,"
                 " positive INTEGER NOT NULL, source TEXT NOT NULL, decided REAL NOT NULL,"
                 " PRIMARY KEY (path, model_id, label_set, keyword))")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -105,12 +112,12 @@ class ExampleStore:
         upserts, deletes, photos = [], [], {}
         now = time.time()
         for path, embedding, label_set, keyword, positive in items:
-            name = str(Path(path).absolute())
+            name = path_key(path)
             if positive is None:
                 deletes.append((name, model_id, label_set, keyword))
                 continue
             if name not in photos:
-                stamp = size_and_mtime(name)
+                stamp = size_and_mtime(os.fsdecode(name))
                 vector = np.ascontiguousarray(embedding.detach().float().cpu().numpy(), dtype=np.float32)
                 photos[name] = (name, model_id, stamp[0], stamp[1], int(vector.shape[0]), vector.tobytes())
             upserts.append((name, model_id, label_set, keyword, int(bool(positive)), source, now))
@@ -164,14 +171,14 @@ class ExampleStore:
             vector = vectors.get(path)
             if vector is None:
                 vector = vectors[path] = torch.from_numpy(np.frombuffer(blob, dtype=np.float32).copy())
-            found.append(Example(Path(path), model_id, set_name, keyword, bool(positive), vector, source))
+            found.append(Example(Path(os.fsdecode(path)), model_id, set_name, keyword, bool(positive), vector, source))
         return found
 
     def decisions_for(self, paths_: Iterable[Path], model_id: str,
                       source: str = SOURCE_REVIEW) -> dict[Path, list[tuple[str, str, bool]]]:
         """Review decisions recorded for these photos while their file was as it is now:
         path -> [(label set, keyword, positive)] (restores decisions after a restart)."""
-        by_name = {str(Path(p).absolute()): Path(p) for p in paths_}
+        by_name = {path_key(p): Path(p) for p in paths_}
         names = list(by_name)
         found: dict[Path, list[tuple[str, str, bool]]] = {}
         with self._lock:
@@ -184,7 +191,7 @@ class ExampleStore:
                     f" WHERE e.model_id = ? AND e.source = ? AND e.path IN ({marks})",
                     [model_id, source, *chunk]).fetchall()
                 for name, set_name, keyword, positive, size, mtime_ns in rows:
-                    if size_and_mtime(name) == (size, mtime_ns):
+                    if size_and_mtime(os.fsdecode(name)) == (size, mtime_ns):
                         found.setdefault(by_name[name], []).append((set_name, keyword, bool(positive)))
         return found
 
