@@ -163,3 +163,34 @@ def test_a_corrupt_heads_file_is_reported_and_set_aside(demo_model, pictures):
     session.relearn()
     assert list(location.parent.glob(location.name + ".corrupt-*"))  # kept, not overwritten blindly
     assert load_learned(demo_model.model_id)[0].heads["Personal"].stat("keepers").positives == 3
+
+
+def test_learned_heads_travel_with_a_label_export(demo_model, pictures, tmp_path):
+    from cliptagger.core.labels import load_label_sets, load_learned_blocks, save_label_sets
+    from cliptagger.core.learning import LearnedModel, heads_for_export, import_heads
+
+    import torch
+
+    (keepers, others), _ = pictures
+    session = session_for(demo_model, keepers + others)
+    session.decide(keepers[:8], Decision.ACCEPTED, KEY)
+    session.decide(others[:8], Decision.REJECTED, KEY)
+    session.relearn()
+    learned = session.learned
+    assert learned is not None and "Personal" in learned.heads
+    head = learned.heads["Personal"]
+
+    exported = tmp_path / "sets.json"
+    sets = session.label_sets
+    save_label_sets(exported, sets, heads_for_export(learned, [s.name for s in sets]))
+    assert [s.name for s in load_label_sets(exported)] == [s.name for s in sets]  # still a plain label file
+    blocks = load_learned_blocks(exported)
+    assert set(blocks) == {"Personal"} and set(blocks["Personal"]) == {demo_model.model_id}
+
+    elsewhere = LearnedModel(demo_model.model_id)
+    assert import_heads(elsewhere, blocks, {"Personal": "Personal 2"}) == (1, [])
+    back = elsewhere.heads["Personal 2"]
+    assert back.keywords == head.keywords and back.stats == head.stats
+    assert torch.allclose(back.weight, head.weight, atol=1e-6) and torch.equal(back.bias, head.bias)
+    other_model = LearnedModel("another-model")
+    assert import_heads(other_model, blocks) == (0, []) and not other_model.heads

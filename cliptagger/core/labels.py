@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.fileio import atomic_write_text
@@ -293,14 +293,46 @@ def load_label_sets(path: str | Path) -> list[LabelSet]:
     return parse_label_sets(text, source=str(path))
 
 
-def dump_label_sets(label_sets: Iterable[LabelSet]) -> str:
-    document = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "label_sets": [label_set_to_dict(s) for s in label_sets],
-    }
+def dump_label_sets(label_sets: Iterable[LabelSet],
+                    learned: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:
+    """The label file. ``learned``: per set name, ``{model id: learned head}`` blocks (see
+    ``cliptagger.core.learning.heads_for_export``), written as the set's optional ``learned``
+    field so that learned heads travel with an export; readers that do not know the field
+    ignore it."""
+    sets = []
+    for label_set in label_sets:
+        data = label_set_to_dict(label_set)
+        blocks = (learned or {}).get(label_set.name)
+        if blocks:
+            data["learned"] = {str(model_id): block for model_id, block in blocks.items()}
+        sets.append(data)
+    document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "label_sets": sets}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def save_label_sets(path: str | Path, label_sets: Sequence[LabelSet]) -> None:
-    atomic_write_text(Path(path), dump_label_sets(label_sets))
+def save_label_sets(path: str | Path, label_sets: Sequence[LabelSet],
+                    learned: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
+    atomic_write_text(Path(path), dump_label_sets(label_sets, learned))
+
+
+def load_learned_blocks(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The ``learned`` blocks of a label file: ``{set name: {model id: head}}`` (empty when it
+    has none). The file is expected to have been read with ``load_label_sets`` first, which
+    reports what is wrong with it; a block that is not an object is left out here."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return {}
+    if isinstance(data, dict) and "label_sets" in data:
+        data = data["label_sets"]
+    items = data if isinstance(data, list) else [data]
+    found: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        blocks = item.get("learned")
+        if isinstance(blocks, dict):
+            good = {str(k): v for k, v in blocks.items() if isinstance(v, dict)}
+            if good:
+                found[item["name"]] = good
+    return found

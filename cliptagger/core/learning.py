@@ -505,6 +505,35 @@ class LearnedModel:
                             float(data.get("target_precision", DEFAULT_TARGET_PRECISION)))
 
 
+def heads_for_export(learned: Optional[LearnedModel], set_names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{set name: {model id: head}}`` for the sets of a label export that have a learned head
+    (for ``labels.save_label_sets(..., learned=...)``): heads travel with an export."""
+    if learned is None:
+        return {}
+    return {name: {learned.model_id: learned.heads[name].to_dict()} for name in set_names if name in learned.heads}
+
+
+def import_heads(learned: LearnedModel, blocks: dict[str, dict[str, Any]],
+                 renamed: Optional[dict[str, str]] = None) -> tuple[int, list[str]]:
+    """Install the heads of an imported label file (``labels.load_learned_blocks``) learned with
+    this model id; ``renamed``: imported set name -> the name it got. Heads of other models are
+    left out (embedding spaces differ). Returns (heads installed, problems)."""
+    installed, problems = 0, []
+    for name, by_model in blocks.items():
+        data = by_model.get(learned.model_id)
+        if data is None:
+            continue
+        try:
+            head = SetHead.from_dict(data)
+        except (KeyError, TypeError, ValueError) as err:
+            problems.append(f"the learned head of {name!r} could not be read ({err}); zero-shot is used")
+            continue
+        head.label_set = (renamed or {}).get(name, name)
+        learned.heads[head.label_set] = head
+        installed += 1
+    return installed, problems
+
+
 def load_learned(model_id: str) -> tuple[LearnedModel, list[str]]:
     """The stored heads of ``model_id`` (empty when none); a file that cannot be read is
     reported (second value) and left where it is, never overwritten blindly: it is set aside
