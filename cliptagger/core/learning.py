@@ -39,9 +39,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from cliptagger.core import paths
 from cliptagger.core.examples import Example
@@ -299,12 +300,21 @@ def fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode,
     """
     import torch
 
+    with _fit_threads():
+        return _fit_head(x, target, weight, w0, mode, regularization, start,
+                         max_iterations if max_iterations is not None else MAX_ITERATIONS)
+
+
+@contextmanager
+def _fit_threads() -> Iterator[None]:
+    """Run on ``FIT_THREADS`` torch threads, restoring the count afterwards."""
+    import torch
+
     previous = torch.get_num_threads()
     if FIT_THREADS and FIT_THREADS != previous:
         torch.set_num_threads(FIT_THREADS)
     try:
-        return _fit_head(x, target, weight, w0, mode, regularization, start,
-                         max_iterations if max_iterations is not None else MAX_ITERATIONS)
+        yield
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
@@ -375,12 +385,13 @@ def _folds(problem: _Problem, count: int) -> list[Any]:
     return [assignment == fold for fold in range(count)]
 
 
-def _balanced_accuracy(probability: Any, target: Any, weight: Any, threshold: float) -> Optional[float]:
-    chosen = weight > 0
-    if not bool(chosen.any()):
-        return None
+def _balanced_accuracies(probability: Any, target: Any, weight: Any, threshold: float) -> list[Optional[float]]:
+    """Per label (column): weighted accuracy at ``threshold`` over the photos with a say
+    (weight > 0; the weights balance positives and negatives), None where there are none."""
     right = ((probability >= threshold).double() == target).double()
-    return float((right * weight)[chosen].sum() / weight[chosen].sum())
+    totals = weight.sum(dim=0)
+    scores = (right * weight).sum(dim=0) / totals.clamp_min(1e-300)
+    return [float(v) if bool(t > 0) else None for v, t in zip(scores, totals)]
 
 
 def _calibrate(probability: Any, target: Any, mask: Any, precision: float) -> Optional[float]:
@@ -409,11 +420,17 @@ def _calibrate(probability: Any, target: Any, mask: Any, precision: float) -> Op
 def train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit_scale: float,
                    target_precision: float = DEFAULT_TARGET_PRECISION,
                    regularization: Optional[float] = None) -> Optional[SetHead]:
-    """The head of one label set from its examples, with the per-label held-out check."""
+    """The head of one label set from its examples, with the per-label held-out check
+    (on ``FIT_THREADS`` threads)."""
+    with _fit_threads():
+        return _train_set_head(examples, prototypes, logit_scale, target_precision,
+                               REGULARIZATION if regularization is None else regularization)
+
+
+def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit_scale: float,
+                    target_precision: float, regularization: float) -> Optional[SetHead]:
     import torch
 
-    if regularization is None:
-        regularization = REGULARIZATION
     label_set = prototypes.label_set
     problem = _build_problem(examples, label_set)
     if problem is None:
@@ -438,17 +455,19 @@ def train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit
             held_out[test] = _predict(problem.x[test], w, c, mode)
     stats = []
     weight_rows, bias_rows = w0.clone(), zero_bias.clone()
+    zero_accuracies = _balanced_accuracies(zero_p, problem.target, problem.weight, label_set.threshold)
+    learned_accuracies = _balanced_accuracies(held_out, problem.target, problem.weight, label_set.threshold)
+    columns = lambda m: m.T.contiguous()  # noqa: E731  (one label's values side by side)
+    zero_t, held_t, target_t, weight_t = (columns(m) for m in (zero_p, held_out, problem.target, problem.weight))
     for j, label in enumerate(label_set.labels):
-        mask = problem.weight[:, j]
-        zero_acc = _balanced_accuracy(zero_p[:, j], problem.target[:, j], mask, label_set.threshold)
-        learned_acc = _balanced_accuracy(held_out[:, j], problem.target[:, j], mask, label_set.threshold) \
-            if eligible[j] else None
+        zero_acc = zero_accuracies[j]
+        learned_acc = learned_accuracies[j] if eligible[j] else None
         used = bool(eligible[j] and learned_acc is not None and zero_acc is not None and learned_acc > zero_acc + 1e-9)
         if used:
             weight_rows[j], bias_rows[j] = final_w[j], final_c[j]
-        chosen = held_out[:, j] if used else zero_p[:, j]
+        chosen = held_t[j] if used else zero_t[j]
         stats.append(LabelStats(label.keyword, problem.positives[j], problem.negatives[j], zero_acc, learned_acc,
-                                used, _calibrate(chosen, problem.target[:, j], mask, target_precision)))
+                                used, _calibrate(chosen, target_t[j], weight_t[j], target_precision)))
     return SetHead(label_set.name, mode, tuple(l.keyword for l in label_set.labels),
                    weight_rows.float(), bias_rows.float(), stats)
 
