@@ -194,3 +194,25 @@ def test_learned_heads_travel_with_a_label_export(demo_model, pictures, tmp_path
     assert torch.allclose(back.weight, head.weight, atol=1e-6) and torch.equal(back.bias, head.bias)
     other_model = LearnedModel("another-model")
     assert import_heads(other_model, blocks) == (0, []) and not other_model.heads
+
+
+def test_a_labels_threshold_override_beats_calibrated_and_set_thresholds(demo_model, pictures, tmp_path):
+    import torch
+
+    from cliptagger.core.labels import load_label_sets, save_label_sets
+    from cliptagger.core.learning import LabelStats, SetHead, calibrated_threshold, label_thresholds
+
+    two = LabelSet("Pair", (Label("a"), Label("b", threshold=0.25)), mode=Mode.INDEPENDENT, threshold=0.5)
+    head = SetHead("Pair", Mode.INDEPENDENT, ("a", "b"), torch.zeros(2, 4), torch.zeros(2),
+                   [LabelStats("a", threshold=0.7), LabelStats("b", threshold=0.8)])
+    assert label_thresholds(two, head) == [0.7, 0.25]       # calibrated for a; b's override wins
+    assert label_thresholds(two, None) == [0.5, 0.25]
+    assert calibrated_threshold(head, two, "b") == 0.8       # still shown next to the override
+    save_label_sets(tmp_path / "pair.json", [two])
+    assert load_label_sets(tmp_path / "pair.json") == [two]
+
+    (keepers, others), _ = pictures
+    session = Session([KEEPERS.with_changes(labels=(Label("keepers", threshold=0.0),))])
+    session.use_model(demo_model)
+    results = list(session.tag(others))  # zero-shot, no head: an override of 0 proposes on every photo
+    assert all(session.proposed_keys(path) == [KEY] for path in others), results

@@ -57,6 +57,8 @@ class Label:
     parent: str = ""
     #: Prompts for this label alone, replacing the set's templates. ``{}`` is the name.
     prompts: tuple[str, ...] = ()
+    #: The user's own threshold for this label, over the calibrated one and the set's (None: none).
+    threshold: Optional[float] = None
 
     @property
     def keyword(self) -> str:
@@ -109,6 +111,8 @@ def _validate(label_set: LabelSet) -> None:
         if key in seen:
             raise LabelSetError(f"The {where} lists {label.keyword!r} twice.")
         seen.add(key)
+        if label.threshold is not None and not 0.0 <= label.threshold <= 1.0:
+            raise LabelSetError(f"The {where} gives {label.keyword!r} threshold {label.threshold}; use 0 to 1.")
     if label_set.mode is Mode.EXCLUSIVE and len(label_set.labels) < 2:
         raise LabelSetError(f"The {where} is exclusive (pick one) but has fewer than two labels.")
     if not 0.0 <= label_set.threshold <= 1.0:
@@ -216,11 +220,15 @@ def _label_from_json(item: Any, set_name: str) -> Label:
         prompts = item.get("prompts", ())
         if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
             raise LabelSetError(f"Label set {set_name!r}: 'prompts' of {name!r} must be a list of strings.")
+        threshold = item.get("threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+            raise LabelSetError(f"Label set {set_name!r}: the 'threshold' of {name!r} must be a number.")
         return Label(
             name=name.strip(),
             parent=_text(item.get("parent", ""), f"Label set {set_name!r}: the 'parent' of {name!r}")
             .strip(HIERARCHY_SEPARATOR + " "),
             prompts=tuple(prompts),
+            threshold=None if threshold is None else float(threshold),
         )
     raise LabelSetError(f"Label set {set_name!r}: each label is a name or an object with a 'name'.")
 
@@ -228,7 +236,7 @@ def _label_from_json(item: Any, set_name: str) -> Label:
 def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
     labels: list[Any] = []
     for label in label_set.labels:
-        if not label.parent and not label.prompts:
+        if not label.parent and not label.prompts and label.threshold is None:
             labels.append(label.name)
             continue
         entry: dict[str, Any] = {"name": label.name}
@@ -236,6 +244,8 @@ def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
             entry["parent"] = label.parent
         if label.prompts:
             entry["prompts"] = list(label.prompts)
+        if label.threshold is not None:
+            entry["threshold"] = label.threshold
         labels.append(entry)
     data: dict[str, Any] = {
         "name": label_set.name,

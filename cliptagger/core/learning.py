@@ -174,16 +174,25 @@ def set_probabilities(embeddings: Any, prototypes: SetPrototypes, logit_scale: f
 
 
 def label_thresholds(label_set: LabelSet, head: Optional[SetHead]) -> list[float]:
-    """Per label: its calibrated threshold where one was fitted, else the set's."""
+    """Per label: the user's override (``Label.threshold``), else its calibrated threshold
+    where one was fitted, else the set's."""
     thresholds = [label_set.threshold] * len(label_set.labels)
-    if head is None or head.mode is not label_set.mode:
-        return thresholds
-    by_keyword = {s.keyword: s for s in head.stats}
+    by_keyword = {s.keyword: s for s in head.stats} if head is not None and head.mode is label_set.mode else {}
     for index, label in enumerate(label_set.labels):
         stat = by_keyword.get(label.keyword)
-        if stat is not None and stat.threshold is not None:
+        if label.threshold is not None:
+            thresholds[index] = label.threshold
+        elif stat is not None and stat.threshold is not None:
             thresholds[index] = stat.threshold
     return thresholds
+
+
+def calibrated_threshold(head: Optional[SetHead], label_set: LabelSet, keyword: str) -> Optional[float]:
+    """The threshold learning fitted for a label (None: none), shown next to the override."""
+    if head is None or head.mode is not label_set.mode:
+        return None
+    stat = head.stat(keyword)
+    return stat.threshold if stat is not None else None
 
 
 def propose_with_thresholds(probabilities_: Any, label_set: LabelSet, thresholds: Sequence[float]) -> list[list[Proposal]]:
