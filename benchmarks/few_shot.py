@@ -26,6 +26,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -163,12 +164,12 @@ def nameable(model, repeats: int, test_size: int, independent: bool = False) -> 
     return found
 
 
-def training_time(examples: int, labels: int, dim: int, legacy: bool = False) -> tuple[float, float]:
+def training_time(examples: int, labels: int, dim: int, legacy: Optional[bool] = False) -> tuple[float, float]:
     """(seconds for one fit, seconds for the whole held-out check + final fit).
 
-    ``legacy``: the optimizer settings before the speed-up (torch's own thread count, folds
-    run to the full iteration limit) for a side-by-side ratio; the vectorized calibration and
-    problem build are shared by both."""
+    ``legacy``: the optimizer settings before the speed-up (folds run to the full iteration
+    limit) for a side-by-side ratio, and one fitting thread where the default keeps torch's
+    count (``learning.FIT_THREADS``); the vectorized calibration and problem build are shared."""
     import torch
 
     from cliptagger.core import learning
@@ -176,6 +177,8 @@ def training_time(examples: int, labels: int, dim: int, legacy: bool = False) ->
     saved = learning.FIT_THREADS, learning.FOLD_ITERATIONS
     if legacy:
         learning.FIT_THREADS, learning.FOLD_ITERATIONS = 0, learning.MAX_ITERATIONS
+    elif legacy is None:  # one thread (for a busy machine)
+        learning.FIT_THREADS = 1
     try:
         return _training_time(examples, labels, dim)
     finally:
@@ -251,8 +254,11 @@ def main() -> int:
                   f"{whole:.2f} s")
             if args.compare:
                 old_one, old_whole = training_time(args.train_examples, args.train_labels, dim, legacy=True)
-                print(f"   dim {dim:>3}, before (torch threads, full folds): one fit {old_one:.2f} s; "
+                print(f"   dim {dim:>3}, before (full-length folds): one fit {old_one:.2f} s; "
                       f"with the held-out check {old_whole:.2f} s; ratio {old_one / one:.1f}x / {old_whole / whole:.1f}x")
+                one_1, whole_1 = training_time(args.train_examples, args.train_labels, dim, legacy=None)
+                print(f"   dim {dim:>3}, one fitting thread (FIT_THREADS = 1, for a busy machine): one fit "
+                      f"{one_1:.2f} s; with the held-out check {whole_1:.2f} s")
 
     print('\n1b. the same, harder: half the negatives are near misses (two of the three properties right)')
     for k, (learned, zero) in keepers(model, args.repeats, args.test, near_misses=0.5).items():

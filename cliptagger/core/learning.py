@@ -58,11 +58,13 @@ MIN_CALIBRATION = 5
 FOLDS = 5
 LARGE = 1000
 DEFAULT_TARGET_PRECISION = 0.9
-#: Threads for fitting. The L-BFGS state is (dim + 1) x labels: big enough that torch splits
-#: every vector op over its thread pool, small enough that the split costs more than the op;
-#: on a busy machine each split waits for a descheduled thread (measured on 2 shared cores:
-#: 10x slower with 2 threads than with 1). One thread also keeps the sums in one order.
-FIT_THREADS = 1
+#: Threads for fitting (0: torch's own count). The L-BFGS state is (dim + 1) x labels: big
+#: enough that torch splits every vector op over its thread pool, small enough that the split
+#: costs more than the op, and on a busy machine each split waits for a descheduled thread
+#: (2 shared cores under load: one 512-d fit of 10,000 x 100 took 15 s on 2 threads, 1.6 s on
+#: 1). On idle cores the pool wins (0.8 s against 1.7 s), so the default keeps torch's count;
+#: 1 suits a machine that is busy with other work. ``benchmarks/few_shot.py --compare`` shows both.
+FIT_THREADS = 0
 #: L-BFGS iterations: the final fit runs to its tolerance; a held-out fold starts from the
 #: final fit (close to its own minimum) and only decides used-or-not, so it stops earlier.
 MAX_ITERATIONS = 100
