@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Few-shot learning from the user's decisions against zero-shot, on generated pictures.
 
-    python benchmarks/few_shot.py [--repeats 5] [--test 100] [--train-examples 10000] [--train-labels 100]
+    python benchmarks/few_shot.py [--compare] [--repeats 5] [--test 100] [--train-examples 10000] [--train-labels 100]
 
 The bundled demo model (fp32, CPU) embeds generated pictures (``cliptagger.core.synthetic``).
 
@@ -26,6 +26,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -163,8 +164,28 @@ def nameable(model, repeats: int, test_size: int, independent: bool = False) -> 
     return found
 
 
-def training_time(examples: int, labels: int, dim: int) -> tuple[float, float]:
-    """(seconds for one fit, seconds for the whole held-out check + final fit)."""
+def training_time(examples: int, labels: int, dim: int, legacy: Optional[bool] = False) -> tuple[float, float]:
+    """(seconds for one fit, seconds for the whole held-out check + final fit).
+
+    ``legacy``: the optimizer settings before the speed-up (folds run to the full iteration
+    limit) for a side-by-side ratio, and one fitting thread where the default keeps torch's
+    count (``learning.FIT_THREADS``); the vectorized calibration and problem build are shared."""
+    import torch
+
+    from cliptagger.core import learning
+
+    saved = learning.FIT_THREADS, learning.FOLD_ITERATIONS
+    if legacy:
+        learning.FIT_THREADS, learning.FOLD_ITERATIONS = 0, learning.MAX_ITERATIONS
+    elif legacy is None:  # one thread (for a busy machine)
+        learning.FIT_THREADS = 1
+    try:
+        return _training_time(examples, labels, dim)
+    finally:
+        learning.FIT_THREADS, learning.FOLD_ITERATIONS = saved
+
+
+def _training_time(examples: int, labels: int, dim: int) -> tuple[float, float]:
     import torch
 
     from cliptagger.core.examples import Example
@@ -187,6 +208,7 @@ def training_time(examples: int, labels: int, dim: int) -> tuple[float, float]:
     from cliptagger.core.learning import zero_shot_weights
 
     w0 = zero_shot_weights(prototypes, 100.0)
+    fit_head(problem.x[:50], problem.target[:50], problem.weight[:50], w0, Mode.INDEPENDENT)  # warm-up: lazy init
     started = time.perf_counter()
     fit_head(problem.x, problem.target, problem.weight, w0, Mode.INDEPENDENT)
     one_fit = time.perf_counter() - started
@@ -202,6 +224,8 @@ def main() -> int:
     parser.add_argument("--train-examples", type=int, default=10_000)
     parser.add_argument("--train-labels", type=int, default=100)
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--compare", action="store_true",
+                        help="also time the optimizer settings before the speed-up, side by side")
     args = parser.parse_args()
 
     import torch
@@ -228,6 +252,13 @@ def main() -> int:
             one, whole = training_time(args.train_examples, args.train_labels, dim)
             print(f"   dim {dim:>3}: one fit {one:.2f} s; with the held-out check (3 folds above 1000 photos) "
                   f"{whole:.2f} s")
+            if args.compare:
+                old_one, old_whole = training_time(args.train_examples, args.train_labels, dim, legacy=True)
+                print(f"   dim {dim:>3}, before (full-length folds): one fit {old_one:.2f} s; "
+                      f"with the held-out check {old_whole:.2f} s; ratio {old_one / one:.1f}x / {old_whole / whole:.1f}x")
+                one_1, whole_1 = training_time(args.train_examples, args.train_labels, dim, legacy=None)
+                print(f"   dim {dim:>3}, one fitting thread (FIT_THREADS = 1, for a busy machine): one fit "
+                      f"{one_1:.2f} s; with the held-out check {whole_1:.2f} s")
 
     print('\n1b. the same, harder: half the negatives are near misses (two of the three properties right)')
     for k, (learned, zero) in keepers(model, args.repeats, args.test, near_misses=0.5).items():

@@ -338,7 +338,10 @@ def add_learn_parser(commands: "argparse._SubParsersAction") -> None:
         "learn", help="learn your own keywords from the photos that have them (sidecars and embedded XMP)",
         description="Every keyword on at least N photos becomes a learned label of the set 'My keywords'; "
                     "`cliptagger tag` then proposes it on the photos that do not have it yet.")
-    learn.add_argument("paths", nargs="+", type=Path, help="image files and folders (searched recursively)")
+    learn.add_argument("paths", nargs="*", type=Path, help="image files and folders (searched recursively)")
+    learn.add_argument("--forget", action="append", default=[], metavar="SET/LABEL",
+                       help="forget a label's recorded decisions (SET alone: every label of the set) for "
+                            "this model and learn again; repeatable; no PATH needed")
     learn.add_argument("--min-examples", type=int, default=5, metavar="N",
                        help="a keyword needs at least N photos to become a label (default 5)")
     learn.add_argument("--report", action="store_true",
@@ -357,6 +360,11 @@ def command_learn(args: argparse.Namespace) -> int:
     from cliptagger.core.session import MY_KEYWORDS, EngineOptions, Session
 
     label_sets = load_label_files(args.labels, args.model)
+    if args.forget:
+        return forget_examples(args, label_sets)
+    if not args.paths:
+        print("cliptagger learn: give image files or folders (or --forget SET/LABEL)", file=sys.stderr)
+        return EXIT_SETUP
     images = find_images(args.paths)
     if not images:
         return EXIT_NOTHING_TAGGED
@@ -387,6 +395,24 @@ def command_learn(args: argparse.Namespace) -> int:
     used = sum(s.used for s in report.stats)
     print(f"learned {len(report.labels)} label(s) into '{MY_KEYWORDS}'; {used} beat zero-shot on held-out "
           "photos and are used (the others stay zero-shot). `cliptagger tag` now proposes them.")
+    if args.report:
+        print_learning_report(session)
+    return EXIT_OK
+
+
+def forget_examples(args: argparse.Namespace, label_sets: list) -> int:
+    """``learn --forget SET/LABEL``: the decisions recorded for that label (or set) go, and the
+    heads are learned again from what is left."""
+    from cliptagger.core.session import EngineOptions, Session
+
+    session = Session(label_sets, EngineOptions(batch_size=args.batch_size))
+    session.use_model(load_model_from_args(args, quiet=args.quiet))
+    print_warnings(session)
+    for target in args.forget:
+        set_name, _, keyword = target.partition("/")
+        removed = session.forget_examples(set_name, keyword or None)
+        what = f"'{set_name}: {keyword}'" if keyword else f"every label of '{set_name}'"
+        print(f"forgot {removed} decision(s) for {what}")
     if args.report:
         print_learning_report(session)
     return EXIT_OK

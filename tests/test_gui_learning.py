@@ -87,3 +87,38 @@ def test_ticks_relearn_and_rescore_without_encoding_and_survive_a_restart(qtbot,
     assert again.session.label_stats(KEY).used
     assert again.session.unwritten() == []  # the restored decisions are on disk already: quitting asks nothing
     assert keeper_probabilities(again, test_keepers + test_others) == pytest.approx(learned, abs=1e-6)
+
+
+def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_heads(qtbot, tmp_path):
+    import torch
+    from PySide6.QtWidgets import QTableWidgetItem
+
+    from cliptagger.core.labels import Label, LabelSet, Mode, load_label_sets
+    from cliptagger.core.learning import LabelStats, LearnedModel, SetHead, load_learned
+    from cliptagger.gui.label_editor import LabelSetEditor
+
+    pair = LabelSet("Pair", (Label("a"), Label("b", threshold=0.25)), mode=Mode.INDEPENDENT, threshold=0.5)
+    learned = LearnedModel("model-x")
+    learned.heads["Pair"] = SetHead("Pair", Mode.INDEPENDENT, ("a", "b"), torch.ones(2, 4), torch.zeros(2),
+                                    [LabelStats("a", 12, 30, 0.6, 0.9, True, 0.725), LabelStats("b")])
+    editor = LabelSetEditor([pair], None, learned=learned)
+    qtbot.addWidget(editor)
+    assert editor.labels.item(0, 4).text() == "72.5 %" and editor.labels.item(1, 4).text() == "—"
+    assert editor.labels.item(1, 3).text() == "25"
+    editor.labels.setItem(0, 3, QTableWidgetItem("80"))
+    assert editor.label_sets()[0].labels[0].threshold == pytest.approx(0.8)
+    editor.labels.setItem(0, 3, QTableWidgetItem("lots"))
+    assert "percentage" in editor.problem.text()
+    editor.labels.setItem(0, 3, QTableWidgetItem(""))
+    assert editor.label_sets()[0].labels[0].threshold is None
+
+    exported = tmp_path / "sets.json"
+    editor.export_to(exported)
+    assert [s.name for s in load_label_sets(exported)] == ["Pair"]
+    receiving = LearnedModel("model-x")
+    other = LabelSetEditor([pair], None, learned=receiving)
+    qtbot.addWidget(other)
+    other.import_from(exported)
+    assert [s.name for s in other.label_sets()] == ["Pair", "Pair 2"]
+    assert torch.equal(receiving.heads["Pair 2"].weight, learned.heads["Pair"].weight)
+    assert load_learned("model-x")[0].heads.keys() == {"Pair 2"}  # saved for the next start

@@ -74,3 +74,18 @@ def test_learn_with_too_few_photos_per_keyword_learns_nothing(tmp_path, capsys):
     code = cli.main(["learn", str(folder), "--min-examples", "100", *MODEL])
     assert code == cli.EXIT_NOTHING_TAGGED
     assert "nothing learned" in capsys.readouterr().err
+
+
+def test_learn_forget_drops_one_labels_decisions_and_relearns(tmp_path, capsys):
+    folder = tmp_path / "library"
+    keyworded_library(folder)
+    assert cli.main(["learn", str(folder), "--min-examples", "4", *MODEL]) == 0
+    capsys.readouterr()
+    # every one of the 32 keyworded photos is a decision (positive or negative) about "sunny"
+    assert cli.main(["learn", "--forget", "My keywords/sunny", "--report", *MODEL]) == 0
+    out = capsys.readouterr().out
+    assert "forgot 32 decision(s) for 'My keywords: sunny'" in out
+    assert "My keywords: Mood|night" in out  # the other labels keep theirs
+    assert cli.main(["learn", "--forget", "My keywords/sunny", *MODEL]) == 0
+    assert "forgot 0 decision(s)" in capsys.readouterr().out
+    assert cli.main(["learn", *MODEL]) == cli.EXIT_SETUP  # neither paths nor --forget

@@ -163,3 +163,56 @@ def test_a_corrupt_heads_file_is_reported_and_set_aside(demo_model, pictures):
     session.relearn()
     assert list(location.parent.glob(location.name + ".corrupt-*"))  # kept, not overwritten blindly
     assert load_learned(demo_model.model_id)[0].heads["Personal"].stat("keepers").positives == 3
+
+
+def test_learned_heads_travel_with_a_label_export(demo_model, pictures, tmp_path):
+    from cliptagger.core.labels import load_label_sets, load_learned_blocks, save_label_sets
+    from cliptagger.core.learning import LearnedModel, heads_for_export, import_heads
+
+    import torch
+
+    (keepers, others), _ = pictures
+    session = session_for(demo_model, keepers + others)
+    session.decide(keepers[:8], Decision.ACCEPTED, KEY)
+    session.decide(others[:8], Decision.REJECTED, KEY)
+    session.relearn()
+    learned = session.learned
+    assert learned is not None and "Personal" in learned.heads
+    head = learned.heads["Personal"]
+
+    exported = tmp_path / "sets.json"
+    sets = session.label_sets
+    save_label_sets(exported, sets, heads_for_export(learned, [s.name for s in sets]))
+    assert [s.name for s in load_label_sets(exported)] == [s.name for s in sets]  # still a plain label file
+    blocks = load_learned_blocks(exported)
+    assert set(blocks) == {"Personal"} and set(blocks["Personal"]) == {demo_model.model_id}
+
+    elsewhere = LearnedModel(demo_model.model_id)
+    assert import_heads(elsewhere, blocks, {"Personal": "Personal 2"}) == (1, [])
+    back = elsewhere.heads["Personal 2"]
+    assert back.keywords == head.keywords and back.stats == head.stats
+    assert torch.allclose(back.weight, head.weight, atol=1e-6) and torch.equal(back.bias, head.bias)
+    other_model = LearnedModel("another-model")
+    assert import_heads(other_model, blocks) == (0, []) and not other_model.heads
+
+
+def test_a_labels_threshold_override_beats_calibrated_and_set_thresholds(demo_model, pictures, tmp_path):
+    import torch
+
+    from cliptagger.core.labels import load_label_sets, save_label_sets
+    from cliptagger.core.learning import LabelStats, SetHead, calibrated_threshold, label_thresholds
+
+    two = LabelSet("Pair", (Label("a"), Label("b", threshold=0.25)), mode=Mode.INDEPENDENT, threshold=0.5)
+    head = SetHead("Pair", Mode.INDEPENDENT, ("a", "b"), torch.zeros(2, 4), torch.zeros(2),
+                   [LabelStats("a", threshold=0.7), LabelStats("b", threshold=0.8)])
+    assert label_thresholds(two, head) == [0.7, 0.25]       # calibrated for a; b's override wins
+    assert label_thresholds(two, None) == [0.5, 0.25]
+    assert calibrated_threshold(head, two, "b") == 0.8       # still shown next to the override
+    save_label_sets(tmp_path / "pair.json", [two])
+    assert load_label_sets(tmp_path / "pair.json") == [two]
+
+    (keepers, others), _ = pictures
+    session = Session([KEEPERS.with_changes(labels=(Label("keepers", threshold=0.0),))])
+    session.use_model(demo_model)
+    results = list(session.tag(others))  # zero-shot, no head: an override of 0 proposes on every photo
+    assert all(session.proposed_keys(path) == [KEY] for path in others), results

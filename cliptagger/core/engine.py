@@ -176,7 +176,7 @@ class TaggingEngine:
         heads = self.heads
         for prototypes in self._prototypes:
             head = heads.get(prototypes.label_set.name)
-            if head is None:
+            if head is None and all(label.threshold is None for label in prototypes.label_set.labels):
                 probs = probabilities(embeddings, prototypes, scale)
                 proposals = propose_batch(probs, prototypes.label_set)
             else:

@@ -31,7 +31,7 @@ import json
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.fileio import atomic_write_text
@@ -57,6 +57,8 @@ class Label:
     parent: str = ""
     #: Prompts for this label alone, replacing the set's templates. ``{}`` is the name.
     prompts: tuple[str, ...] = ()
+    #: The user's own threshold for this label, over the calibrated one and the set's (None: none).
+    threshold: Optional[float] = None
 
     @property
     def keyword(self) -> str:
@@ -109,6 +111,8 @@ def _validate(label_set: LabelSet) -> None:
         if key in seen:
             raise LabelSetError(f"The {where} lists {label.keyword!r} twice.")
         seen.add(key)
+        if label.threshold is not None and not 0.0 <= label.threshold <= 1.0:
+            raise LabelSetError(f"The {where} gives {label.keyword!r} threshold {label.threshold}; use 0 to 1.")
     if label_set.mode is Mode.EXCLUSIVE and len(label_set.labels) < 2:
         raise LabelSetError(f"The {where} is exclusive (pick one) but has fewer than two labels.")
     if not 0.0 <= label_set.threshold <= 1.0:
@@ -216,11 +220,15 @@ def _label_from_json(item: Any, set_name: str) -> Label:
         prompts = item.get("prompts", ())
         if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
             raise LabelSetError(f"Label set {set_name!r}: 'prompts' of {name!r} must be a list of strings.")
+        threshold = item.get("threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+            raise LabelSetError(f"Label set {set_name!r}: the 'threshold' of {name!r} must be a number.")
         return Label(
             name=name.strip(),
             parent=_text(item.get("parent", ""), f"Label set {set_name!r}: the 'parent' of {name!r}")
             .strip(HIERARCHY_SEPARATOR + " "),
             prompts=tuple(prompts),
+            threshold=None if threshold is None else float(threshold),
         )
     raise LabelSetError(f"Label set {set_name!r}: each label is a name or an object with a 'name'.")
 
@@ -228,7 +236,7 @@ def _label_from_json(item: Any, set_name: str) -> Label:
 def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
     labels: list[Any] = []
     for label in label_set.labels:
-        if not label.parent and not label.prompts:
+        if not label.parent and not label.prompts and label.threshold is None:
             labels.append(label.name)
             continue
         entry: dict[str, Any] = {"name": label.name}
@@ -236,6 +244,8 @@ def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
             entry["parent"] = label.parent
         if label.prompts:
             entry["prompts"] = list(label.prompts)
+        if label.threshold is not None:
+            entry["threshold"] = label.threshold
         labels.append(entry)
     data: dict[str, Any] = {
         "name": label_set.name,
@@ -293,14 +303,46 @@ def load_label_sets(path: str | Path) -> list[LabelSet]:
     return parse_label_sets(text, source=str(path))
 
 
-def dump_label_sets(label_sets: Iterable[LabelSet]) -> str:
-    document = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "label_sets": [label_set_to_dict(s) for s in label_sets],
-    }
+def dump_label_sets(label_sets: Iterable[LabelSet],
+                    learned: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:
+    """The label file. ``learned``: per set name, ``{model id: learned head}`` blocks (see
+    ``cliptagger.core.learning.heads_for_export``), written as the set's optional ``learned``
+    field so that learned heads travel with an export; readers that do not know the field
+    ignore it."""
+    sets = []
+    for label_set in label_sets:
+        data = label_set_to_dict(label_set)
+        blocks = (learned or {}).get(label_set.name)
+        if blocks:
+            data["learned"] = {str(model_id): block for model_id, block in blocks.items()}
+        sets.append(data)
+    document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "label_sets": sets}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def save_label_sets(path: str | Path, label_sets: Sequence[LabelSet]) -> None:
-    atomic_write_text(Path(path), dump_label_sets(label_sets))
+def save_label_sets(path: str | Path, label_sets: Sequence[LabelSet],
+                    learned: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
+    atomic_write_text(Path(path), dump_label_sets(label_sets, learned))
+
+
+def load_learned_blocks(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The ``learned`` blocks of a label file: ``{set name: {model id: head}}`` (empty when it
+    has none). The file is expected to have been read with ``load_label_sets`` first, which
+    reports what is wrong with it; a block that is not an object is left out here."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return {}
+    if isinstance(data, dict) and "label_sets" in data:
+        data = data["label_sets"]
+    items = data if isinstance(data, list) else [data]
+    found: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        blocks = item.get("learned")
+        if isinstance(blocks, dict):
+            good = {str(k): v for k, v in blocks.items() if isinstance(v, dict)}
+            if good:
+                found[item["name"]] = good
+    return found

@@ -39,9 +39,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from cliptagger.core import paths
 from cliptagger.core.examples import Example
@@ -57,6 +58,17 @@ MIN_CALIBRATION = 5
 FOLDS = 5
 LARGE = 1000
 DEFAULT_TARGET_PRECISION = 0.9
+#: Threads for fitting (0: torch's own count). The L-BFGS state is (dim + 1) x labels: big
+#: enough that torch splits every vector op over its thread pool, small enough that the split
+#: costs more than the op, and on a busy machine each split waits for a descheduled thread
+#: (2 shared cores under load: one 512-d fit of 10,000 x 100 took 15 s on 2 threads, 1.6 s on
+#: 1). On idle cores the pool wins (0.8 s against 1.7 s), so the default keeps torch's count;
+#: 1 suits a machine that is busy with other work. ``benchmarks/few_shot.py --compare`` shows both.
+FIT_THREADS = 0
+#: L-BFGS iterations: the final fit runs to its tolerance; a held-out fold starts from the
+#: final fit (close to its own minimum) and only decides used-or-not, so it stops earlier.
+MAX_ITERATIONS = 100
+FOLD_ITERATIONS = 25
 HEADS_FORMAT = "cliptagger-heads"
 HEADS_VERSION = 1
 
@@ -164,16 +176,25 @@ def set_probabilities(embeddings: Any, prototypes: SetPrototypes, logit_scale: f
 
 
 def label_thresholds(label_set: LabelSet, head: Optional[SetHead]) -> list[float]:
-    """Per label: its calibrated threshold where one was fitted, else the set's."""
+    """Per label: the user's override (``Label.threshold``), else its calibrated threshold
+    where one was fitted, else the set's."""
     thresholds = [label_set.threshold] * len(label_set.labels)
-    if head is None or head.mode is not label_set.mode:
-        return thresholds
-    by_keyword = {s.keyword: s for s in head.stats}
+    by_keyword = {s.keyword: s for s in head.stats} if head is not None and head.mode is label_set.mode else {}
     for index, label in enumerate(label_set.labels):
         stat = by_keyword.get(label.keyword)
-        if stat is not None and stat.threshold is not None:
+        if label.threshold is not None:
+            thresholds[index] = label.threshold
+        elif stat is not None and stat.threshold is not None:
             thresholds[index] = stat.threshold
     return thresholds
+
+
+def calibrated_threshold(head: Optional[SetHead], label_set: LabelSet, keyword: str) -> Optional[float]:
+    """The threshold learning fitted for a label (None: none), shown next to the override."""
+    if head is None or head.mode is not label_set.mode:
+        return None
+    stat = head.stat(keyword)
+    return stat.threshold if stat is not None else None
 
 
 def propose_with_thresholds(probabilities_: Any, label_set: LabelSet, thresholds: Sequence[float]) -> list[list[Proposal]]:
@@ -207,7 +228,7 @@ def _build_problem(examples: Sequence[Example], label_set: LabelSet) -> Optional
     import torch
 
     columns = {label.keyword: j for j, label in enumerate(label_set.labels)}
-    photos: dict[Path, int] = {}
+    photos: dict[str, int] = {}  # keyed by str: a Path hashes by building a tuple every time
     vectors: list[Any] = []
     rows, cols, signs = [], [], []
     name = label_set.name
@@ -215,9 +236,10 @@ def _build_problem(examples: Sequence[Example], label_set: LabelSet) -> Optional
         column = columns.get(example.keyword)
         if column is None or example.label_set != name:
             continue
-        row = photos.get(example.path)
+        key = str(example.path)
+        row = photos.get(key)
         if row is None:
-            row = photos[example.path] = len(vectors)
+            row = photos[key] = len(vectors)
             vectors.append(example.embedding)
         else:
             vectors[row] = example.embedding  # the latest decision's embedding
@@ -273,7 +295,8 @@ def _data_loss(logits: Any, target: Any, weight: Any, mode: Mode) -> Any:
 
 
 def fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode,
-             regularization: float = REGULARIZATION, start: Optional[tuple[Any, Any]] = None) -> tuple[Any, Any]:
+             regularization: float = REGULARIZATION, start: Optional[tuple[Any, Any]] = None,
+             max_iterations: Optional[int] = None) -> tuple[Any, Any]:
     """Minimize the regularized log-loss from W0; returns (W, c) as float64.
 
     L-BFGS, preconditioned: with theta = [W - W0, c] per label and
@@ -284,7 +307,30 @@ def fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode,
     (photos, labels) logits go through autograd; the matrix products are done by hand.
     ``start``: (W, c) to start from instead of (W0, 0) (the held-out folds start from the
     fit on every photo, which is close: same minimum, fewer iterations).
+    Runs on ``FIT_THREADS`` threads (restored afterwards).
     """
+    with _fit_threads():
+        return _fit_head(x, target, weight, w0, mode, regularization, start,
+                         max_iterations if max_iterations is not None else MAX_ITERATIONS)
+
+
+@contextmanager
+def _fit_threads() -> Iterator[None]:
+    """Run on ``FIT_THREADS`` torch threads, restoring the count afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if FIT_THREADS and FIT_THREADS != previous:
+        torch.set_num_threads(FIT_THREADS)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+def _fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode, regularization: float,
+              start: Optional[tuple[Any, Any]], max_iterations: int) -> tuple[Any, Any]:
     import torch
 
     dtype = torch.float32
@@ -304,7 +350,7 @@ def fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode,
         u = (upper @ theta0).contiguous()
     u.grad = torch.zeros_like(u)
     total = float(weight.sum()) or 1.0
-    optimizer = torch.optim.LBFGS([u], lr=1.0, max_iter=100, tolerance_grad=1e-5 * max(1.0, total / n),
+    optimizer = torch.optim.LBFGS([u], lr=1.0, max_iter=max_iterations, tolerance_grad=1e-5 * max(1.0, total / n),
                                   tolerance_change=1e-9, history_size=20, line_search_fn="strong_wolfe")
 
     def closure() -> Any:
@@ -348,35 +394,52 @@ def _folds(problem: _Problem, count: int) -> list[Any]:
     return [assignment == fold for fold in range(count)]
 
 
-def _balanced_accuracy(probability: Any, target: Any, weight: Any, threshold: float) -> Optional[float]:
-    chosen = weight > 0
-    if not bool(chosen.any()):
-        return None
+def _balanced_accuracies(probability: Any, target: Any, weight: Any, threshold: float) -> list[Optional[float]]:
+    """Per label (column): weighted accuracy at ``threshold`` over the photos with a say
+    (weight > 0; the weights balance positives and negatives), None where there are none."""
     right = ((probability >= threshold).double() == target).double()
-    return float((right * weight)[chosen].sum() / weight[chosen].sum())
+    totals = weight.sum(dim=0)
+    scores = (right * weight).sum(dim=0) / totals.clamp_min(1e-300)
+    return [float(v) if bool(t > 0) else None for v, t in zip(scores, totals)]
 
 
 def _calibrate(probability: Any, target: Any, mask: Any, precision: float) -> Optional[float]:
+    """The lowest positive's probability t at which the precision of ``p >= t`` reaches
+    ``precision`` (sorted once and counted with cumulative sums: 10,000 photos take
+    milliseconds, where trying every threshold in turn took seconds)."""
+    import torch
+
     chosen = mask > 0
-    p, y = probability[chosen], target[chosen]
+    p, y = probability[chosen].double(), target[chosen].double()
     if int(y.sum()) < MIN_CALIBRATION or int((1 - y).sum()) < MIN_CALIBRATION:
         return None
-    best = None
-    for threshold in sorted(set(p[y > 0].tolist()), reverse=True):
-        above = p >= threshold
-        if float(y[above].mean()) >= precision:
-            best = threshold
-    return round(best, 6) if best is not None else None
+    ascending, order = torch.sort(p)
+    labels = y[order]
+    candidates = torch.unique(p[y > 0])
+    first = torch.searchsorted(ascending, candidates, right=False)  # first index with p >= t
+    before = torch.cat([torch.zeros(1, dtype=torch.float64), labels.cumsum(0)])
+    above = (p.numel() - first).double()
+    hits = labels.sum() - before[first]
+    passing = candidates[hits / above >= precision]
+    if passing.numel() == 0:
+        return None
+    return round(float(passing.min()), 6)
 
 
 def train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit_scale: float,
                    target_precision: float = DEFAULT_TARGET_PRECISION,
                    regularization: Optional[float] = None) -> Optional[SetHead]:
-    """The head of one label set from its examples, with the per-label held-out check."""
+    """The head of one label set from its examples, with the per-label held-out check
+    (on ``FIT_THREADS`` threads)."""
+    with _fit_threads():
+        return _train_set_head(examples, prototypes, logit_scale, target_precision,
+                               REGULARIZATION if regularization is None else regularization)
+
+
+def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit_scale: float,
+                    target_precision: float, regularization: float) -> Optional[SetHead]:
     import torch
 
-    if regularization is None:
-        regularization = REGULARIZATION
     label_set = prototypes.label_set
     problem = _build_problem(examples, label_set)
     if problem is None:
@@ -397,21 +460,23 @@ def train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit
             if not bool(test.any()) or not bool(train.any()):
                 continue
             w, c = fit_head(problem.x[train], problem.target[train], problem.weight[train], w0, mode, regularization,
-                            start=(final_w, final_c))
+                            start=(final_w, final_c), max_iterations=FOLD_ITERATIONS)
             held_out[test] = _predict(problem.x[test], w, c, mode)
     stats = []
     weight_rows, bias_rows = w0.clone(), zero_bias.clone()
+    zero_accuracies = _balanced_accuracies(zero_p, problem.target, problem.weight, label_set.threshold)
+    learned_accuracies = _balanced_accuracies(held_out, problem.target, problem.weight, label_set.threshold)
+    columns = lambda m: m.T.contiguous()  # noqa: E731  (one label's values side by side)
+    zero_t, held_t, target_t, weight_t = (columns(m) for m in (zero_p, held_out, problem.target, problem.weight))
     for j, label in enumerate(label_set.labels):
-        mask = problem.weight[:, j]
-        zero_acc = _balanced_accuracy(zero_p[:, j], problem.target[:, j], mask, label_set.threshold)
-        learned_acc = _balanced_accuracy(held_out[:, j], problem.target[:, j], mask, label_set.threshold) \
-            if eligible[j] else None
+        zero_acc = zero_accuracies[j]
+        learned_acc = learned_accuracies[j] if eligible[j] else None
         used = bool(eligible[j] and learned_acc is not None and zero_acc is not None and learned_acc > zero_acc + 1e-9)
         if used:
             weight_rows[j], bias_rows[j] = final_w[j], final_c[j]
-        chosen = held_out[:, j] if used else zero_p[:, j]
+        chosen = held_t[j] if used else zero_t[j]
         stats.append(LabelStats(label.keyword, problem.positives[j], problem.negatives[j], zero_acc, learned_acc,
-                                used, _calibrate(chosen, problem.target[:, j], mask, target_precision)))
+                                used, _calibrate(chosen, target_t[j], weight_t[j], target_precision)))
     return SetHead(label_set.name, mode, tuple(l.keyword for l in label_set.labels),
                    weight_rows.float(), bias_rows.float(), stats)
 
@@ -466,6 +531,35 @@ class LearnedModel:
         return LearnedModel(str(data["model_id"]), {h.label_set: h for h in heads},
                             [label_set_from_dict(s) for s in data.get("label_sets", [])],
                             float(data.get("target_precision", DEFAULT_TARGET_PRECISION)))
+
+
+def heads_for_export(learned: Optional[LearnedModel], set_names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{set name: {model id: head}}`` for the sets of a label export that have a learned head
+    (for ``labels.save_label_sets(..., learned=...)``): heads travel with an export."""
+    if learned is None:
+        return {}
+    return {name: {learned.model_id: learned.heads[name].to_dict()} for name in set_names if name in learned.heads}
+
+
+def import_heads(learned: LearnedModel, blocks: dict[str, dict[str, Any]],
+                 renamed: Optional[dict[str, str]] = None) -> tuple[int, list[str]]:
+    """Install the heads of an imported label file (``labels.load_learned_blocks``) learned with
+    this model id; ``renamed``: imported set name -> the name it got. Heads of other models are
+    left out (embedding spaces differ). Returns (heads installed, problems)."""
+    installed, problems = 0, []
+    for name, by_model in blocks.items():
+        data = by_model.get(learned.model_id)
+        if data is None:
+            continue
+        try:
+            head = SetHead.from_dict(data)
+        except (KeyError, TypeError, ValueError) as err:
+            problems.append(f"the learned head of {name!r} could not be read ({err}); zero-shot is used")
+            continue
+        head.label_set = (renamed or {}).get(name, name)
+        learned.heads[head.label_set] = head
+        installed += 1
+    return installed, problems
 
 
 def load_learned(model_id: str) -> tuple[LearnedModel, list[str]]:

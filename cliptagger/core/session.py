@@ -352,13 +352,13 @@ class Session:
         return rows
 
     def _thresholds(self, label_set: LabelSet) -> list[float]:
-        """Per label: the calibrated threshold learning fitted, else the set's."""
-        learned = self.learned
-        if learned is None or not self.options.use_learned or label_set.name not in learned.heads:
-            return [label_set.threshold] * len(label_set.labels)
+        """Per label: the user's override, else the calibrated threshold learning fitted, else the set's."""
         from cliptagger.core.learning import label_thresholds
 
-        return label_thresholds(label_set, learned.heads[label_set.name])
+        learned = self.learned
+        if learned is None or not self.options.use_learned:
+            return label_thresholds(label_set, None)
+        return label_thresholds(label_set, learned.heads.get(label_set.name))
 
     def proposed_keys(self, path: Path) -> list[TagKey]:
         return [row.key for row in self.review_rows(path) if row.proposed]

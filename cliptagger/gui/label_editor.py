@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -35,15 +36,22 @@ from PySide6.QtWidgets import (
 )
 
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.labels import Label, LabelSet, Mode, load_label_sets, save_label_sets
+from cliptagger.core.labels import Label, LabelSet, Mode, load_label_sets, load_learned_blocks, save_label_sets
+from cliptagger.core.learning import LearnedModel, calibrated_threshold, heads_for_export, import_heads, save_learned
 from cliptagger.core.templates import TEMPLATE_SETS
 
 CUSTOM = "custom"
 
 
 class LabelSetEditor(QDialog):
-    def __init__(self, label_sets: list[LabelSet], parent: Optional[QWidget] = None) -> None:
+    def __init__(self, label_sets: list[LabelSet], parent: Optional[QWidget] = None,
+                 learned: Optional[LearnedModel] = None) -> None:
+        """``learned``: the heads of the current model (default: the parent window's session's),
+        whose calibrated thresholds are shown and which travel with Export and Import."""
         super().__init__(parent)
+        if learned is None:
+            learned = getattr(getattr(parent, "session", None), "learned", None)
+        self._learned: Optional[LearnedModel] = learned
         self.setWindowTitle("Label sets")
         self.resize(980, 620)
         self._sets: list[LabelSet] = list(label_sets)
@@ -87,8 +95,13 @@ class LabelSetEditor(QDialog):
         self.custom_templates = QPlainTextEdit()
         self.custom_templates.setPlaceholderText("one template per line, {} is the label, e.g. a photo of a {}.")
         self.custom_templates.setMaximumHeight(80)
-        self.labels = QTableWidget(0, 3)
-        self.labels.setHorizontalHeaderLabels(["Label", "Parent", "Own prompts (;-separated)"])
+        self.labels = QTableWidget(0, 5)
+        self.labels.setHorizontalHeaderLabels(["Label", "Parent", "Own prompts (;-separated)", "Threshold %",
+                                               "Calibrated"])
+        self.labels.horizontalHeaderItem(3).setToolTip(
+            "Your own threshold for this label, over the calibrated one and the set's (empty: none)")
+        self.labels.horizontalHeaderItem(4).setToolTip(
+            "The threshold learned from your decisions for the target precision (— : too few decisions)")
         self.labels.horizontalHeaderItem(1).setToolTip("Keyword hierarchy, e.g. Animals or Places|Europe")
         self.labels.horizontalHeaderItem(2).setToolTip("Sentences used instead of the templates; {} is the label")
         self.labels.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
@@ -236,15 +249,27 @@ class LabelSetEditor(QDialog):
         except LabelSetError as err:
             QMessageBox.warning(self, "Import failed", str(err))
             return
+        renamed = {}
         for label_set in imported:
-            self._sets.append(label_set.with_changes(name=self._unique_name(label_set.name)))
+            renamed[label_set.name] = self._unique_name(label_set.name)
+            self._sets.append(label_set.with_changes(name=renamed[label_set.name]))
+        if self._learned is not None:  # learned heads of this model travel with the file
+            installed, problems = import_heads(self._learned, load_learned_blocks(path), renamed)
+            if installed:
+                save_learned(self._learned)
+            if problems:
+                QMessageBox.warning(self, "Import", "\n".join(problems))
         self._refresh_list()
         self._show_repeats()
 
     def export_sets(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export label sets", "label-sets.json", "Label sets (*.json)")
         if path:
-            save_label_sets(Path(path), self._sets)
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        """The sets, with the learned heads of the current model (they travel with an export)."""
+        save_label_sets(path, self._sets, heads_for_export(self._learned, [s.name for s in self._sets]))
 
     # ---------------------------------------------------------------- one set
 
@@ -260,16 +285,23 @@ class LabelSetEditor(QDialog):
             self.templates.setCurrentIndex(self.templates.findData(CUSTOM))
             self.custom_templates.setPlainText("\n".join(label_set.templates))
         self.labels.setRowCount(0)
+        head = self._learned.heads.get(label_set.name) if self._learned is not None else None
         for label in label_set.labels:
-            self._append_row(label.name, label.parent, "; ".join(label.prompts))
+            override = "" if label.threshold is None else f"{label.threshold * 100:g}"
+            calibrated = calibrated_threshold(head, label_set, label.keyword)
+            self._append_row(label.name, label.parent, "; ".join(label.prompts), override,
+                             "—" if calibrated is None else f"{calibrated * 100:.1f} %")
         self._loading = False
         self._show_preview(label_set)
 
-    def _append_row(self, name: str, parent: str, prompts: str) -> None:
+    def _append_row(self, name: str, parent: str, prompts: str, override: str = "", calibrated: str = "—") -> None:
         row = self.labels.rowCount()
         self.labels.insertRow(row)
-        for column, text in enumerate((name, parent, prompts)):
+        for column, text in enumerate((name, parent, prompts, override)):
             self.labels.setItem(row, column, QTableWidgetItem(text))
+        shown = QTableWidgetItem(calibrated)
+        shown.setFlags(shown.flags() & ~Qt.ItemIsEditable)
+        self.labels.setItem(row, 4, shown)
 
     def add_label(self) -> None:
         self._append_row("new label", "", "")
@@ -284,10 +316,15 @@ class LabelSetEditor(QDialog):
         current = self._sets[self._current]
         labels = []
         for row in range(self.labels.rowCount()):
-            cells = [(self.labels.item(row, c).text() if self.labels.item(row, c) else "").strip() for c in range(3)]
+            cells = [(self.labels.item(row, c).text() if self.labels.item(row, c) else "").strip() for c in range(4)]
             if cells[0]:
                 prompts = tuple(p.strip() for p in cells[2].split(";") if p.strip())
-                labels.append(Label(cells[0], cells[1].strip("| "), prompts))
+                try:
+                    override = float(cells[3].rstrip("% ")) / 100 if cells[3] else None
+                except ValueError:
+                    raise LabelSetError(f"The threshold of {cells[0]!r} must be a percentage, not {cells[3]!r}.") \
+                        from None
+                labels.append(Label(cells[0], cells[1].strip("| "), prompts, override))
         template_choice = self.templates.currentData()
         templates = (tuple(t.strip() for t in self.custom_templates.toPlainText().splitlines() if t.strip())
                      if template_choice == CUSTOM else template_choice)
