@@ -106,12 +106,20 @@ def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]],
     ``existing`` (path -> exiftool tag -> folded values already in the photo) leaves out what
     the photo has: ``-csv+=`` adds to the lists, and would otherwise repeat those values.
     """
+    text, separator, _rows = _exiftool_csv(assignments, existing)
+    return text, separator
+
+
+def _exiftool_csv(assignments: Mapping[Path, Sequence[str]],
+                  existing: Optional[Mapping[Path, Mapping[str, set]]]) -> tuple[str, str, list[Path]]:
+    """``exiftool_csv_text`` plus the photos that got a row (the others have every keyword)."""
     all_keywords = [k for keywords in assignments.values() for k in keywords]
     separator = pick_list_separator([v for k in all_keywords for v in {k, *(p.render(k) for p in KEYWORD_PROPERTIES)}])
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     # The same properties, in the same forms, as the sidecars cliptagger writes itself.
     writer.writerow(["SourceFile"] + [prop.exiftool_tag for prop in KEYWORD_PROPERTIES])
+    rows: list[Path] = []
     for path, keywords in assignments.items():
         have = (existing or {}).get(path, {})
         row = [str(path)]
@@ -120,7 +128,8 @@ def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]],
             row.append(separator.join(v for v in values if fold(v) not in have.get(prop.exiftool_tag, ())))
         if any(row[1:]):
             writer.writerow(row)
-    return buffer.getvalue(), separator
+            rows.append(Path(path))
+    return buffer.getvalue(), separator, rows
 
 
 #: Above this many photos the command names their folders (exiftool skips files not in the CSV).
@@ -152,8 +161,6 @@ def write_exiftool_csv(path: Path, assignments: Mapping[Path, Sequence[str]],
     """Write the CSV; returns the exiftool command line that applies it ("" when every photo
     already has every keyword: there is nothing to apply)."""
     existing = {Path(p): embedded_keyword_values(Path(p)) for p in assignments}
-    text, separator = exiftool_csv_text(assignments, existing)
+    text, separator, needed = _exiftool_csv(assignments, existing)
     atomic_write_text(Path(path), text)
-    rows = {row[0] for row in csv.reader(io.StringIO(text[text.index("\n") + 1:]))}
-    needed = [p for p in assignments if str(p) in rows]
     return exiftool_command(Path(path), separator, needed, overwrite_original) if needed else ""
