@@ -167,7 +167,7 @@ def command_tag(args: argparse.Namespace) -> int:
 
     session = Session(label_sets, EngineOptions(batch_size=args.batch_size, fast_decode=not args.exact,
                                                 use_cache=not args.no_cache,
-                                                use_learned=not getattr(args, "zero_shot", False)))
+                                                use_learned=not args.zero_shot))
     session.use_model(load_model_from_args(args, quiet=args.quiet))
     session.cache()
     print_warnings(session)
@@ -323,7 +323,7 @@ def command_undo(args: argparse.Namespace) -> int:
         print(f"restored {path}")
     for path in report.removed:
         print(f"removed {path}")
-    for path in getattr(report, "merged", []):
+    for path in report.merged:
         print(f"removed cliptagger's keywords from {path} (changed since; the other changes stay)")
     for path, reason in report.skipped:
         print(f"cliptagger: not undone: {path}: {reason}", file=sys.stderr)

@@ -212,7 +212,7 @@ def test_typing_reranks_the_list_without_encoding_images_or_blocking(qtbot, tmp_
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    win.search.find_action.trigger()  # Ctrl+F
+    win.actions.find.trigger()  # Ctrl+F
     assert win.search.edit.hasFocus() or not win.isActiveWindow()
     with qtbot.waitSignal(win.search.searched, timeout=TIMEOUT_MS):
         qtbot.keyClicks(win.search.edit, "an orange", delay=15)

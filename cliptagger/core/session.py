@@ -129,6 +129,7 @@ class Session:
         self._photos: dict[Path, _PhotoState] = {}
         self._cache = cache
         self._warnings_given: set[str] = set()
+        self._search: "Optional[_SearchState]" = None
         self.model: "Optional[ClipModel]" = None
         self.engine: Optional[TaggingEngine] = None
         #: Bumped when photos or results change: search re-reads embeddings only then.
@@ -714,7 +715,7 @@ class Session:
         from cliptagger.core.search import SearchIndex
 
         with self._lock:
-            state = getattr(self, "_search", None)
+            state = self._search
             if state is None or state.model_id != engine.model.model_id:
                 state = self._search = _SearchState(engine.model.model_id, SearchIndex(),
                                                     PromptEmbeddingCache(engine.model))

@@ -31,6 +31,7 @@ class WindowActions:
     accept: QAction
     reject: QAction
     accept_all: QAction
+    find: QAction
     write: QAction
     undo: QAction
     errors: QAction
@@ -70,6 +71,7 @@ def build_actions(w: "MainWindow") -> WindowActions:
                        "Reject the proposed tags of the selected photos"),
         accept_all=_action(w, "Accept All Above Threshold", w.accept_all, "Ctrl+Shift+Return",
                            "Accept every proposal you have not rejected", QStyle.SP_DialogApplyButton),
+        find=_action(w, "Find…", w.search.focus, QKeySequence.Find, "Find photos by description"),
         write=_action(w, "Write XMP", w.sidecars.write, QKeySequence.Save, "Write accepted tags to XMP sidecars",
                       QStyle.SP_DialogSaveButton),
         undo=_action(w, "Undo Last Write", w.sidecars.undo, QKeySequence.Undo, icon=QStyle.SP_ArrowBack),
@@ -93,6 +95,8 @@ def build_menus(window: QMainWindow, a: WindowActions) -> QMenu:
     edit_menu.addAction(a.undo)
     edit_menu.addSeparator()
     edit_menu.addActions([a.accept, a.reject, a.accept_all])
+    edit_menu.addSeparator()
+    edit_menu.addAction(a.find)
     tag_menu = bar.addMenu("&Tagging")
     tag_menu.addActions([a.run, a.stop, a.write])
     tag_menu.addSeparator()

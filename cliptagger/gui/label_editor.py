@@ -46,11 +46,9 @@ CUSTOM = "custom"
 class LabelSetEditor(QDialog):
     def __init__(self, label_sets: list[LabelSet], parent: Optional[QWidget] = None,
                  learned: Optional[LearnedModel] = None) -> None:
-        """``learned``: the heads of the current model (default: the parent window's session's),
-        whose calibrated thresholds are shown and which travel with Export and Import."""
+        """``learned``: the heads of the current model, whose calibrated thresholds are shown and
+        which travel with Export and Import."""
         super().__init__(parent)
-        if learned is None:
-            learned = getattr(getattr(parent, "session", None), "learned", None)
         self._learned: Optional[LearnedModel] = learned
         self.setWindowTitle("Label sets")
         self.resize(980, 620)

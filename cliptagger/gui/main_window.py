@@ -298,7 +298,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ label sets
 
     def edit_label_sets(self) -> None:
-        editor = LabelSetEditor(self.label_sets, self)
+        editor = LabelSetEditor(self.label_sets, self, learned=self.session.learned)
         if editor.exec() == QDialog.Accepted:
             self.apply_label_sets(editor.label_sets())
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QMenu, QTableView, QToolButton, QVBoxLayout, QWidget
 
 from cliptagger.core.search import SearchQuery, relevant
@@ -120,15 +119,6 @@ class SearchController(QObject):
         for widget in (self.edit, table):
             widget.installEventFilter(self)  # Esc clears an active search (before Stop sees it)
 
-        self.find_action = QAction("Find…", window)
-        self.find_action.setShortcut(QKeySequence.Find)
-        self.find_action.setStatusTip("Find photos by description (Ctrl+F)")
-        self.find_action.triggered.connect(self.focus)
-        window.addAction(self.find_action)
-        edit_menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&Edit"), None)
-        if edit_menu is not None:
-            edit_menu.addSeparator()
-            edit_menu.addAction(self.find_action)
         table.setContextMenuPolicy(Qt.CustomContextMenu)
         table.customContextMenuRequested.connect(self._context_menu)
 
@@ -138,9 +128,7 @@ class SearchController(QObject):
         self._timer.timeout.connect(self._start)
         images.modelReset.connect(self.clear)
         images.rowsInserted.connect(self._list_changed)
-        run_done = getattr(window, "run_done", None)  # MainWindow's: photos were tagged
-        if run_done is not None:
-            run_done.connect(self._list_changed)
+        window.run_done.connect(self._list_changed)  # photos were tagged
 
         self.worker = SearchWorker(session)
         self.thread = QThread(self)
