@@ -374,6 +374,88 @@ def _fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode, regularizat
     return w0.double() + theta[:dim].T, theta[dim]
 
 
+#: An independent label with at most this many examples is solved exactly in the span of its
+#: examples (``span_newton``: a k x k Newton solve per iteration, cost ~k^3); above it, L-BFGS
+#: in the full embedding space (cost ~photos x dim per iteration, shared by the labels).
+SPAN_MAX_EXAMPLES = 256
+
+
+def _solver_plan(problem: _Problem, mode: Mode, eligible: Sequence[bool]) -> list[tuple[list[int], Any]]:
+    """Which labels each solver fits: [(columns, solver)]. Exclusive sets are one multinomial
+    problem (all labels at once, L-BFGS); an independent set's labels are separate problems:
+    those with few examples go to the exact span solver, the rest share one L-BFGS run."""
+    if not any(eligible):
+        return []
+    labels = len(eligible)
+    if mode is Mode.EXCLUSIVE:
+        return [(list(range(labels)), _fit_full_space)]
+    counts = (problem.weight > 0).sum(dim=0).tolist()
+    small = [j for j in range(labels) if eligible[j] and counts[j] <= SPAN_MAX_EXAMPLES]
+    large = [j for j in range(labels) if eligible[j] and counts[j] > SPAN_MAX_EXAMPLES]
+    return [(group, solver) for group, solver in ((small, _fit_in_span), (large, _fit_full_space)) if group]
+
+
+def _fit_full_space(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
+                    regularization: float, mode: Mode, held: Any) -> tuple[Any, Any, Any]:
+    """(W rows, biases, held-out probabilities (photos, columns)) by L-BFGS over the whole space:
+    the final fit, then one fit per fold, started from the final one. ``held``: the zero-shot
+    probabilities, kept where no fold predicts (a copy is returned)."""
+    target, weight, start_w0 = problem.target[:, columns], problem.weight[:, columns], w0[columns]
+    final_w, final_c = fit_head(problem.x, target, weight, start_w0, mode, regularization)
+    held = held.clone()
+    for test in test_masks:
+        train = ~test
+        if not bool(test.any()) or not bool(train.any()):
+            continue
+        w, c = fit_head(problem.x[train], target[train], weight[train], start_w0, mode, regularization,
+                        start=(final_w, final_c), max_iterations=FOLD_ITERATIONS)
+        held[test] = _predict(problem.x[test], w, c, mode)
+    return final_w, final_c, held
+
+
+def _fit_in_span(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
+                 regularization: float, mode: Mode, held: Any) -> tuple[Any, Any, Any]:
+    """The same as ``_fit_full_space`` for independent labels with few examples, exactly, by
+    Newton in the span of each label's examples (``span_newton``); every label and every fold
+    in one batch."""
+    import torch
+
+    from cliptagger.core import span_newton
+
+    n, dim = problem.x.shape
+    design = torch.cat([problem.x.double(), torch.ones(n, 1, dtype=torch.float64)], dim=1)
+    rows = [torch.nonzero(problem.weight[:, j] > 0).flatten() for j in columns]
+    k = max(int(r.numel()) for r in rows)
+    index = torch.zeros(len(columns), k, dtype=torch.long)
+    valid = torch.zeros(len(columns), k, dtype=torch.bool)
+    for c, r in enumerate(rows):
+        index[c, :r.numel()], valid[c, :r.numel()] = r, True
+    column_index = torch.tensor(columns)[:, None].expand(-1, k)
+    examples = design[index] * valid[..., None]                       # (C, k, dim + 1)
+    gram = examples @ examples.transpose(1, 2)
+    base = torch.einsum("ckd,cd->ck", examples[..., :dim], w0[columns].double())
+    target = problem.target[index, column_index] * valid
+    weight = problem.weight[index, column_index] * valid
+    full = span_newton.solve(span_newton.SpanProblems(gram, base, target, weight), regularization)
+    theta = torch.einsum("ckd,ck->cd", examples, full)
+    held = held.clone()
+    usable = [t for t in test_masks if bool(t.any()) and bool((~t).any())]
+    if usable:
+        held_rows = torch.stack([t[index] & valid for t in usable])     # (F, C, k)
+        folds = len(usable)
+        batch = span_newton.SpanProblems(gram.repeat(folds, 1, 1), base.repeat(folds, 1), target.repeat(folds, 1),
+                                         (weight[None] * ~held_rows).reshape(folds * len(columns), k))
+        start = (full[None] * ~held_rows).reshape(folds * len(columns), k)
+        alpha = span_newton.solve(batch, regularization, start=start)
+        logits = batch.base + (batch.gram @ alpha[..., None])[..., 0]
+        probability = torch.sigmoid(logits).reshape(folds, len(columns), k)
+        position = torch.arange(len(columns))[:, None].expand(-1, k)  # column of `held`
+        for f in range(folds):
+            chosen = held_rows[f]
+            held[index[chosen], position[chosen]] = probability[f][chosen]
+    return w0[columns].double() + theta[:, :dim], theta[:, dim], held
+
+
 def _predict(x: Any, w: Any, bias: Any, mode: Mode) -> Any:
     logits = x @ w.T + bias[None, :]
     return logits.sigmoid() if mode is Mode.INDEPENDENT else logits.softmax(dim=-1)
@@ -450,24 +532,18 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
     n = problem.x.shape[0]
     zero_p = probabilities(problem.x.float(), prototypes, logit_scale).double()
     eligible = [p >= MIN_POSITIVES and q >= MIN_NEGATIVES for p, q in zip(problem.positives, problem.negatives)]
-    held_out = zero_p.clone()
     folds = min(FOLDS if n <= LARGE else 3, n)  # many photos: fewer folds are as precise
-    final_w, final_c = fit_head(problem.x, problem.target, problem.weight, w0, mode, regularization) \
-        if any(eligible) else (w0, zero_bias)
-    if any(eligible) and folds >= 2:
-        for test in _folds(problem, folds):
-            train = ~test
-            if not bool(test.any()) or not bool(train.any()):
-                continue
-            w, c = fit_head(problem.x[train], problem.target[train], problem.weight[train], w0, mode, regularization,
-                            start=(final_w, final_c), max_iterations=FOLD_ITERATIONS)
-            held_out[test] = _predict(problem.x[test], w, c, mode)
+    test_masks = _folds(problem, folds) if folds >= 2 else []
+    final_w, final_c, held_out = w0.clone(), zero_bias.clone(), zero_p.clone()
+    for columns, solver in _solver_plan(problem, mode, eligible):
+        final_w[columns], final_c[columns], held_out[:, columns] = solver(
+            problem, columns, w0, test_masks, regularization, mode, held_out[:, columns])
     stats = []
     weight_rows, bias_rows = w0.clone(), zero_bias.clone()
     zero_accuracies = _balanced_accuracies(zero_p, problem.target, problem.weight, label_set.threshold)
     learned_accuracies = _balanced_accuracies(held_out, problem.target, problem.weight, label_set.threshold)
-    columns = lambda m: m.T.contiguous()  # noqa: E731  (one label's values side by side)
-    zero_t, held_t, target_t, weight_t = (columns(m) for m in (zero_p, held_out, problem.target, problem.weight))
+    by_label = lambda m: m.T.contiguous()  # noqa: E731  (one label's values side by side)
+    zero_t, held_t, target_t, weight_t = (by_label(m) for m in (zero_p, held_out, problem.target, problem.weight))
     for j, label in enumerate(label_set.labels):
         zero_acc = zero_accuracies[j]
         learned_acc = learned_accuracies[j] if eligible[j] else None
