@@ -73,8 +73,8 @@ def test_ticks_relearn_and_rescore_without_encoding_and_survive_a_restart(qtbot,
     right = sum(p >= 0.5 for p in learned[:10]) + sum(p < 0.5 for p in learned[10:])
     assert right >= 17, learned
     tick(window, keepers[0], Decision.ACCEPTED)  # show a decided photo: the panel says what was learned
-    shown = window.panel.boxes[KEY].text()
-    assert "learned from 8 ✓ / 8 ✗, held-out accuracy" in shown and "(zero-shot " in shown
+    shown = window.panel.notes[KEY].text()  # under the tick box, learned and zero-shot side by side
+    assert "learned from 8 ✓ / 8 ✗, held-out accuracy" in shown and " · zero-shot " in shown
     with qtbot.waitSignal(window.sidecars.write_finished, timeout=TIMEOUT_MS):
         window.actions.write.trigger()
     assert window.session.unwritten() == []
