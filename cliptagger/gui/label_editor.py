@@ -143,7 +143,7 @@ class LabelSetEditor(QDialog):
                "would have been right on your own decisions. Higher: fewer, surer proposals; lower: more "
                "proposals, more to untick. Needs 5 accepted and 5 rejected photos for a label.")
         self.target_precision.setToolTip(tip)
-        target_label = QLabel("Calibrated thresholds aim for a precision of")
+        target_label = QLabel("All calibrated thresholds aim for a precision of")
         target_label.setToolTip(tip)
         target_label.setBuddy(self.target_precision)
         self.learning_note = QLabel()  # "re-learning…" while the heads are fitted again

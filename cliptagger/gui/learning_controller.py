@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 if TYPE_CHECKING:
     from cliptagger.core.session import KeywordLearning, Session
@@ -26,6 +35,58 @@ if TYPE_CHECKING:
 
 
 TAGGING, READING = "tagging", "reading"
+
+
+class ProgressDialog(QDialog):
+    """A count, a bar and Cancel. Not QProgressDialog: its setValue runs the event loop when
+    modal, so the end of the work could be handled in the middle of showing its progress."""
+
+    canceled = Signal()
+
+    def __init__(self, parent: QWidget, title: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModal)  # no ticks or runs meanwhile
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setMinimumWidth(380)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy until the first count arrives
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        self.buttons.rejected.connect(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.buttons)
+
+    def setLabelText(self, text: str) -> None:
+        self.label.setText(text)
+
+    def labelText(self) -> str:
+        return self.label.text()
+
+    def setRange(self, low: int, high: int) -> None:
+        self.bar.setRange(low, high)
+
+    def setValue(self, value: int) -> None:
+        self.bar.setValue(value)
+
+    def value(self) -> int:
+        return self.bar.value()
+
+    def maximum(self) -> int:
+        return self.bar.maximum()
+
+    @Slot()
+    def cancel(self) -> None:
+        """Cancel (the button, Esc or closing the dialog): the work is asked to stop."""
+        self.buttons.button(QDialogButtonBox.Cancel).setEnabled(False)
+        self.label.setText("Stopping…")
+        self.canceled.emit()
+
+    def reject(self) -> None:  # Esc, the window's close button: cancel, stay open until it stopped
+        if self.buttons.button(QDialogButtonBox.Cancel).isEnabled():
+            self.cancel()
 
 
 class _LearnWorker(QObject):
@@ -102,7 +163,7 @@ class LearningController(QObject):
         self._again = False
         self._precision: Optional[float] = None  # a target precision to re-learn for
         self._cancel = threading.Event()
-        self.progress_dialog: Optional[QProgressDialog] = None
+        self.progress_dialog: Optional[ProgressDialog] = None
         self.notice: Optional[QMessageBox] = None
         window.models.ready_changed.connect(self._model_ready)
         self.min_examples: Optional[int] = None  # None: ask (tests set it)
@@ -182,15 +243,8 @@ class LearningController(QObject):
     def _start_keywords(self, paths: list, add: bool) -> None:
         """Run one pass on the tagging thread under a progress dialog whose Cancel stops it."""
         self._cancel = threading.Event()
-        dialog = QProgressDialog(self.window)
-        dialog.setWindowTitle("Learn from existing keywords")
+        dialog = ProgressDialog(self.window, "Learn from existing keywords")
         dialog.setLabelText("Adding the learned labels…" if add else "Looking at the photos…")
-        dialog.setCancelButtonText("Cancel")
-        dialog.setWindowModality(Qt.WindowModal)  # no ticks or runs meanwhile
-        dialog.setAutoReset(False)   # the tagging reaching 100% is not the end of it
-        dialog.setAutoClose(False)
-        dialog.setMinimumDuration(0)
-        dialog.setRange(0, 0)        # busy until the first count arrives
         dialog.canceled.connect(self.cancel_keywords)
         self.progress_dialog = dialog
         self._adding = add
@@ -207,7 +261,7 @@ class LearningController(QObject):
     def _close_progress(self) -> None:
         if self.progress_dialog is not None:
             self.progress_dialog.canceled.disconnect(self.cancel_keywords)
-            self.progress_dialog.close()
+            self.progress_dialog.hide()
             self.progress_dialog.deleteLater()
             self.progress_dialog = None
 
