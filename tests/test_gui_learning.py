@@ -129,9 +129,13 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
 NOISY = 10  # keepers; with 4 of the others accepted too, the calibrated threshold moves with the target
 
 
-def learned_window(qtbot, tmp_path, settings: Settings | None = None):
-    """A window that has learned "keepers" from noisy decisions (4 wrong accepts)."""
+def learned_window(qtbot, tmp_path, settings: Settings | None = None, existing: tuple[str, ...] = ()):
+    """A window that has learned "keepers" from noisy decisions (4 wrong accepts); the first
+    keeper has the ``existing`` keywords in a sidecar."""
     keepers, others = keeper_pictures(tmp_path / "photos", NOISY, seed=5)
+    if existing:
+        Path(f"{keepers[0]}.xmp").write_text(XMP.format("".join(f"<rdf:li>{k}</rdf:li>" for k in existing)),
+                                             encoding="utf-8")
     window = open_window(qtbot, settings, label_sets=[KEEPERS])
     add_and_run(qtbot, window, [tmp_path / "photos"], 2 * NOISY)
     window.session.decide(keepers + others[:4], Decision.ACCEPTED, KEY)
@@ -315,3 +319,66 @@ def test_learn_from_keywords_without_cancel_adds_the_labels(qtbot, tmp_path):
     assert window.learning.progress_dialog is None
     assert "My keywords" in [s.name for s in window.session.learned.label_sets]
     assert all(window.session.result(p) is not None for p in window.images.paths)
+
+
+# ---------------------------------------------------------------------- the results panel
+
+
+def test_panel_keywords_on_top_notes_wrap_and_learned_beside_zero_shot(qtbot, tmp_path):
+    import re
+
+    from PySide6.QtCore import QPoint
+
+    from cliptagger.gui.results_panel import percent_text
+
+    existing = ("Trips|Iceland|Reykjavik harbour at dawn", "a rather long keyword about the evening light", "family")
+    window, keepers, _ = learned_window(qtbot, tmp_path, existing=existing)
+    assert window.session.label_stats(KEY).used  # the learned head beat zero-shot: its row is learned
+    window.table.selectRow(window.sorted.row_of(keepers[0]))
+    qtbot.waitUntil(lambda: "family" in window.panel.existing_label.text(), timeout=TIMEOUT_MS)
+    panel = window.panel
+    qtbot.wait(50)  # let the layout settle at the default window size
+
+    # (c) the photo's own keywords are in view without scrolling, above the proposals
+    assert panel.verticalScrollBar().value() == 0
+    top = panel.existing_label.mapTo(panel.widget(), QPoint(0, 0)).y()
+    assert panel.existing_label.isVisible() and top + panel.existing_label.height() <= panel.viewport().height()
+    assert top < panel.proposals_box.mapTo(panel.widget(), QPoint(0, 0)).y()
+
+    # (b) the learned note wraps under its tick box: no sideways scrolling
+    note = panel.notes[KEY]
+    assert note.isVisible() and "learned from 14 ✓ / 6 ✗" in note.text()
+    assert panel.horizontalScrollBar().maximum() == 0
+    assert panel.widget().width() <= panel.viewport().width()
+
+    # 4: learned and zero-shot side by side, in the note and on the bar
+    row = next(r for r in window.session.review_rows(keepers[0]) if r.key == KEY)
+    zero = window.session.zero_shot_probability(keepers[0], KEY)
+    assert abs(zero - row.probability) > 0.01  # learning moved it
+    assert note.text().startswith(f"learned {percent_text(row.probability, row.threshold)} · zero-shot "
+                                  f"{percent_text(zero)} · ")
+    assert panel.bars["Personal"].zero_shot() == {"keepers": pytest.approx(zero)}
+    assert "zero-shot" in panel.bars["Personal"].row_tooltip(0)
+
+    # (a) every percentage in the panel has one decimal at most
+    shown = [box.text() for box in panel.boxes.values()] + [note.text()]
+    shown += [text for bars in panel.bars.values() for text in bars.value_texts()]
+    numbers = re.findall(r"\d+(?:\.\d+)?%", " ".join(shown))
+    assert numbers and all(re.fullmatch(r"\d+(\.\d)?%", n) for n in numbers), numbers
+
+
+@pytest.mark.parametrize("probability, threshold, expected", [
+    (0.73214, 0.73218, "73%"),     # below, and reads below
+    (0.73219, 0.73218, "73.3%"),   # above: rounded up rather than to a number under the threshold
+    (0.9899, 0.99, "98.9%"),       # never 99% against a 99% threshold it misses
+    (0.99996, 0.5, "99.9%"),       # nothing short of 1 reads 100%
+    (0.5, 0.3, "50%"),             # whole where that is clear
+    (0.304, 0.3, "30%"),
+    (0.2996, 0.3, "29.9%"),
+    (1.0, 0.9, "100%"),
+])
+def test_percentages_have_one_decimal_at_most_and_stay_on_their_side(probability, threshold, expected):
+    from cliptagger.gui.results_panel import percent_text
+
+    assert percent_text(probability, threshold) == expected
+    assert (float(expected.rstrip("%")) / 100 >= threshold) == (probability >= threshold)
