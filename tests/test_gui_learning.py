@@ -348,6 +348,7 @@ def test_panel_keywords_on_top_notes_wrap_and_learned_beside_zero_shot(qtbot, tm
     # (b) the learned note wraps under its tick box: no sideways scrolling
     note = panel.notes[KEY]
     assert note.isVisible() and "learned from 14 ✓ / 6 ✗" in note.text()
+    assert f"threshold {round(window.session.label_stats(KEY).threshold * 100, 1):g}%" in note.text()
     assert panel.horizontalScrollBar().maximum() == 0
     assert panel.widget().width() <= panel.viewport().width()
 

@@ -303,10 +303,11 @@ class ResultsPanel(QScrollArea):
         if stat is None or not (stat.positives or stat.negatives):
             return ""
         zero = self.session.zero_shot_probability(self.path, row.key) if stat.used else None
+        threshold = f"threshold {round(row.threshold * 100, 1):g}%"  # the label's own: calibrated or yours
         if zero is None:
-            return stat.summary()
+            return f"{threshold} · {stat.summary()}"
         return (f"learned {percent_text(row.probability, row.threshold)} · zero-shot {percent_text(zero)}"
-                f" · {stat.summary()}")
+                f" · {threshold} · {stat.summary()}")
 
 
 def _never_wider(label: QLabel) -> None:
