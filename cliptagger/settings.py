@@ -24,6 +24,9 @@ from cliptagger.core.precision import Precision
 from cliptagger.core.sidecars import SidecarStyle
 
 MAX_RECENT_FOLDERS = 10
+#: The precision a label's calibrated threshold aims for (learning from decisions), and its range.
+DEFAULT_TARGET_PRECISION = 0.9
+TARGET_PRECISION_RANGE = (0.5, 0.99)
 
 
 @dataclass
@@ -38,6 +41,11 @@ class Settings:
     splitter_state: str = ""
     recent_folders: list[str] = field(default_factory=list)
     last_export_folder: str = ""
+    target_precision: float = DEFAULT_TARGET_PRECISION
+
+    def __post_init__(self) -> None:
+        low, high = TARGET_PRECISION_RANGE
+        self.target_precision = min(high, max(low, float(self.target_precision)))
 
     def remember_folder(self, folder: str) -> None:
         if folder in self.recent_folders:
@@ -88,6 +96,8 @@ def load_settings() -> Settings:
     for key, value in data.items():
         if key in known and type(value) is type(getattr(defaults, key)):
             values[key] = value
+        elif key in known and type(getattr(defaults, key)) is float and type(value) is int:
+            values[key] = float(value)  # JSON wrote 1.0 as 1
     return Settings(**values)
 
 

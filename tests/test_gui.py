@@ -485,6 +485,7 @@ def test_8_numbers_near_the_threshold_show_which_side_they_are_on(qtbot, window,
         bars = window.panel.bars["Shape"]
         shown = float(bars.value_texts()[0].rstrip("%")) / 100
         assert (shown >= label_set.threshold) == proposed, bars.value_texts()[0]
+        assert len(bars.value_texts()[0].rstrip("%").partition(".")[2]) <= 1  # one decimal at most
 
 
 def test_8_exiftool_export_shows_its_command_with_copy(qtbot, window, tmp_path):

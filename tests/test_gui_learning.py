@@ -73,8 +73,8 @@ def test_ticks_relearn_and_rescore_without_encoding_and_survive_a_restart(qtbot,
     right = sum(p >= 0.5 for p in learned[:10]) + sum(p < 0.5 for p in learned[10:])
     assert right >= 17, learned
     tick(window, keepers[0], Decision.ACCEPTED)  # show a decided photo: the panel says what was learned
-    shown = window.panel.boxes[KEY].text()
-    assert "learned from 8 ✓ / 8 ✗, held-out accuracy" in shown and "(zero-shot " in shown
+    shown = window.panel.notes[KEY].text()  # under the tick box, learned and zero-shot side by side
+    assert "learned from 8 ✓ / 8 ✗, held-out accuracy" in shown and " · zero-shot " in shown
     with qtbot.waitSignal(window.sidecars.write_finished, timeout=TIMEOUT_MS):
         window.actions.write.trigger()
     assert window.session.unwritten() == []
@@ -122,3 +122,264 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
     assert [s.name for s in other.label_sets()] == ["Pair", "Pair 2"]
     assert torch.equal(receiving.heads["Pair 2"].weight, learned.heads["Pair"].weight)
     assert load_learned("model-x")[0].heads.keys() == {"Pair 2"}  # saved for the next start
+
+
+# ---------------------------------------------------------------------- target precision, in the app
+
+NOISY = 10  # keepers; with 4 of the others accepted too, the calibrated threshold moves with the target
+
+
+def learned_window(qtbot, tmp_path, settings: Settings | None = None, existing: tuple[str, ...] = ()):
+    """A window that has learned "keepers" from noisy decisions (4 wrong accepts); the first
+    keeper has the ``existing`` keywords in a sidecar."""
+    keepers, others = keeper_pictures(tmp_path / "photos", NOISY, seed=5)
+    if existing:
+        Path(f"{keepers[0]}.xmp").write_text(XMP.format("".join(f"<rdf:li>{k}</rdf:li>" for k in existing)),
+                                             encoding="utf-8")
+    window = open_window(qtbot, settings, label_sets=[KEEPERS])
+    add_and_run(qtbot, window, [tmp_path / "photos"], 2 * NOISY)
+    window.session.decide(keepers + others[:4], Decision.ACCEPTED, KEY)
+    window.session.decide(others[4:], Decision.REJECTED, KEY)
+    with qtbot.waitSignal(window.learning.relearned, timeout=TIMEOUT_MS):
+        window.learning.decisions_changed()
+    assert window.session.label_stats(KEY).threshold is not None  # calibrated (5+ of each)
+    return window, keepers, others
+
+
+def calibrated_cell(window) -> str:
+    from cliptagger.core.learning import calibrated_threshold
+
+    head = window.session.learned.heads["Personal"]
+    threshold = calibrated_threshold(head, KEEPERS, "keepers")
+    return f"{threshold * 100:.1f} %"
+
+
+def test_target_precision_is_a_remembered_setting_that_relearns_off_the_ui_thread(qtbot, tmp_path):
+    import threading
+
+    from cliptagger.settings import load_settings
+
+    window, _, _ = learned_window(qtbot, tmp_path)
+    threads = []
+    relearn = window.session.relearn
+
+    def watched(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return relearn(*args, **kwargs)
+
+    window.session.relearn = watched
+    editor = window.edit_label_sets()
+    assert editor.isVisible() and editor.target_precision.isEnabled()
+    assert editor.target_precision.value() == 90 and editor.labels.item(0, 4).text() == calibrated_cell(window)
+    at_90 = editor.labels.item(0, 4).text()
+
+    with qtbot.waitSignal(window.learning.relearned, timeout=TIMEOUT_MS):
+        editor.target_precision.setValue(70)
+    qtbot.waitUntil(lambda: editor.learning_note.text() == "", timeout=TIMEOUT_MS)
+    assert threads and threading.main_thread() not in threads  # the tagging thread did the work
+    assert window.session.learned.target_precision == pytest.approx(0.7)
+    assert window.settings.target_precision == pytest.approx(0.7)
+    assert editor.labels.item(0, 4).text() == calibrated_cell(window) != at_90  # lower target, lower threshold
+    assert float(editor.labels.item(0, 4).text().rstrip(" %")) < float(at_90.rstrip(" %"))
+    editor.accept()
+    assert window.label_editor is None
+
+    editor = window.edit_label_sets()  # Cancel puts back the target the dialog opened with
+    assert editor.target_precision.value() == 70
+    with qtbot.waitSignal(window.learning.relearned, timeout=TIMEOUT_MS):
+        editor.target_precision.setValue(95)
+    assert window.session.learned.target_precision == pytest.approx(0.95)
+    with qtbot.waitSignal(window.learning.relearned, timeout=TIMEOUT_MS):
+        editor.reject()
+    assert window.session.learned.target_precision == pytest.approx(0.7)
+    assert window.settings.target_precision == pytest.approx(0.7)
+    window.session.review.clear()
+    window.close()
+    assert load_settings().target_precision == pytest.approx(0.7)  # remembered with the other settings
+
+
+def test_heads_stored_with_another_target_are_refitted_for_the_apps_on_load(qtbot, tmp_path):
+    window, _, _ = learned_window(qtbot, tmp_path)  # learned at the default, 0.9
+    window.session.review.clear()
+    window.close()
+    again = open_window(qtbot, Settings(model="demo", device="cpu", precision="fp32", target_precision=0.6),
+                        label_sets=[KEEPERS])
+    qtbot.waitUntil(lambda: again.session.learned.target_precision == pytest.approx(0.6), timeout=TIMEOUT_MS)
+
+
+def test_target_precision_setting_is_kept_in_range():
+    from cliptagger.settings import TARGET_PRECISION_RANGE, load_settings, save_settings, settings_path
+
+    assert Settings().target_precision == 0.9
+    assert Settings(target_precision=2.0).target_precision == TARGET_PRECISION_RANGE[1]
+    save_settings(Settings(target_precision=0.75))
+    assert load_settings().target_precision == 0.75
+    settings_path().write_text('{"target_precision": 1, "model": "demo"}', encoding="utf-8")
+    assert load_settings().target_precision == TARGET_PRECISION_RANGE[1]  # JSON's 1 is 1.0, clamped
+
+
+# ---------------------------------------------------------------------- Learn from Existing Keywords
+
+XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>{}'
+       '</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>\n')
+
+
+def keyworded_untagged(qtbot, tmp_path):
+    """A window listing 12 untagged photos, 8 with sidecar keywords; the worker will wait at
+    ``gates``: "encode" before its 2nd image batch, "read" at the 6th sidecar read."""
+    import threading
+
+    from cliptagger.core import session as session_module
+    from cliptagger.core.synthetic import write_demo_folder
+
+    pictures = write_demo_folder(tmp_path / "library", count=12, seed=31, size=96)
+    for index, (path, scene) in enumerate(pictures[:8]):
+        keywords = ["archive"] + (["night"] if index % 2 else ["day"])
+        Path(f"{path}.xmp").write_text(XMP.format("".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)),
+                                       encoding="utf-8")
+    from cliptagger.settings import demo_label_sets
+
+    window = open_window(qtbot, label_sets=demo_label_sets())
+    window.session.engine.batch_size = 4  # three batches
+    window.add_paths([tmp_path / "library"])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 12, timeout=TIMEOUT_MS)
+    gates = {"encode": threading.Event(), "read": threading.Event()}
+    batches, reads = [], []
+
+    def slow_encoder(size: int) -> None:
+        batches.append(size)
+        if len(batches) == 2:
+            gates["encode"].wait(TIMEOUT_MS / 1000)
+
+    real_read = session_module.existing_keywords
+
+    def slow_read(path, listing):
+        reads.append(path)
+        if len(reads) == 6:
+            gates["read"].wait(TIMEOUT_MS / 1000)
+        return real_read(path, listing)
+
+    window.session.model.encode_listeners.append(slow_encoder)
+    window.learning.min_examples = 2
+    return window, gates, batches, reads, slow_read
+
+
+@pytest.mark.parametrize("stage", ["tagging", "reading"])
+def test_learn_from_keywords_shows_progress_and_cancel_stops_it_adding_nothing(qtbot, tmp_path, monkeypatch,
+                                                                                stage):
+    from cliptagger.core import session as session_module
+
+    from PySide6.QtWidgets import QMessageBox
+
+    window, gates, batches, reads, slow_read = keyworded_untagged(qtbot, tmp_path)
+    monkeypatch.setattr(session_module, "existing_keywords", slow_read)
+    asked = []  # what was found is only shown when the work was not cancelled
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or QMessageBox.No)
+    if stage == "reading":
+        gates["encode"].set()
+    try:
+        window.learning.learn_from_keywords()
+        dialog = window.learning.progress_dialog
+        assert dialog is not None and dialog.isVisible()
+        if stage == "tagging":  # 4 of 12 encoded, the worker waits before the next batch
+            qtbot.waitUntil(lambda: "Tagging the photos not tagged yet: 4 of 12" in dialog.labelText(),
+                            timeout=TIMEOUT_MS)
+            assert " left" in dialog.labelText() and dialog.value() == 4 and dialog.maximum() == 12
+        else:  # all tagged, reading the sidecars: the worker waits at the 6th
+            qtbot.waitUntil(lambda: "Reading the keywords of the photos: 0 of 12" in dialog.labelText(),
+                            timeout=TIMEOUT_MS)
+            qtbot.waitUntil(lambda: len(reads) == 6, timeout=TIMEOUT_MS)
+        with qtbot.waitSignal(window.learning.keywords_cancelled, timeout=TIMEOUT_MS):
+            dialog.cancel()  # the Cancel button
+            gates["encode"].set()
+            gates["read"].set()
+    finally:
+        gates["encode"].set()
+        gates["read"].set()
+    assert window.learning.progress_dialog is None and asked == []
+    assert "nothing was added" in window.statusBar().currentMessage()
+    assert "no label was added" in window.learning.notice.text() and window.learning.notice.isVisible()
+    if stage == "tagging":
+        assert len(batches) == 2 and reads == []  # stopped before the 3rd batch; no sidecar read
+        assert sum(window.session.result(p) is None for p in window.images.paths) == 4
+    else:
+        assert len(reads) == 6  # stopped reading
+    assert "My keywords" not in [s.name for s in window.session.learned.label_sets]
+    assert window.session.examples().examples(window.session.model_id) == []
+
+
+def test_learn_from_keywords_without_cancel_adds_the_labels(qtbot, tmp_path):
+    window, gates, _, _, _ = keyworded_untagged(qtbot, tmp_path)
+    gates["encode"].set()
+    window.learning.confirm = False
+    with qtbot.waitSignal(window.learning.keywords_learned, timeout=TIMEOUT_MS) as learned:
+        window.learning.learn_from_keywords()
+    assert learned.args[0].labels == ["archive", "day", "night"] and not learned.args[0].cancelled
+    assert window.learning.progress_dialog is None
+    assert "My keywords" in [s.name for s in window.session.learned.label_sets]
+    assert all(window.session.result(p) is not None for p in window.images.paths)
+
+
+# ---------------------------------------------------------------------- the results panel
+
+
+def test_panel_keywords_on_top_notes_wrap_and_learned_beside_zero_shot(qtbot, tmp_path):
+    import re
+
+    from PySide6.QtCore import QPoint
+
+    from cliptagger.gui.results_panel import percent_text
+
+    existing = ("Trips|Iceland|Reykjavik harbour at dawn", "a rather long keyword about the evening light", "family")
+    window, keepers, _ = learned_window(qtbot, tmp_path, existing=existing)
+    assert window.session.label_stats(KEY).used  # the learned head beat zero-shot: its row is learned
+    window.table.selectRow(window.sorted.row_of(keepers[0]))
+    qtbot.waitUntil(lambda: "family" in window.panel.existing_label.text(), timeout=TIMEOUT_MS)
+    panel = window.panel
+    qtbot.wait(50)  # let the layout settle at the default window size
+
+    # (c) the photo's own keywords are in view without scrolling, above the proposals
+    assert panel.verticalScrollBar().value() == 0
+    top = panel.existing_label.mapTo(panel.widget(), QPoint(0, 0)).y()
+    assert panel.existing_label.isVisible() and top + panel.existing_label.height() <= panel.viewport().height()
+    assert top < panel.proposals_box.mapTo(panel.widget(), QPoint(0, 0)).y()
+
+    # (b) the learned note wraps under its tick box: no sideways scrolling
+    note = panel.notes[KEY]
+    assert note.isVisible() and "learned from 14 ✓ / 6 ✗" in note.text()
+    assert f"threshold {round(window.session.label_stats(KEY).threshold * 100, 1):g}%" in note.text()
+    assert panel.horizontalScrollBar().maximum() == 0
+    assert panel.widget().width() <= panel.viewport().width()
+
+    # 4: learned and zero-shot side by side, in the note and on the bar
+    row = next(r for r in window.session.review_rows(keepers[0]) if r.key == KEY)
+    zero = window.session.zero_shot_probability(keepers[0], KEY)
+    assert abs(zero - row.probability) > 0.01  # learning moved it
+    assert note.text().startswith(f"learned {percent_text(row.probability, row.threshold)} · zero-shot "
+                                  f"{percent_text(zero)} · ")
+    assert panel.bars["Personal"].zero_shot() == {"keepers": pytest.approx(zero)}
+    assert "zero-shot" in panel.bars["Personal"].row_tooltip(0)
+
+    # (a) every percentage in the panel has one decimal at most
+    shown = [box.text() for box in panel.boxes.values()] + [note.text()]
+    shown += [text for bars in panel.bars.values() for text in bars.value_texts()]
+    numbers = re.findall(r"\d+(?:\.\d+)?%", " ".join(shown))
+    assert numbers and all(re.fullmatch(r"\d+(\.\d)?%", n) for n in numbers), numbers
+
+
+@pytest.mark.parametrize("probability, threshold, expected", [
+    (0.73214, 0.73218, "73%"),     # below, and reads below
+    (0.73219, 0.73218, "73.3%"),   # above: rounded up rather than to a number under the threshold
+    (0.9899, 0.99, "98.9%"),       # never 99% against a 99% threshold it misses
+    (0.99996, 0.5, "99.9%"),       # nothing short of 1 reads 100%
+    (0.5, 0.3, "50%"),             # whole where that is clear
+    (0.304, 0.3, "30%"),
+    (0.2996, 0.3, "29.9%"),
+    (1.0, 0.9, "100%"),
+])
+def test_percentages_have_one_decimal_at_most_and_stay_on_their_side(probability, threshold, expected):
+    from cliptagger.gui.results_panel import percent_text
+
+    assert percent_text(probability, threshold) == expected
+    assert (float(expected.rstrip("%")) / 100 >= threshold) == (probability >= threshold)

@@ -78,6 +78,8 @@ class KeywordLearning:
     counts: dict[str, int]
     labels: list[str]
     stats: "list[LabelStats]" = field(default_factory=list)
+    #: Stopped by its cancel Event before anything was added (the counts may be partial).
+    cancelled: bool = False
 
 
 @dataclass
@@ -492,6 +494,8 @@ class Session:
         not this one (a photo with no keyword at all says nothing: the user never got to it).
         Photos not tagged yet are tagged first (embeddings from the cache where possible).
         ``add=False`` only reports what was found (the app shows it before adding anything).
+        ``progress`` hears the tagging, then the reading of the keywords (a new count from 0);
+        ``cancel`` stops either, and then nothing is added (``cancelled`` in the report).
         """
         from collections import Counter
 
@@ -508,7 +512,12 @@ class Session:
             for _ in self.tag(untagged, progress, cancel):
                 pass
         with_results = [p for p in paths if self.result(p) is not None]
-        found = self.refresh_existing(with_results)
+        stopped = KeywordLearning(len(paths), 0, {}, [], cancelled=True)
+        if cancel is not None and cancel.is_set():
+            return stopped
+        found = self.refresh_existing(with_results, progress, cancel)
+        if cancel is not None and cancel.is_set():
+            return stopped
         keyworded = {p: k for p, k in found.items() if k}
         spelling: dict[str, str] = {}
         counts: Counter[str] = Counter()
@@ -626,17 +635,29 @@ class Session:
                 return list(state.existing)
         return self.refresh_existing([path]).get(Path(path), [])
 
-    def refresh_existing(self, paths: Iterable[Path]) -> dict[Path, list[str]]:
-        """Re-read the keywords already in these photos' sidecars and files."""
+    def refresh_existing(self, paths: Iterable[Path], progress: Optional[Callable[[Progress], None]] = None,
+                         cancel: Optional[threading.Event] = None) -> dict[Path, list[str]]:
+        """Re-read the keywords already in these photos' sidecars and files (``cancel``: stop
+        early, returning what was read; ``progress``: told every 32 photos)."""
+        import time
+
+        paths = list(paths)
         listing = FolderListing()
-        found = {}
-        for path in paths:
+        found: dict[Path, list[str]] = {}
+        start = time.monotonic()
+        for index, path in enumerate(paths):
+            if cancel is not None and cancel.is_set():
+                break
+            if progress is not None and index % 32 == 0:
+                progress(Progress(index, len(paths), 0, time.monotonic() - start))
             keywords, problems = existing_keywords(Path(path), listing)
             found[Path(path)] = keywords
             with self._lock:
                 state = self._photos.get(Path(path))
                 if state is not None:
                     state.existing, state.problems = keywords, problems
+        if progress is not None and len(found) == len(paths):
+            progress(Progress(len(paths), len(paths), 0, time.monotonic() - start))
         return found
 
     # ------------------------------------------------------------------ export

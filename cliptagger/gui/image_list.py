@@ -17,7 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QPixmap
 
 from cliptagger.core.review import Decision, TagKey
-from cliptagger.core.scoring import display_percent
+from cliptagger.gui.results_panel import percent_text
 
 if TYPE_CHECKING:
     from cliptagger.core.session import Session
@@ -118,7 +118,7 @@ class ImageListModel(QAbstractTableModel):
         parts = []
         for row in self.session.review_rows(path):
             mark = {Decision.ACCEPTED: "✓ ", Decision.REJECTED: "✗ "}.get(row.decision, "")
-            parts.append(f"{mark}{row.key.keyword} {display_percent(row.probability, row.threshold)}")
+            parts.append(f"{mark}{row.key.keyword} {percent_text(row.probability, row.threshold)}")
         return ",  ".join(parts)
 
     # ---------------------------------------------------------------- list edits

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,18 +36,36 @@ from PySide6.QtWidgets import (
 )
 
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.labels import Label, LabelSet, Mode, load_label_sets, load_learned_blocks, save_label_sets
+from cliptagger.core.labels import (
+    HIERARCHY_SEPARATOR,
+    Label,
+    LabelSet,
+    Mode,
+    load_label_sets,
+    load_learned_blocks,
+    save_label_sets,
+)
 from cliptagger.core.learning import LearnedModel, calibrated_threshold, heads_for_export, import_heads, save_learned
 from cliptagger.core.templates import TEMPLATE_SETS
+from cliptagger.settings import DEFAULT_TARGET_PRECISION, TARGET_PRECISION_RANGE
 
 CUSTOM = "custom"
 
 
+def _calibrated_text(threshold: Optional[float]) -> str:
+    return "—" if threshold is None else f"{threshold * 100:.1f} %"
+
+
 class LabelSetEditor(QDialog):
+    #: The user set another target precision (a fraction); the owner re-learns in the background
+    #: and hands the new heads to ``learned_changed``.
+    target_precision_changed = Signal(float)
+
     def __init__(self, label_sets: list[LabelSet], parent: Optional[QWidget] = None,
-                 learned: Optional[LearnedModel] = None) -> None:
+                 learned: Optional[LearnedModel] = None, target_precision: Optional[float] = None) -> None:
         """``learned``: the heads of the current model, whose calibrated thresholds are shown and
-        which travel with Export and Import."""
+        which travel with Export and Import. ``target_precision``: what the calibrated thresholds
+        aim for, editable here (None: the learned heads' own, not editable)."""
         super().__init__(parent)
         self._learned: Optional[LearnedModel] = learned
         self.setWindowTitle("Label sets")
@@ -112,6 +130,32 @@ class LabelSetEditor(QDialog):
         label_buttons.addWidget(add_label)
         label_buttons.addWidget(remove_label)
         label_buttons.addStretch()
+        # Beside the Calibrated column it sets: a percentage, as every threshold here.
+        self.target_precision = QSpinBox()
+        self.target_precision.setRange(round(TARGET_PRECISION_RANGE[0] * 100), round(TARGET_PRECISION_RANGE[1] * 100))
+        self.target_precision.setSuffix(" %")
+        self.target_precision.setKeyboardTracking(False)  # typing 85 is one change, not 8 then 85
+        shown = target_precision if target_precision is not None else (
+            learned.target_precision if learned is not None else DEFAULT_TARGET_PRECISION)
+        self.target_precision.setValue(round(shown * 100))
+        self.target_precision.setEnabled(target_precision is not None)
+        tip = ("Calibrated thresholds are set so that at least this share of the tags a label proposes "
+               "would have been right on your own decisions. Higher: fewer, surer proposals; lower: more "
+               "proposals, more to untick. Needs 5 accepted and 5 rejected photos for a label.")
+        self.target_precision.setToolTip(tip)
+        target_label = QLabel("All calibrated thresholds aim for a precision of")
+        target_label.setToolTip(tip)
+        target_label.setBuddy(self.target_precision)
+        self.learning_note = QLabel()  # "re-learning…" while the heads are fitted again
+        self.learning_note.setStyleSheet("color: #7a7a7a")
+        label_buttons.addWidget(target_label)
+        label_buttons.addWidget(self.target_precision)
+        label_buttons.addWidget(self.learning_note)
+        self._precision_timer = QTimer(self)  # a burst of arrow presses re-learns once
+        self._precision_timer.setSingleShot(True)
+        self._precision_timer.setInterval(400)
+        self._precision_timer.timeout.connect(self._precision_settled)
+        self.target_precision.valueChanged.connect(self._precision_timer.start)
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
         self.problem = QLabel()
@@ -162,6 +206,34 @@ class LabelSetEditor(QDialog):
 
     def label_sets(self) -> list[LabelSet]:
         return list(self._sets)
+
+    def target_precision_value(self) -> float:
+        """The target precision shown, as a fraction."""
+        return self.target_precision.value() / 100
+
+    def _precision_settled(self) -> None:
+        self.learning_note.setText("re-learning…")
+        self.target_precision_changed.emit(self.target_precision_value())
+
+    def learned_changed(self, learned: Optional[LearnedModel]) -> None:
+        """New heads (e.g. for another target precision): show their calibrated thresholds.
+        Only the Calibrated cells change, so a cell being edited is left alone."""
+        self._learned = learned
+        if self._precision_timer.isActive():
+            return  # another change is on its way: the note stays
+        self.learning_note.setText("")
+        if not 0 <= self._current < len(self._sets):
+            return
+        label_set = self._sets[self._current]
+        head = learned.heads.get(label_set.name) if learned is not None else None
+        self._loading = True
+        for row in range(self.labels.rowCount()):
+            name = self.labels.item(row, 0).text().strip() if self.labels.item(row, 0) else ""
+            parent = self.labels.item(row, 1).text().strip("| ") if self.labels.item(row, 1) else ""
+            keyword = f"{parent}{HIERARCHY_SEPARATOR}{name}" if parent and name else name
+            calibrated = calibrated_threshold(head, label_set, keyword) if keyword else None
+            self.labels.item(row, 4).setText(_calibrated_text(calibrated))
+        self._loading = False
 
     # ---------------------------------------------------------------- list of sets
 
@@ -288,7 +360,7 @@ class LabelSetEditor(QDialog):
             override = "" if label.threshold is None else f"{label.threshold * 100:g}"
             calibrated = calibrated_threshold(head, label_set, label.keyword)
             self._append_row(label.name, label.parent, "; ".join(label.prompts), override,
-                             "—" if calibrated is None else f"{calibrated * 100:.1f} %")
+                             _calibrated_text(calibrated))
         self._loading = False
         self._show_preview(label_set)
 

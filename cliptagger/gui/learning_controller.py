@@ -3,47 +3,129 @@
 After each decision (debounced) the session re-learns its heads from the recorded examples
 and re-scores every tagged photo from its embedding: no image is decoded or encoded again.
 The work runs on the tagging thread, so it never overlaps a tagging run's scoring.
-Tagging > Learn from Existing Keywords… reads the keywords already in the listed photos,
-shows what it found, and only then adds the "My keywords" labels.
+The target precision of the calibrated thresholds is a remembered setting (label set editor);
+changing it re-learns every set the same way.
+Tagging > Learn from Existing Keywords… tags the photos not tagged yet and reads the keywords
+already in the listed photos under a progress dialog whose Cancel really stops the work, shows
+what it found, and only then adds the "My keywords" labels.
 """
 
 from __future__ import annotations
 
+import threading
 import traceback
 from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 if TYPE_CHECKING:
     from cliptagger.core.session import KeywordLearning, Session
     from cliptagger.gui.main_window import MainWindow
 
 
+TAGGING, READING = "tagging", "reading"
+
+
+class ProgressDialog(QDialog):
+    """A count, a bar and Cancel. Not QProgressDialog: its setValue runs the event loop when
+    modal, so the end of the work could be handled in the middle of showing its progress."""
+
+    canceled = Signal()
+
+    def __init__(self, parent: QWidget, title: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModal)  # no ticks or runs meanwhile
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setMinimumWidth(380)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy until the first count arrives
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        self.buttons.rejected.connect(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.buttons)
+
+    def setLabelText(self, text: str) -> None:
+        self.label.setText(text)
+
+    def labelText(self) -> str:
+        return self.label.text()
+
+    def setRange(self, low: int, high: int) -> None:
+        self.bar.setRange(low, high)
+
+    def setValue(self, value: int) -> None:
+        self.bar.setValue(value)
+
+    def value(self) -> int:
+        return self.bar.value()
+
+    def maximum(self) -> int:
+        return self.bar.maximum()
+
+    @Slot()
+    def cancel(self) -> None:
+        """Cancel (the button, Esc or closing the dialog): the work is asked to stop."""
+        self.buttons.button(QDialogButtonBox.Cancel).setEnabled(False)
+        self.label.setText("Stopping…")
+        self.canceled.emit()
+
+    def reject(self) -> None:  # Esc, the window's close button: cancel, stay open until it stopped
+        if self.buttons.button(QDialogButtonBox.Cancel).isEnabled():
+            self.cancel()
+
+
 class _LearnWorker(QObject):
     relearned = Signal(object)                # {set name: SetHead}
     keywords_found = Signal(object, bool)     # KeywordLearning, whether its labels were added
-    progress = Signal(int, int)
+    progress = Signal(str, int, int, object)  # stage (TAGGING, READING), done, total, ETA in s or None
     failed = Signal(str)
 
     def __init__(self, session: "Session") -> None:
         super().__init__()
         self.session = session
 
-    @Slot()
-    def relearn(self) -> None:
+    @Slot(object)
+    def relearn(self, target_precision: Optional[float]) -> None:
+        """Re-learn the sets decided on since; every set for a new ``target_precision``."""
         try:
-            self.relearned.emit(self.session.relearn(changed_only=True))
+            if target_precision is None:
+                self.relearned.emit(self.session.relearn(changed_only=True))
+            else:
+                self.relearned.emit(self.session.relearn(target_precision=target_precision))
         except Exception as err:  # learning must never take the app down
             traceback.print_exc()
             self.failed.emit(f"Learning from your decisions failed: {err}")
 
-    @Slot(object, int, bool)
-    def learn_keywords(self, paths: list, min_examples: int, add: bool) -> None:
+    @Slot(object, int, bool, object)
+    def learn_keywords(self, paths: list, min_examples: int, add: bool, cancel: threading.Event) -> None:
+        # The session counts the tagging of the untagged photos, then (from 0) the reading.
+        stage = [TAGGING if any(self.session.result(p) is None for p in paths) else READING, None]
+
+        def progress(p) -> None:
+            last = stage[1]
+            if last is not None and (p.done < last.done or p.total != last.total):
+                stage[0] = READING
+            stage[1] = p
+            self.progress.emit(stage[0], p.done, p.total, p.eta_s)
+
         try:
-            report = self.session.learn_from_keywords(
-                paths, min_examples, add=add, progress=lambda p: self.progress.emit(p.done, p.total))
+            report = self.session.learn_from_keywords(paths, min_examples, add=add, progress=progress,
+                                                      cancel=cancel)
         except Exception as err:
             traceback.print_exc()
             self.failed.emit(f"Learning from the existing keywords failed: {err}")
@@ -55,8 +137,10 @@ class LearningController(QObject):
     #: Emitted on the UI thread once the heads were re-learned and the photos re-scored.
     relearned = Signal(int)
     keywords_learned = Signal(object)
-    _relearn = Signal()
-    _learn_keywords = Signal(object, int, bool)
+    #: Emitted on the UI thread when Learn from Existing Keywords was cancelled (nothing added).
+    keywords_cancelled = Signal()
+    _relearn = Signal(object)
+    _learn_keywords = Signal(object, int, bool, object)
 
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
@@ -77,6 +161,11 @@ class LearningController(QObject):
         self._timer.timeout.connect(self._start)
         self._busy = False
         self._again = False
+        self._precision: Optional[float] = None  # a target precision to re-learn for
+        self._cancel = threading.Event()
+        self.progress_dialog: Optional[ProgressDialog] = None
+        self.notice: Optional[QMessageBox] = None
+        window.models.ready_changed.connect(self._model_ready)
         self.min_examples: Optional[int] = None  # None: ask (tests set it)
         self.confirm = True                      # False: add what was found without asking (tests)
         self.action = QAction("Learn from Existing Keywords…", window)
@@ -94,13 +183,28 @@ class LearningController(QObject):
         if self.session.model is not None:
             self._timer.start()
 
+    def set_target_precision(self, value: float) -> None:
+        """The calibrated thresholds aim for ``value`` from now on (remembered): re-learn every set."""
+        self.window.settings.target_precision = value
+        self._precision = value
+        if self.session.model is not None:
+            self._timer.start()
+
+    @Slot(bool)
+    def _model_ready(self, ready: bool) -> None:
+        """Heads stored with another target precision (e.g. by the CLI) are fitted again for the app's."""
+        learned, wanted = self.session.learned, self.window.settings.target_precision
+        if ready and learned is not None and abs(learned.target_precision - wanted) > 1e-9:
+            self.set_target_precision(wanted)
+
     @Slot()
     def _start(self) -> None:
         if self._busy:
             self._again = True
             return
         self._busy = True
-        self._relearn.emit()
+        precision, self._precision = self._precision, None
+        self._relearn.emit(precision)
 
     @Slot(object)
     def _relearned(self, heads: dict) -> None:
@@ -134,15 +238,60 @@ class LearningController(QObject):
             if not ok:
                 return
         self._minimum = minimum
-        self.window.statusBar().showMessage("Reading the keywords of the photos (and tagging the rest)…")
-        self._learn_keywords.emit(paths, minimum, not self.confirm)
+        self._start_keywords(paths, add=not self.confirm)
 
-    @Slot(int, int)
-    def _progress(self, done: int, total: int) -> None:
-        self.window.statusBar().showMessage(f"Learning from existing keywords: {done} of {total} photos…")
+    def _start_keywords(self, paths: list, add: bool) -> None:
+        """Run one pass on the tagging thread under a progress dialog whose Cancel stops it."""
+        self._cancel = threading.Event()
+        dialog = ProgressDialog(self.window, "Learn from existing keywords")
+        dialog.setLabelText("Adding the learned labels…" if add else "Looking at the photos…")
+        dialog.canceled.connect(self.cancel_keywords)
+        self.progress_dialog = dialog
+        self._adding = add
+        dialog.show()
+        self.window.statusBar().showMessage("Learning from existing keywords…")
+        self._learn_keywords.emit(paths, self._minimum, add, self._cancel)
+
+    @Slot()
+    def cancel_keywords(self) -> None:
+        """Stop Learn from Existing Keywords: the session stops tagging or reading; nothing is added."""
+        self._cancel.set()
+        self.window.statusBar().showMessage("Stopping…")
+
+    def _close_progress(self) -> None:
+        if self.progress_dialog is not None:
+            self.progress_dialog.canceled.disconnect(self.cancel_keywords)
+            self.progress_dialog.hide()
+            self.progress_dialog.deleteLater()
+            self.progress_dialog = None
+
+    @Slot(str, int, int, object)
+    def _progress(self, stage: str, done: int, total: int, eta_s: Optional[float]) -> None:
+        what = "Tagging the photos not tagged yet" if stage == TAGGING else "Reading the keywords of the photos"
+        text = f"{what}: {done:,} of {total:,}" + (f", {_duration(eta_s)} left" if eta_s and done < total else "")
+        if self._cancel.is_set():
+            text = "Stopping…"
+        if self.progress_dialog is not None:
+            self.progress_dialog.setRange(0, max(total, 1))
+            self.progress_dialog.setValue(min(done, total))
+            self.progress_dialog.setLabelText(text + "…" if not text.endswith("…") else text)
+        self.window.statusBar().showMessage(f"Learning from existing keywords: {text}")
+
+    def _tell(self, title: str, message: str) -> None:
+        """Not modal: the message must not hold the window (or a test) up."""
+        self.notice = QMessageBox(QMessageBox.Information, title, message, parent=self.window)
+        self.notice.open()
 
     @Slot(object, bool)
     def _keywords_found(self, report: "KeywordLearning", added: bool) -> None:
+        self._close_progress()
+        if report.cancelled:
+            self._refresh()  # the photos tagged before the cancel keep their results
+            self.window.statusBar().showMessage("Learning from existing keywords was cancelled: nothing was added.",
+                                                10000)
+            self._tell("Learn from existing keywords", "Cancelled: no label was added and nothing was learned.")
+            self.keywords_cancelled.emit()
+            return
         if not report.labels:
             self.window.statusBar().showMessage(
                 f"No keyword is on {self._minimum} or more of {report.photos} photos: nothing to learn.", 8000)
@@ -156,18 +305,31 @@ class LearningController(QObject):
                 f"{len(report.labels)} keyword(s) are on {self._minimum} or more photos:\n\n{listing}{more}\n\n"
                 "Add them as learned labels (set \"My keywords\")?")
             if answer == QMessageBox.Yes:
-                self._learn_keywords.emit(list(self.window.images.paths), self._minimum, True)
+                self._start_keywords(list(self.window.images.paths), add=True)
             else:
                 self.window.statusBar().clearMessage()
             return
         self._refresh()
         used = sum(s.used for s in report.stats)
+        late = " (too far along to cancel)" if self._cancel.is_set() else ""
         self.window.statusBar().showMessage(
-            f"Learned {len(report.labels)} keyword(s) into \"My keywords\"; {used} beat zero-shot on photos "
+            f"Learned {len(report.labels)} keyword(s) into \"My keywords\"{late}; {used} beat zero-shot on photos "
             "held out and are used.", 10000)
         self.keywords_learned.emit(report)
 
     @Slot(str)
     def _failed(self, message: str) -> None:
         self._busy = False
+        self._close_progress()
         QMessageBox.warning(self.window, "cliptagger", message)
+
+
+def _duration(seconds: float) -> str:
+    """A rough time left: "about 40 s", "about 3 min", "about 1 h 20 min"."""
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"about {seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h {minutes % 60:02d} min"

@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.client = WorkerClient(self.session, self)
         self.running = False
         self._run_when_ready = False
+        self.label_editor: Optional[LabelSetEditor] = None  # while the label set editor is open
         self.setWindowTitle("cliptagger")
         self.setAcceptDrops(True)
         self.resize(1280, 820)
@@ -297,10 +298,38 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ label sets
 
-    def edit_label_sets(self) -> None:
-        editor = LabelSetEditor(self.label_sets, self, learned=self.session.learned)
-        if editor.exec() == QDialog.Accepted:
+    def edit_label_sets(self) -> LabelSetEditor:
+        """Open the label set editor (window-modal); its target precision re-learns live, and
+        Cancel puts the one the dialog opened with back."""
+        editor = LabelSetEditor(self.label_sets, self, learned=self.session.learned,
+                                target_precision=self.settings.target_precision)
+        self.label_editor = editor
+        self._editor_precision = self.settings.target_precision
+        editor.target_precision_changed.connect(self.learning.set_target_precision)
+        self.learning.relearned.connect(self._learned_for_editor)
+        editor.finished.connect(self._label_editor_closed)
+        editor.open()
+        return editor
+
+    @Slot(int)
+    def _learned_for_editor(self, _count: int) -> None:
+        if self.label_editor is not None:
+            self.label_editor.learned_changed(self.session.learned)
+
+    @Slot(int)
+    def _label_editor_closed(self, result: int) -> None:
+        editor, self.label_editor = self.label_editor, None
+        self.learning.relearned.disconnect(self._learned_for_editor)
+        if editor is None:
+            return
+        editor._precision_timer.stop()
+        if result == QDialog.Accepted:
             self.apply_label_sets(editor.label_sets())
+            if editor.target_precision_value() != self.settings.target_precision:  # OK before it settled
+                self.learning.set_target_precision(editor.target_precision_value())
+        elif self.settings.target_precision != self._editor_precision:  # applied live: put it back
+            self.learning.set_target_precision(self._editor_precision)
+        editor.deleteLater()
 
     def apply_label_sets(self, label_sets: list[LabelSet]) -> None:
         self.label_sets = list(label_sets)

@@ -1,7 +1,11 @@
-"""The right-hand panel: preview, per-label probability bars, proposals to accept or reject."""
+"""The right-hand panel: preview, the photo's own keywords, proposals to accept or reject,
+per-label probability bars (with zero-shot's beside a learned label's).
+
+Nothing in it is wider than the panel: long notes wrap, so it never scrolls sideways."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -12,15 +16,16 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from cliptagger.core.review import Decision, TagKey
-from cliptagger.core.scoring import display_percent
 
 if TYPE_CHECKING:
     from cliptagger.core.session import ReviewRow, Session
@@ -29,11 +34,29 @@ PREVIEW_SIZE = 280
 ACCENT = QColor("#1f6fd1")
 MUTED = QColor("#9aa5b1")
 THRESHOLD = QColor("#e65100")
+ZERO_SHOT = QColor("#37474f")
+NOTE_STYLE = "color: #6b7785"
 PLACEHOLDER = "Drop a folder of photos here,\nor use File ▸ Add Folder (Ctrl+O)."
 
 
+def percent_text(probability: float, threshold: Optional[float] = None) -> str:
+    """``probability`` as a percentage with one decimal at most: whole when that is clear,
+    and always on the right side of ``threshold``: when rounding would cross it, rounded
+    away from it instead (0.7321 against 0.7322 reads "73.2%", against 0.7320 "73.3%"), and
+    nothing short of 1 reads "100%"."""
+    value = probability * 100
+    above = threshold is None or probability >= threshold
+    for decimals in (0, 1):
+        shown = round(value, decimals)
+        if (threshold is None or (shown >= threshold * 100) == above) and not (shown >= 100 and probability < 1):
+            return f"{shown:.{decimals}f}%"
+    shown = (math.ceil(value * 10) if above else math.floor(value * 10)) / 10
+    return f"{min(shown, 99.9) if probability < 1 else shown:.1f}%"
+
+
 class ProbabilityBars(QWidget):
-    """Sorted horizontal bars, one per label, with the set's threshold marked."""
+    """Sorted horizontal bars, one per label, with the set's threshold marked; a learned
+    label's zero-shot probability is a dark tick on its bar (and in its tooltip)."""
 
     ROW_HEIGHT = 20
 
@@ -41,12 +64,17 @@ class ProbabilityBars(QWidget):
         super().__init__(parent)
         self._rows: list[tuple[str, float, bool]] = []
         self._threshold = 0.0
+        self._zero_shot: dict[str, float] = {}
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setMouseTracking(True)
 
-    def set_scores(self, labels: list[str], probabilities: list[float], proposed: set[str], threshold: float) -> None:
+    def set_scores(self, labels: list[str], probabilities: list[float], proposed: set[str], threshold: float,
+                   zero_shot: Optional[dict[str, float]] = None) -> None:
+        """``zero_shot``: by label, zero-shot's probability where a learned head is used."""
         rows = sorted(zip(labels, probabilities), key=lambda pair: -pair[1])
         self._rows = [(label, float(p), label in proposed) for label, p in rows]
         self._threshold = threshold
+        self._zero_shot = dict(zero_shot or {})
         self.setFixedHeight(max(1, len(self._rows)) * self.ROW_HEIGHT + 4)
         self.update()
 
@@ -54,9 +82,25 @@ class ProbabilityBars(QWidget):
         """What is drawn, most probable first (the tests read this)."""
         return [(label, p) for label, p, _ in self._rows]
 
+    def zero_shot(self) -> dict[str, float]:
+        """The zero-shot probabilities marked on the bars of learned labels."""
+        return dict(self._zero_shot)
+
     def value_texts(self) -> list[str]:
         """The numbers as drawn beside the bars."""
-        return [display_percent(p, self._threshold) for _, p, _ in self._rows]
+        return [percent_text(p, self._threshold) for _, p, _ in self._rows]
+
+    def row_tooltip(self, row: int) -> str:
+        label, probability, _ = self._rows[row]
+        zero = self._zero_shot.get(label)
+        if zero is None:
+            return f"{label}: {percent_text(probability, self._threshold)}"
+        return f"{label}: learned {percent_text(probability)}, zero-shot {percent_text(zero)} (the dark tick)"
+
+    def mouseMoveEvent(self, event) -> None:
+        row = int((event.position().y() - 2) // self.ROW_HEIGHT)
+        self.setToolTip(self.row_tooltip(row) if 0 <= row < len(self._rows) else "")
+        super().mouseMoveEvent(event)
 
     def sizeHint(self) -> QSize:
         return QSize(320, len(self._rows) * self.ROW_HEIGHT + 4)
@@ -84,6 +128,11 @@ class ProbabilityBars(QWidget):
             painter.drawRoundedRect(QRectF(bar_left, top + 4, bar_width, self.ROW_HEIGHT - 8), 3, 3)
             painter.setBrush(ACCENT if proposed else MUTED)
             painter.drawRoundedRect(QRectF(bar_left, top + 4, bar_width * probability, self.ROW_HEIGHT - 8), 3, 3)
+            zero = self._zero_shot.get(label)
+            if zero is not None:  # where zero-shot had it, beside the learned bar
+                painter.setPen(QPen(ZERO_SHOT, 2.5))
+                x = bar_left + bar_width * zero
+                painter.drawLine(int(x), top + 1, int(x), top + self.ROW_HEIGHT - 1)
             painter.setPen(text_colour)
             painter.drawText(QRectF(bar_left + bar_width + 4, top, value_width, self.ROW_HEIGHT),
                              Qt.AlignVCenter | Qt.AlignLeft, value)
@@ -113,10 +162,27 @@ class ResultsPanel(QScrollArea):
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        _never_wider(self.title)  # a long folder path is cut, never a sideways scroll (full path: tooltip)
+        # The keywords the photo already has, right under its name: what to compare the proposals with.
+        self.existing_box = QWidget()
+        existing_layout = QHBoxLayout(self.existing_box)
+        existing_layout.setContentsMargins(0, 0, 0, 0)
+        caption = QLabel("Already has:")
+        caption.setToolTip("Keywords already in the photo's sidecar or embedded metadata")
+        caption.setStyleSheet("font-weight: bold")
+        caption.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.existing_label = QLabel()
+        self.existing_label.setWordWrap(True)
+        self.existing_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        _never_wider(self.existing_label)
+        existing_layout.addWidget(caption, 0, Qt.AlignTop)
+        existing_layout.addWidget(self.existing_label, 1)
         self.status_line = QLabel()
         self.status_line.setWordWrap(True)
+        _never_wider(self.status_line)
         self._layout.addWidget(self.preview)
         self._layout.addWidget(self.title)
+        self._layout.addWidget(self.existing_box)
         self._layout.addWidget(self.status_line)
         self.proposals_box = QGroupBox("Proposed tags (tick to accept, untick to reject)")
         self.proposals_layout = QVBoxLayout(self.proposals_box)
@@ -125,14 +191,11 @@ class ResultsPanel(QScrollArea):
         self.sets_layout = QVBoxLayout(self.sets_container)
         self.sets_layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addWidget(self.sets_container)
-        self.existing_box = QGroupBox("Keywords already in the sidecar or file")
-        self.existing_label = QLabel()
-        self.existing_label.setWordWrap(True)
-        QVBoxLayout(self.existing_box).addWidget(self.existing_label)
-        self._layout.addWidget(self.existing_box)
         self.setWidget(body)
         self.bars: dict[str, ProbabilityBars] = {}
         self.boxes: dict[TagKey, QCheckBox] = {}
+        #: Under a learned label's tick box: learned and zero-shot side by side, and what it learned from.
+        self.notes: dict[TagKey, QLabel] = {}
         self.path: Optional[Path] = None
         self.show_photo(None)
 
@@ -158,7 +221,7 @@ class ResultsPanel(QScrollArea):
         self.path = path
         _clear(self.proposals_layout)
         _clear(self.sets_layout)
-        self.bars, self.boxes = {}, {}
+        self.bars, self.boxes, self.notes = {}, {}, {}
         result = self.session.result(path) if path is not None else None
         failure = self.session.failure(path) if path is not None else ""
         self.proposals_box.setVisible(result is not None)
@@ -168,6 +231,7 @@ class ResultsPanel(QScrollArea):
             self.status_line.setText("")
             return
         self.title.setText(f"<b>{path.name}</b><br><span style='color:#7a7a7a'>{path.parent}</span>")
+        self.title.setToolTip(str(path))
         if failure:
             self.status_line.setText(f"<span style='color:#c62828'>Could not be tagged: {failure}</span>")
         elif result is None:
@@ -182,13 +246,27 @@ class ResultsPanel(QScrollArea):
         for scores in result.scores:
             label_set = scores.label_set
             mode = "pick one" if label_set.mode.value == "exclusive" else "any number"
-            group = QGroupBox(f"{label_set.name}  ({mode}, threshold {label_set.threshold:.0%})")
+            zero_shot = self._zero_shot(path, label_set.name, [l.keyword for l in label_set.labels])
+            legend = ", dark tick: zero-shot" if zero_shot else ""
+            group = QGroupBox(f"{label_set.name}  ({mode}, threshold {percent_text(label_set.threshold)}{legend})")
             bars = ProbabilityBars()
             bars.set_scores([l.keyword for l in label_set.labels], scores.probabilities,
-                            {p.keyword for p in scores.proposals}, label_set.threshold)
+                            {p.keyword for p in scores.proposals}, label_set.threshold, zero_shot)
             QVBoxLayout(group).addWidget(bars)
             self.sets_layout.addWidget(group)
             self.bars[label_set.name] = bars
+
+    def _zero_shot(self, path: Path, set_name: str, keywords: list[str]) -> dict[str, float]:
+        """Zero-shot's probability of each label whose learned head is used (the others are zero-shot)."""
+        found = {}
+        for keyword in keywords:
+            key = TagKey(set_name, keyword)
+            stat = self.session.label_stats(key)
+            if stat is not None and stat.used:
+                zero = self.session.zero_shot_probability(path, key)
+                if zero is not None:
+                    found[keyword] = zero
+        return found
 
     def _show_review(self, rows: "list[ReviewRow]") -> None:
         if not rows:
@@ -197,13 +275,9 @@ class ResultsPanel(QScrollArea):
         for row in rows:
             name = f"{row.key.label_set}: {row.key.keyword}" if row.key.keyword in repeated else row.key.keyword
             note = "" if row.proposed else "   (below threshold)"
-            text = f"{name}   {display_percent(row.probability, row.threshold)}{note}"
+            text = f"{name}   {percent_text(row.probability, row.threshold)}{note}"
             if row.decision is Decision.REJECTED:
                 text += "   ✗ rejected"
-            stat = self.session.label_stats(row.key)  # what learning made of the user's decisions
-            if stat is not None and (stat.positives or stat.negatives):
-                zero = self.session.zero_shot_probability(self.path, row.key) if stat.used else None
-                text += f"   · {stat.summary()}" + (f" (zero-shot {zero:.0%})" if zero is not None else "")
             box = QCheckBox(text)
             box.setChecked(row.decision is Decision.ACCEPTED)
             box.setToolTip("Ticked: accepted. Unticked after a decision: rejected (never written).")
@@ -211,6 +285,36 @@ class ResultsPanel(QScrollArea):
                 key, Decision.ACCEPTED if on else Decision.REJECTED))
             self.proposals_layout.addWidget(box)
             self.boxes[row.key] = box
+            learned = self._learning_note(row)
+            if learned:  # its own wrapped line: a long note never widens the panel
+                label = QLabel(learned)
+                label.setWordWrap(True)
+                label.setStyleSheet(NOTE_STYLE)
+                label.setIndent(box.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) + 6)
+                label.setToolTip(learned)
+                _never_wider(label)
+                self.proposals_layout.addWidget(label)
+                self.notes[row.key] = label
+
+    def _learning_note(self, row: "ReviewRow") -> str:
+        """What learning made of the user's decisions for this label; with a used head, the
+        learned and the zero-shot probability side by side."""
+        stat = self.session.label_stats(row.key)
+        if stat is None or not (stat.positives or stat.negatives):
+            return ""
+        zero = self.session.zero_shot_probability(self.path, row.key) if stat.used else None
+        threshold = f"threshold {round(row.threshold * 100, 1):g}%"  # the label's own: calibrated or yours
+        if zero is None:
+            return f"{threshold} · {stat.summary()}"
+        return (f"learned {percent_text(row.probability, row.threshold)} · zero-shot {percent_text(zero)}"
+                f" · {threshold} · {stat.summary()}")
+
+
+def _never_wider(label: QLabel) -> None:
+    """The label takes the panel's width and wraps (or cuts) its text, never the other way round."""
+    policy = label.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Ignored)
+    label.setSizePolicy(policy)
 
 
 def _clear(layout) -> None:
