@@ -239,10 +239,22 @@ def report_training_time(labels: int, dim: int, compare: bool) -> None:
         build, fit, whole = training_time(items, prototypes, True)
         print(f"   {name}: {len(items):,} examples; fit {fit:.2f} s, with the held-out check "
               f"{whole:.2f} s (+ {build:.2f} s reading the examples)")
-        if compare:
+        counts = {}
+        for example in items:
+            counts[example.keyword] = counts.get(example.keyword, 0) + 1
+        if compare and min(counts.values()) > SPAN_LIMIT():
+            print(f"   {'':{len(name)}}  (every label has more than {SPAN_LIMIT()} examples: full-space L-BFGS "
+                  "either way, nothing to compare)")
+        elif compare:
             _, old_fit, old_whole = training_time(items, prototypes, False)
             print(f"   {'':{len(name)}}  full-space L-BFGS for every label: fit {old_fit:.2f} s, with the "
                   f"held-out check {old_whole:.2f} s; ratio {old_fit / fit:.1f}x / {old_whole / whole:.1f}x")
+
+
+def SPAN_LIMIT() -> int:  # noqa: N802  (read at call time: tests may change it)
+    from cliptagger.core import learning
+
+    return learning.SPAN_MAX_EXAMPLES
 
 
 def cpu_name() -> str:
