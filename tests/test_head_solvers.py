@@ -136,3 +136,17 @@ def test_span_fits_are_deterministic():
     first = _fit_in_span(problem, columns, w0, tests, learning.REGULARIZATION, Mode.INDEPENDENT, zero)
     second = _fit_in_span(problem, columns, w0, tests, learning.REGULARIZATION, Mode.INDEPENDENT, zero)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+def test_labels_fitted_a_few_at_a_time_give_the_same_heads(monkeypatch):
+    """Big sets are fitted ``SPAN_BATCH`` labels at a time, sorted by their number of
+    examples: the result cannot depend on the batching."""
+    problem, w0 = make_problem(6, labels=6, density=0.4)
+    columns = list(range(w0.shape[0]))
+    tests = learning._folds(problem, 3)
+    zero = torch.zeros(problem.x.shape[0], len(columns), dtype=torch.float64)
+    together = _fit_in_span(problem, columns, w0, tests, learning.REGULARIZATION, Mode.INDEPENDENT, zero)
+    monkeypatch.setattr(learning, "SPAN_BATCH", 2)
+    in_pairs = _fit_in_span(problem, columns, w0, tests, learning.REGULARIZATION, Mode.INDEPENDENT, zero)
+    for a, b in zip(together, in_pairs):
+        assert torch.allclose(a, b, rtol=0, atol=1e-6)

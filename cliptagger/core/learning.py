@@ -378,6 +378,8 @@ def _fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode, regularizat
 #: examples (``span_newton``: a k x k Newton solve per iteration, cost ~k^3); above it, L-BFGS
 #: in the full embedding space (cost ~photos x dim per iteration, shared by the labels).
 SPAN_MAX_EXAMPLES = 256
+#: Labels per span batch: with 256 examples each and 5 folds, about 250 MB of float64 at most.
+SPAN_BATCH = 64
 
 
 def _solver_plan(problem: _Problem, mode: Mode, eligible: Sequence[bool]) -> list[tuple[list[int], Any]]:
@@ -416,8 +418,25 @@ def _fit_full_space(problem: _Problem, columns: list[int], w0: Any, test_masks: 
 def _fit_in_span(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
                  regularization: float, mode: Mode, held: Any) -> tuple[Any, Any, Any]:
     """The same as ``_fit_full_space`` for independent labels with few examples, exactly, by
-    Newton in the span of each label's examples (``span_newton``); every label and every fold
-    in one batch."""
+    Newton in the span of each label's examples (``span_newton``); labels with a similar
+    number of examples and every fold in one batch, ``SPAN_BATCH`` labels at a time (memory
+    stays bounded for a set of a thousand labels, and little is padded)."""
+    import torch
+
+    counts = (problem.weight[:, columns] > 0).sum(dim=0).tolist()
+    order = sorted(range(len(columns)), key=lambda i: (counts[i], i))
+    w = torch.empty(len(columns), problem.x.shape[1], dtype=torch.float64)
+    c = torch.empty(len(columns), dtype=torch.float64)
+    held = held.clone()
+    for start in range(0, len(order), SPAN_BATCH):
+        chunk = order[start:start + SPAN_BATCH]
+        w[chunk], c[chunk], held[:, chunk] = _fit_in_span_batch(
+            problem, [columns[i] for i in chunk], w0, test_masks, regularization, held[:, chunk])
+    return w, c, held
+
+
+def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
+                       regularization: float, held: Any) -> tuple[Any, Any, Any]:
     import torch
 
     from cliptagger.core import span_newton
