@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core import paths
-from cliptagger.core.sqlite_files import connect_checked, set_aside
+from cliptagger.core.sqlite_files import connect_checked, in_chunks, set_aside
 
 SCHEMA_VERSION = 2
 log = logging.getLogger(__name__)
@@ -173,9 +173,7 @@ class EmbeddingCache:
         keys = [key for key, stamp in stamps.items() if stamp is not None]
         try:
             with self._lock:
-                for start in range(0, len(keys), 500):
-                    chunk = keys[start:start + 500]
-                    marks = ",".join("?" * len(chunk))
+                for chunk, marks in in_chunks(keys):
                     rows = self._db.execute(
                         "SELECT path, size, mtime_ns, inode, dim, vector FROM embeddings"
                         f" WHERE model_id = ? AND path IN ({marks})",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cliptagger.core import paths
-from cliptagger.core.sqlite_files import connect_checked, set_aside
+from cliptagger.core.sqlite_files import connect_checked, in_chunks, set_aside
 from cliptagger.core.cache import file_stamp
 
 
@@ -179,19 +179,17 @@ class ExampleStore:
         """Review decisions recorded for these photos while their file was as it is now:
         path -> [(label set, keyword, positive)] (restores decisions after a restart)."""
         by_name = {path_key(p): Path(p) for p in paths_}
-        names = list(by_name)
+        stamps = {name: size_and_mtime(os.fsdecode(name)) for name in by_name}  # one stat per photo, not per row
         found: dict[Path, list[tuple[str, str, bool]]] = {}
         with self._lock:
-            for start in range(0, len(names), 500):
-                chunk = names[start:start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in in_chunks(list(by_name)):
                 rows = self._db.execute(
                     "SELECT e.path, e.label_set, e.keyword, e.positive, p.size, p.mtime_ns FROM examples e"
                     " JOIN photos p ON p.path = e.path AND p.model_id = e.model_id"
                     f" WHERE e.model_id = ? AND e.source = ? AND e.path IN ({marks})",
                     [model_id, source, *chunk]).fetchall()
                 for name, set_name, keyword, positive, size, mtime_ns in rows:
-                    if size_and_mtime(os.fsdecode(name)) == (size, mtime_ns):
+                    if stamps[name] == (size, mtime_ns):
                         found.setdefault(by_name[name], []).append((set_name, keyword, bool(positive)))
         return found
 

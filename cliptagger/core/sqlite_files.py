@@ -8,6 +8,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 
 def connect_checked(location: Path) -> tuple[sqlite3.Connection, int]:
@@ -35,3 +36,14 @@ def set_aside(location: Path) -> Path:
         except OSError:
             pass
     return aside
+
+
+#: Keys per ``IN (...)`` query: below SQLite's default limit of host parameters on old builds (999).
+IN_CHUNK = 500
+
+
+def in_chunks(keys: Sequence[Any], size: int = IN_CHUNK) -> Iterator[tuple[list[Any], str]]:
+    """``keys`` in chunks for ``WHERE column IN ({marks})`` queries: (chunk, "?,?,...")."""
+    for start in range(0, len(keys), size):
+        chunk = list(keys[start:start + size])
+        yield chunk, ",".join("?" * len(chunk))
