@@ -407,8 +407,6 @@ def _fit_full_space(problem: _Problem, columns: list[int], w0: Any, test_masks: 
     held = held.clone()
     for test in test_masks:
         train = ~test
-        if not bool(test.any()) or not bool(train.any()):
-            continue
         w, c = fit_head(problem.x[train], target[train], weight[train], start_w0, mode, regularization,
                         start=(final_w, final_c), max_iterations=FOLD_ITERATIONS)
         held[test] = _predict(problem.x[test], w, c, mode)
@@ -437,6 +435,7 @@ def _fit_in_span(problem: _Problem, columns: list[int], w0: Any, test_masks: Seq
 
 def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
                        regularization: float, held: Any) -> tuple[Any, Any, Any]:
+    """One batch of ``_fit_in_span``; ``held`` (a copy of these columns) is filled in and returned."""
     import torch
 
     from cliptagger.core import span_newton
@@ -457,11 +456,9 @@ def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_mask
     weight = problem.weight[index, column_index] * valid
     full = span_newton.solve(span_newton.SpanProblems(gram, base, target, weight), regularization)
     theta = torch.einsum("ckd,ck->cd", examples, full)
-    held = held.clone()
-    usable = [t for t in test_masks if bool(t.any()) and bool((~t).any())]
-    if usable:
-        held_rows = torch.stack([t[index] & valid for t in usable])     # (F, C, k)
-        folds = len(usable)
+    if test_masks:
+        held_rows = torch.stack([t[index] & valid for t in test_masks])  # (F, C, k)
+        folds = len(test_masks)
         batch = span_newton.SpanProblems(gram.repeat(folds, 1, 1), base.repeat(folds, 1), target.repeat(folds, 1),
                                          (weight[None] * ~held_rows).reshape(folds * len(columns), k))
         start = (full[None] * ~held_rows).reshape(folds * len(columns), k)
@@ -552,7 +549,8 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
     zero_p = probabilities(problem.x.float(), prototypes, logit_scale).double()
     eligible = [p >= MIN_POSITIVES and q >= MIN_NEGATIVES for p, q in zip(problem.positives, problem.negatives)]
     folds = min(FOLDS if n <= LARGE else 3, n)  # many photos: fewer folds are as precise
-    test_masks = _folds(problem, folds) if folds >= 2 else []
+    # each fold must leave photos on both sides (a fold of everything tells nothing)
+    test_masks = [t for t in _folds(problem, folds) if bool(t.any()) and bool((~t).any())] if folds >= 2 else []
     final_w, final_c, held_out = w0.clone(), zero_bias.clone(), zero_p.clone()
     for columns, solver in _solver_plan(problem, mode, eligible):
         final_w[columns], final_c[columns], held_out[:, columns] = solver(
