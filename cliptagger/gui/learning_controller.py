@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cliptagger.progress import format_duration
+
 if TYPE_CHECKING:
     from cliptagger.core.session import KeywordLearning, Session
     from cliptagger.gui.main_window import MainWindow
@@ -268,7 +270,7 @@ class LearningController(QObject):
     @Slot(str, int, int, object)
     def _progress(self, stage: str, done: int, total: int, eta_s: Optional[float]) -> None:
         what = "Tagging the photos not tagged yet" if stage == TAGGING else "Reading the keywords of the photos"
-        text = f"{what}: {done:,} of {total:,}" + (f", {_duration(eta_s)} left" if eta_s and done < total else "")
+        text = f"{what}: {done:,} of {total:,}" + (f", {format_duration(eta_s)} left" if eta_s and done < total else "")
         if self._cancel.is_set():
             text = "Stopping…"
         if self.progress_dialog is not None:
@@ -323,13 +325,3 @@ class LearningController(QObject):
         self._close_progress()
         QMessageBox.warning(self.window, "cliptagger", message)
 
-
-def _duration(seconds: float) -> str:
-    """A rough time left: "about 40 s", "about 3 min", "about 1 h 20 min"."""
-    seconds = max(1, round(seconds))
-    if seconds < 60:
-        return f"about {seconds} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"about {minutes} min"
-    return f"about {minutes // 60} h {minutes % 60:02d} min"
