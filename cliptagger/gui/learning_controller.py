@@ -324,4 +324,3 @@ class LearningController(QObject):
         self._busy = False
         self._close_progress()
         QMessageBox.warning(self.window, "cliptagger", message)
-
