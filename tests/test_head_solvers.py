@@ -64,7 +64,7 @@ def objective(problem: _Problem, w0, w, c):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_span_newton_finds_the_full_space_minimum(seed, monkeypatch):
     problem, w0 = make_problem(seed)
-    (span_w, span_c, span_held), (full_w, full_c, full_held) = both(problem, w0, 5, monkeypatch)
+    (span_w, span_c, span_held, _), (full_w, full_c, full_held, _) = both(problem, w0, 5, monkeypatch)
     mask = problem.weight > 0
     # L-BFGS runs in float32 to a gradient tolerance: the exact Newton minimum is never worse
     assert bool((objective(problem, w0, span_w, span_c) <= objective(problem, w0, full_w, full_c) + 1e-9).all())
@@ -92,7 +92,7 @@ def test_the_span_fit_is_the_exact_minimum_of_generated_problems(seed, photos, d
     problem, w0 = make_problem(seed, photos=photos, labels=labels, density=density)
     if not bool((problem.weight > 0).any()):
         return
-    (span_w, span_c, _), (full_w, full_c, _) = both(problem, w0, 0, monkeypatch)
+    (span_w, span_c, _, _), (full_w, full_c, _, _) = both(problem, w0, 0, monkeypatch)
     # first-order optimality in the full space, checked in float64 on the primal problem
     scale = max(1.0, float(problem.weight.sum(0).max()))
     assert float(gradient(problem, w0, span_w, span_c).abs().max()) <= 1e-5 * scale
@@ -105,12 +105,12 @@ def test_a_photo_without_a_say_does_not_move_the_fit(monkeypatch):
     problem, w0 = make_problem(3)
     columns = list(range(w0.shape[0]))
     zero = torch.zeros(problem.x.shape[0], len(columns), dtype=torch.float64)
-    w, c, _ = _fit_in_span(problem, columns, w0, [], learning.REGULARIZATION, Mode.INDEPENDENT, zero)
+    w, c, _, _ = _fit_in_span(problem, columns, w0, [], learning.REGULARIZATION, Mode.INDEPENDENT, zero)
     extra = torch.nn.functional.normalize(torch.randn(7, problem.x.shape[1], dtype=torch.float64), dim=-1)
     bigger = _Problem(torch.cat([problem.x, extra]), torch.cat([problem.target, torch.ones(7, len(columns))]),
                       torch.cat([problem.weight, torch.zeros(7, len(columns))]), problem.positives, problem.negatives)
     zero = torch.zeros(bigger.x.shape[0], len(columns), dtype=torch.float64)
-    w2, c2, _ = _fit_in_span(bigger, columns, w0, [], learning.REGULARIZATION, Mode.INDEPENDENT, zero)
+    w2, c2, _, _ = _fit_in_span(bigger, columns, w0, [], learning.REGULARIZATION, Mode.INDEPENDENT, zero)
     assert torch.allclose(w, w2, atol=1e-9) and torch.allclose(c, c2, atol=1e-9)
 
 
@@ -150,3 +150,124 @@ def test_labels_fitted_a_few_at_a_time_give_the_same_heads(monkeypatch):
     in_pairs = _fit_in_span(problem, columns, w0, tests, learning.REGULARIZATION, Mode.INDEPENDENT, zero)
     for a, b in zip(together, in_pairs):
         assert torch.allclose(a, b, rtol=0, atol=1e-6)
+
+
+def span_batch(batch: int, k: int, dim: int, seed: int = 0):
+    """Span problems as learning builds them: (batch, k) examples of CLIP-like embeddings
+    with a bias column, some padding rows, balanced-ish targets."""
+    from cliptagger.core import span_newton
+
+    generator = torch.Generator().manual_seed(seed)
+    common = torch.nn.functional.normalize(torch.randn(dim, generator=generator), dim=0)
+    x = torch.nn.functional.normalize(torch.randn(batch, k, dim, generator=generator) + 2.0 * common, dim=-1)
+    examples = torch.cat([x, torch.ones(batch, k, 1)], dim=-1).double()
+    weight = (torch.rand(batch, k, generator=generator) < 0.9).double()  # ~10% padding
+    examples = examples * weight[..., None]
+    gram = examples @ examples.transpose(1, 2)
+    base = 3.0 * torch.randn(batch, k, generator=generator, dtype=torch.float64)
+    target = (torch.rand(batch, k, generator=generator) < 0.4).double()
+    return span_newton.SpanProblems(gram, base, target, weight)
+
+
+def span_residual(problems, alpha):
+    p = torch.sigmoid(problems.base + (problems.gram @ alpha[..., None])[..., 0])
+    residual = problems.weight * (p - problems.target) + learning.REGULARIZATION * alpha
+    return (residual * (problems.gram @ residual[..., None])[..., 0]).sum(-1).clamp_min(0).sqrt()
+
+
+def test_the_batch_that_broke_the_lu_solve_on_two_threads_is_solved():
+    """Issue 17: `learn` crashed on a (33, 200, 200) float32 batch with 2 threads inside
+    oneMKL's batched LU. The Newton system is now solved by Cholesky of an SPD matrix."""
+    from cliptagger.core import span_newton
+
+    problems = span_batch(33, 200, 64)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        alpha, failed = span_newton.solve(problems, learning.REGULARIZATION)
+    finally:
+        torch.set_num_threads(previous)
+    assert not bool(failed.any())
+    assert bool(torch.isfinite(alpha).all())
+    limit = 1e-6 * problems.weight.sum(-1).clamp_min(1.0)
+    assert bool((span_residual(problems, alpha) <= limit).all())  # every problem at its minimum
+
+
+def test_newton_steps_match_a_direct_solve():
+    """The Woodbury/Cholesky step is the Newton step (D G + lambda I)^-1 (-r)."""
+    from cliptagger.core import span_newton
+
+    problems = span_batch(6, 30, 16, seed=3)
+    generator = torch.Generator().manual_seed(1)
+    alpha = 0.1 * torch.randn(6, 30, generator=generator, dtype=torch.float64)
+    p = torch.sigmoid(problems.base + (problems.gram @ alpha[..., None])[..., 0])
+    curvature = problems.weight * p * (1 - p)
+    residual = problems.weight * (p - problems.target) + learning.REGULARIZATION * alpha
+    kernel_residual = (problems.gram @ residual[..., None])[..., 0]
+    step, failed = span_newton.newton_steps(curvature, problems.gram.float(), residual, kernel_residual,
+                                            learning.REGULARIZATION)
+    system = curvature[..., :, None] * problems.gram + learning.REGULARIZATION * torch.eye(30, dtype=torch.float64)
+    direct = -torch.linalg.solve(system, residual)
+    assert not bool(failed.any())
+    # compared in theta-space (what the fit uses): G-weighted, float32 factor
+    difference = step - direct
+    norm = lambda v: (v * (problems.gram @ v[..., None])[..., 0]).sum(-1).sqrt()  # noqa: E731
+    assert bool((norm(difference) <= 1e-4 * norm(direct).clamp_min(1e-12)).all())
+
+
+def test_a_problem_that_cannot_be_solved_is_reported_not_raised():
+    from cliptagger.core import span_newton
+
+    problems = span_batch(4, 20, 8, seed=5)
+    problems.gram[2, 0, 0] = float("nan")  # one poisoned problem
+    alpha, failed = span_newton.solve(problems, learning.REGULARIZATION)
+    assert failed.tolist() == [False, False, True, False]
+    healthy = torch.tensor([0, 1, 3])
+    assert bool(torch.isfinite(alpha[healthy]).all())
+
+
+def test_a_label_whose_fit_fails_keeps_zero_shot_with_a_warning(monkeypatch, caplog):
+    """A numerical failure in one label's fit: that label keeps zero-shot (weights, bias and
+    held-out probabilities), is named in one warning and in its stats; the others learn."""
+    import logging
+
+    from cliptagger.core import span_newton
+    from cliptagger.core.labels import Label, LabelSet
+    from cliptagger.core.scoring import SetPrototypes
+
+    problem, w0 = make_problem(7, photos=60, labels=3, density=0.8)
+    original = span_newton.newton_steps
+
+    calls = []
+
+    def fail_first_problem(curvature, *args):
+        step, failed = original(curvature, *args)
+        if not calls:  # the first step of the first batch: the label with fewest examples
+            failed = failed.clone()
+            failed[0] = True
+        calls.append(1)
+        return step, failed
+
+    monkeypatch.setattr(span_newton, "newton_steps", fail_first_problem)
+    columns = list(range(3))
+    zero = torch.full((60, 3), 0.5, dtype=torch.float64)
+    _, _, _, failed = _fit_in_span(problem, columns, w0, [], learning.REGULARIZATION, Mode.INDEPENDENT, zero)
+    assert int(failed.sum()) == 1
+    calls.clear()
+
+    label_set = LabelSet("Scene", tuple(Label(k) for k in ("beach", "forest", "city")), mode=Mode.INDEPENDENT)
+    monkeypatch.setattr(learning, "_build_problem", lambda _examples, _set: problem)
+    monkeypatch.setattr(learning, "zero_shot_weights", lambda _p, _s: w0)  # float64, as the real one returns
+    generator = torch.Generator().manual_seed(11)  # zero-shot probabilities need real prototypes
+    dim = problem.x.shape[1]
+    prototypes = SetPrototypes(label_set, text=torch.nn.functional.normalize(torch.randn(3, dim, generator=generator), dim=-1),
+                               baseline=torch.nn.functional.normalize(torch.randn(dim, generator=generator), dim=0))
+    with caplog.at_level(logging.WARNING, logger="cliptagger.core.learning"):
+        head = learning.train_set_head([], prototypes, 100.0)
+    broken = [s for s in head.stats if s.failure]
+    assert [s.failure for s in broken] == [learning.NUMERICAL_FAILURE]
+    assert not broken[0].used and "zero-shot kept" in broken[0].summary()
+    j = [s.keyword for s in head.stats].index(broken[0].keyword)
+    assert torch.equal(head.weight[j], w0[j].float()) and float(head.bias[j]) == 0.0
+    assert any(broken[0].keyword in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert any(s.used for s in head.stats if not s.failure)  # the other labels did learn

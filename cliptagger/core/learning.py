@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,8 @@ from cliptagger.core.examples import Example
 from cliptagger.core.fileio import atomic_write_text
 from cliptagger.core.labels import LabelSet, Mode, label_set_from_dict, label_set_to_dict
 from cliptagger.core.scoring import Proposal, SetPrototypes, probabilities
+
+log = logging.getLogger(__name__)
 
 #: Strength of the pull towards the zero-shot prototypes (in units of one example's log-loss).
 REGULARIZATION = 0.1
@@ -70,6 +73,7 @@ FIT_THREADS = 0
 MAX_ITERATIONS = 100
 FOLD_ITERATIONS = 25
 HEADS_FORMAT = "cliptagger-heads"
+NUMERICAL_FAILURE = "the fit failed numerically"
 HEADS_VERSION = 1
 
 
@@ -85,6 +89,8 @@ class LabelStats:
     used: bool = False
     #: Calibrated threshold for the target precision (None: too few examples, the set's applies).
     threshold: Optional[float] = None
+    #: Why learning was not attempted to the end (e.g. ``NUMERICAL_FAILURE``); None when it was.
+    failure: Optional[str] = None
 
     def summary(self) -> str:
         """e.g. ``learned from 12 ✓ / 30 ✗, held-out accuracy 94%``."""
@@ -92,7 +98,9 @@ class LabelStats:
         accuracy = self.learned_accuracy if self.used else self.zero_shot_accuracy
         if accuracy is not None:
             text += f", held-out accuracy {accuracy:.0%}"
-        if not self.used:
+        if self.failure:
+            text += f" (zero-shot kept: {self.failure})"
+        elif not self.used:
             text += " (zero-shot kept)"
         return text
 
@@ -398,10 +406,13 @@ def _solver_plan(problem: _Problem, mode: Mode, eligible: Sequence[bool]) -> lis
 
 
 def _fit_full_space(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
-                    regularization: float, mode: Mode, held: Any) -> tuple[Any, Any, Any]:
-    """(W rows, biases, held-out probabilities (photos, columns)) by L-BFGS over the whole space:
-    the final fit, then one fit per fold, started from the final one. ``held``: the zero-shot
-    probabilities, kept where no fold predicts (a copy is returned)."""
+                    regularization: float, mode: Mode, held: Any) -> tuple[Any, Any, Any, Any]:
+    """(W rows, biases, held-out probabilities (photos, columns), failed (columns,) bool) by
+    L-BFGS over the whole space: the final fit, then one fit per fold, started from the final
+    one. ``held``: the zero-shot probabilities, kept where no fold predicts (a copy is
+    returned). ``failed``: columns whose fit is not finite (they keep zero-shot)."""
+    import torch
+
     target, weight, start_w0 = problem.target[:, columns], problem.weight[:, columns], w0[columns]
     final_w, final_c = fit_head(problem.x, target, weight, start_w0, mode, regularization)
     held = held.clone()
@@ -410,11 +421,12 @@ def _fit_full_space(problem: _Problem, columns: list[int], w0: Any, test_masks: 
         w, c = fit_head(problem.x[train], target[train], weight[train], start_w0, mode, regularization,
                         start=(final_w, final_c), max_iterations=FOLD_ITERATIONS)
         held[test] = _predict(problem.x[test], w, c, mode)
-    return final_w, final_c, held
+    failed = ~(torch.isfinite(final_w).all(dim=1) & torch.isfinite(final_c) & torch.isfinite(held).all(dim=0))
+    return final_w, final_c, held, failed
 
 
 def _fit_in_span(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
-                 regularization: float, mode: Mode, held: Any) -> tuple[Any, Any, Any]:
+                 regularization: float, mode: Mode, held: Any) -> tuple[Any, Any, Any, Any]:
     """The same as ``_fit_full_space`` for independent labels with few examples, exactly, by
     Newton in the span of each label's examples (``span_newton``); labels with a similar
     number of examples and every fold in one batch, ``SPAN_BATCH`` labels at a time (memory
@@ -425,16 +437,17 @@ def _fit_in_span(problem: _Problem, columns: list[int], w0: Any, test_masks: Seq
     order = sorted(range(len(columns)), key=lambda i: (counts[i], i))
     w = torch.empty(len(columns), problem.x.shape[1], dtype=torch.float64)
     c = torch.empty(len(columns), dtype=torch.float64)
+    failed = torch.zeros(len(columns), dtype=torch.bool)
     held = held.clone()
     for start in range(0, len(order), SPAN_BATCH):
         chunk = order[start:start + SPAN_BATCH]
-        w[chunk], c[chunk], held[:, chunk] = _fit_in_span_batch(
+        w[chunk], c[chunk], held[:, chunk], failed[chunk] = _fit_in_span_batch(
             problem, [columns[i] for i in chunk], w0, test_masks, regularization, held[:, chunk])
-    return w, c, held
+    return w, c, held, failed
 
 
 def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_masks: Sequence[Any],
-                       regularization: float, held: Any) -> tuple[Any, Any, Any]:
+                       regularization: float, held: Any) -> tuple[Any, Any, Any, Any]:
     """One batch of ``_fit_in_span``; ``held`` (a copy of these columns) is filled in and returned."""
     import torch
 
@@ -454,7 +467,7 @@ def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_mask
     base = torch.einsum("ckd,cd->ck", examples[..., :dim], w0[columns].double())
     target = problem.target[index, column_index] * valid
     weight = problem.weight[index, column_index] * valid
-    full = span_newton.solve(span_newton.SpanProblems(gram, base, target, weight), regularization)
+    full, failed = span_newton.solve(span_newton.SpanProblems(gram, base, target, weight), regularization)
     theta = torch.einsum("ckd,ck->cd", examples, full)
     if test_masks:
         held_rows = torch.stack([t[index] & valid for t in test_masks])  # (F, C, k)
@@ -462,14 +475,15 @@ def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_mask
         batch = span_newton.SpanProblems(gram.repeat(folds, 1, 1), base.repeat(folds, 1), target.repeat(folds, 1),
                                          (weight[None] * ~held_rows).reshape(folds * len(columns), k))
         start = (full[None] * ~held_rows).reshape(folds * len(columns), k)
-        alpha = span_newton.solve(batch, regularization, start=start)
+        alpha, fold_failed = span_newton.solve(batch, regularization, start=start)
+        failed = failed | fold_failed.reshape(folds, len(columns)).any(dim=0)
         logits = batch.base + (batch.gram @ alpha[..., None])[..., 0]
         probability = torch.sigmoid(logits).reshape(folds, len(columns), k)
         position = torch.arange(len(columns))[:, None].expand(-1, k)  # column of `held`
         for f in range(folds):
             chosen = held_rows[f]
             held[index[chosen], position[chosen]] = probability[f][chosen]
-    return w0[columns].double() + theta[:, :dim], theta[:, dim], held
+    return w0[columns].double() + theta[:, :dim], theta[:, dim], held, failed
 
 
 def _predict(x: Any, w: Any, bias: Any, mode: Mode) -> Any:
@@ -552,9 +566,18 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
     # each fold must leave photos on both sides (a fold of everything tells nothing)
     test_masks = [t for t in _folds(problem, folds) if bool(t.any()) and bool((~t).any())] if folds >= 2 else []
     final_w, final_c, held_out = w0.clone(), zero_bias.clone(), zero_p.clone()
+    failures: dict[int, str] = {}
     for columns, solver in _solver_plan(problem, mode, eligible):
-        final_w[columns], final_c[columns], held_out[:, columns] = solver(
+        final_w[columns], final_c[columns], held_out[:, columns], failed = solver(
             problem, columns, w0, test_masks, regularization, mode, held_out[:, columns])
+        for position in torch.nonzero(failed).flatten().tolist():
+            failures[columns[position]] = NUMERICAL_FAILURE
+    for j in failures:  # never a traceback, never a half-fit: zero-shot for that label
+        eligible[j] = False
+        final_w[j], final_c[j], held_out[:, j] = w0[j], zero_bias[j], zero_p[:, j]
+    if failures:
+        log.warning("%s: %d label(s) kept zero-shot, their fit failed numerically: %s", label_set.name,
+                    len(failures), ", ".join(label_set.labels[j].keyword for j in sorted(failures)))
     stats = []
     weight_rows, bias_rows = w0.clone(), zero_bias.clone()
     zero_accuracies = _balanced_accuracies(zero_p, problem.target, problem.weight, label_set.threshold)
@@ -569,7 +592,8 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
             weight_rows[j], bias_rows[j] = final_w[j], final_c[j]
         chosen = held_t[j] if used else zero_t[j]
         stats.append(LabelStats(label.keyword, problem.positives[j], problem.negatives[j], zero_acc, learned_acc,
-                                used, _calibrate(chosen, target_t[j], weight_t[j], target_precision)))
+                                used, _calibrate(chosen, target_t[j], weight_t[j], target_precision),
+                                failures.get(j)))
     return SetHead(label_set.name, mode, tuple(l.keyword for l in label_set.labels),
                    weight_rows.float(), bias_rows.float(), stats)
 

@@ -53,9 +53,50 @@ def _value(gram: Any, base: Any, target: Any, weight: Any, alpha: Any, regulariz
     return loss.sum(-1) + 0.5 * regularization * (alpha * kernel_alpha).sum(-1)
 
 
+def newton_steps(curvature: Any, gram32: Any, residual: Any, kernel_residual: Any,
+                 regularization: float) -> tuple[Any, Any]:
+    """Solve ``(D G + lambda I) step = -r`` for a batch, by Cholesky: (steps, failed mask).
+
+    ``D G + lambda I`` is not symmetric, and a batched LU of it on several threads has been
+    seen to fail inside oneMKL ("Parameter 6 was incorrect on entry to SLASWP", then
+    "Pivots given to lu_solve must all be greater or equal to 1", on a (33, 200, 200)
+    float32 batch with 2 threads). With ``d = sqrt(D)`` and Woodbury,
+
+        (lambda I + D G)^-1 = (I - d M^-1 d G) / lambda,   M = d G d + lambda I,
+
+    and M is symmetric positive definite (eigenvalues >= lambda), so its Cholesky factor
+    exists. It is taken in float32 (half the cost), problems whose factor fails there again
+    in float64; a problem that fails both (or gives a non-finite step) is reported in the
+    mask with a zero step, never raised, so the caller can keep zero-shot for that label.
+    """
+    import torch
+
+    d = curvature.clamp_min(0).sqrt()
+    d32 = d.float()
+    m = d32[..., :, None] * gram32 * d32[..., None, :]
+    m.diagonal(dim1=-2, dim2=-1).add_(regularization)
+    rhs = (d * kernel_residual)[..., None]
+    factor, info = torch.linalg.cholesky_ex(m)
+    solved = torch.cholesky_solve(rhs.float(), factor).double()
+    retry = (info != 0) | ~torch.isfinite(solved).all(dim=(-2, -1))
+    if bool(retry.any()):
+        m64 = d[retry][..., :, None] * gram32[retry].double() * d[retry][..., None, :]
+        m64.diagonal(dim1=-2, dim2=-1).add_(regularization)
+        factor64, info64 = torch.linalg.cholesky_ex(m64)
+        solved[retry] = torch.cholesky_solve(rhs[retry], factor64)
+        still = torch.zeros_like(retry)
+        still[retry] = info64 != 0
+        retry = still
+    step = -(residual - d * solved[..., 0]) / regularization
+    failed = retry | ~torch.isfinite(step).all(dim=-1)
+    return torch.where(failed[:, None], torch.zeros_like(step), step), failed
+
+
 def solve(problems: SpanProblems, regularization: float, start: Any = None,
-          tolerance: float = 1e-7) -> Any:
-    """alpha (B, k) minimizing every problem of the batch (damped Newton, per-problem steps).
+          tolerance: float = 1e-7) -> tuple[Any, Any]:
+    """(alpha (B, k), failed (B,) bool): every problem of the batch minimized (damped Newton,
+    per-problem steps); ``failed`` marks problems whose Newton system could not be solved
+    (``newton_steps``); their alpha is where they stopped and must not be used.
 
     Stops when every problem's theta-gradient norm ``sqrt(r^T G r)``, r = g + lambda alpha,
     is below ``tolerance`` times its total weight, or after ``MAX_NEWTON`` iterations. Only
@@ -68,8 +109,8 @@ def solve(problems: SpanProblems, regularization: float, start: Any = None,
     gram, base, target, weight = problems.gram, problems.base, problems.target, problems.weight
     batch, k = base.shape
     alpha = torch.zeros(batch, k, dtype=torch.float64) if start is None else start.clone()
+    failed = torch.zeros(batch, dtype=torch.bool)
     gram32 = gram.float()
-    identity = regularization * torch.eye(k, dtype=torch.float32)
     limit = tolerance * weight.sum(-1).clamp_min(1.0)
     active = torch.arange(batch)
     value = _value(gram, base, target, weight, alpha, regularization)
@@ -79,14 +120,23 @@ def solve(problems: SpanProblems, regularization: float, start: Any = None,
         p = torch.sigmoid(b + (g @ x[..., None])[..., 0])
         residual = a * (p - y) + regularization * x
         kernel_residual = (g @ residual[..., None])[..., 0]
-        still = (residual * kernel_residual).sum(-1).clamp_min(0).sqrt() > lim
+        norm = (residual * kernel_residual).sum(-1).clamp_min(0).sqrt()
+        broken = ~torch.isfinite(norm)  # NaN compares False: it must not read as converged
+        failed[active[broken]] = True
+        still = (norm > lim) & ~broken
         if not bool(still.all()):  # compact once per shrink, not every iteration
             active, g, g32, b, y, a, lim, x, residual, kernel_residual, p = (
                 t[still] for t in (active, g, g32, b, y, a, lim, x, residual, kernel_residual, p))
         if active.numel() == 0:
             break
-        system = (a * p * (1 - p)).float()[..., :, None] * g32 + identity
-        step = -torch.linalg.solve(system, residual.float()).double()
+        step, broken = newton_steps(a * p * (1 - p), g32, residual, kernel_residual, regularization)
+        if bool(broken.any()):  # these stop here, reported; the others go on
+            failed[active[broken]] = True
+            keep = ~broken
+            active, g, g32, b, y, a, lim, x, residual, kernel_residual, p, step = (
+                t[keep] for t in (active, g, g32, b, y, a, lim, x, residual, kernel_residual, p, step))
+            if active.numel() == 0:
+                break
         slope = (kernel_residual * step).sum(-1)  # theta-gradient . dtheta  (< 0)
         current = value[active]
         size = torch.ones(active.numel(), dtype=torch.float64)
@@ -99,4 +149,4 @@ def solve(problems: SpanProblems, regularization: float, start: Any = None,
             size = torch.where(ok, size, size * 0.5)
         candidate = torch.where(ok[:, None], candidate, x)  # no decrease float64 can see: stay
         alpha[active], value[active] = candidate, torch.where(ok, new_value, current)
-    return alpha
+    return alpha, failed
