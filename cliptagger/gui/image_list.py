@@ -216,7 +216,9 @@ class ImageSortModel(QSortFilterProxyModel):
         super().__init__(parent)
         self.setSourceModel(source)
         self.setSortCaseSensitivity(Qt.CaseInsensitive)
-        self.setSortLocaleAware(True)
+        # not locale-aware: ICU collation ignores punctuation, so "B2.jpg" sorted before
+        # "b.jpg" on one Qt release and after it on another; code-point order is the same everywhere
+        self.setSortLocaleAware(False)
         self._shown: Optional[set[Path]] = None
 
     def show_only(self, paths: Optional[set[Path]]) -> None:
