@@ -3,7 +3,7 @@
 
     python benchmarks/few_shot.py [--compare] [--repeats 5] [--test 100] [--dim 512] [--train-labels 100]
 
-The bundled demo model (fp32, CPU) embeds generated pictures (``cliptagger.core.synthetic``).
+The bundled demo model (fp32, CPU) embeds generated pictures (``cliptagger.core.media.synthetic``).
 
 1. A personal concept its label text cannot describe: "keepers" = red or blue circles on
    striped backgrounds, an independent label whose prompt says nothing of that. For
@@ -40,7 +40,7 @@ KS = (1, 2, 4, 8, 16, 32)
 def embed(model, scenes_with_seeds, size: int = 128):
     import torch
 
-    from cliptagger.core.synthetic import render
+    from cliptagger.core.media.synthetic import render
 
     pixels = [model.preprocess(render(scene, size=size, seed=seed)) for scene, seed in scenes_with_seeds]
     rows = []
@@ -54,7 +54,7 @@ def is_keeper(scene) -> bool:
 
 
 def scene_pool(count_pos: int, count_neg: int, seed: int, near_misses: float = 0.0):
-    from cliptagger.core.synthetic import BACKGROUNDS, COLOURS, SHAPES, Scene
+    from cliptagger.core.media.synthetic import BACKGROUNDS, COLOURS, SHAPES, Scene
 
     rng = random.Random(seed)
     positives = [(Scene("circle", rng.choice(["red", "blue"]), "striped"), rng.randrange(1 << 30))
@@ -75,10 +75,10 @@ def scene_pool(count_pos: int, count_neg: int, seed: int, near_misses: float = 0
 def keepers(model, repeats: int, test_size: int, near_misses: float = 0.0) -> dict[int, tuple[float, float]]:
     import torch
 
-    from cliptagger.core.examples import Example
-    from cliptagger.core.labels import Label, LabelSet, Mode
-    from cliptagger.core.learning import set_probabilities, train_set_head
-    from cliptagger.core.scoring import build_prototypes
+    from cliptagger.core.learning.examples import Example
+    from cliptagger.core.learning.heads import set_probabilities, train_set_head
+    from cliptagger.core.tagging.labels import Label, LabelSet, Mode
+    from cliptagger.core.tagging.scoring import build_prototypes
 
     label_set = LabelSet("Personal", (Label("keepers"),), mode=Mode.INDEPENDENT, threshold=0.5)
     prototypes = build_prototypes(model, label_set)
@@ -113,13 +113,11 @@ def nameable(model, repeats: int, test_size: int, independent: bool = False) -> 
     and k rejects per label): per-label accuracy at threshold 0.5, averaged."""
     import torch
 
-    from cliptagger.core.labels import Mode
-
-    from cliptagger.core.examples import Example
-    from cliptagger.core.labels import load_label_sets
-    from cliptagger.core.learning import set_probabilities, train_set_head
-    from cliptagger.core.scoring import build_prototypes
-    from cliptagger.core.synthetic import random_scenes
+    from cliptagger.core.learning.examples import Example
+    from cliptagger.core.learning.heads import set_probabilities, train_set_head
+    from cliptagger.core.media.synthetic import random_scenes
+    from cliptagger.core.tagging.labels import Mode, load_label_sets
+    from cliptagger.core.tagging.scoring import build_prototypes
 
     label_sets = load_label_sets(ROOT / "resources/labels/demo.json")
     test = list(random_scenes(test_size * 4, seed=31337))
@@ -180,9 +178,9 @@ def scenario_examples(photos: int, per_photo: Optional[int], labels: int, dim: i
     gets ``per_photo`` decisions on random labels (None: one on every label)."""
     import torch
 
-    from cliptagger.core.examples import Example
-    from cliptagger.core.labels import Label, LabelSet, Mode
-    from cliptagger.core.scoring import SetPrototypes
+    from cliptagger.core.learning.examples import Example
+    from cliptagger.core.tagging.labels import Label, LabelSet, Mode
+    from cliptagger.core.tagging.scoring import SetPrototypes
 
     generator = torch.Generator().manual_seed(0)
     label_set = LabelSet("Many", tuple(Label(f"label{j}") for j in range(labels)), mode=Mode.INDEPENDENT)
@@ -205,7 +203,7 @@ def training_time(items, prototypes, span: bool) -> tuple[float, float, float]:
     the span Newton), for a side-by-side ratio."""
     import torch
 
-    from cliptagger.core import learning
+    from cliptagger.core.learning import heads as learning
 
     saved = learning.SPAN_MAX_EXAMPLES
     learning.SPAN_MAX_EXAMPLES = saved if span else 0
@@ -252,7 +250,7 @@ def report_training_time(labels: int, dim: int, compare: bool) -> None:
 
 
 def SPAN_LIMIT() -> int:  # noqa: N802  (read at call time: tests may change it)
-    from cliptagger.core import learning
+    from cliptagger.core.learning import heads as learning
 
     return learning.SPAN_MAX_EXAMPLES
 
@@ -283,8 +281,8 @@ def main() -> int:
 
     import torch
 
-    from cliptagger.core.model import load_model
-    from cliptagger.core.weights import request_for
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
 
     torch.manual_seed(0)
     model = load_model(request_for("demo"), device="cpu", precision="fp32")

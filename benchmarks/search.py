@@ -49,7 +49,7 @@ def timed(function, repeats: int) -> float:
 def latency(sizes: list[int], dim: int, repeats: int) -> None:
     import torch
 
-    from cliptagger.core.search import SearchIndex
+    from cliptagger.core.tagging.search import SearchIndex
 
     print(f"\n== latency: exact search, {dim}-d embeddings, top 20, median of {repeats} "
           f"({torch.get_num_threads()} torch threads)")
@@ -74,11 +74,11 @@ def latency(sizes: list[int], dim: int, repeats: int) -> None:
 def end_to_end(size: int, repeats: int) -> None:
     import torch
 
-    from cliptagger.core.labels import load_label_sets
-    from cliptagger.core.model import load_model
-    from cliptagger.core.search import SearchQuery
-    from cliptagger.core.session import EngineOptions, Session
-    from cliptagger.core.weights import request_for
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
+    from cliptagger.core.session.facade import EngineOptions, Session
+    from cliptagger.core.tagging.labels import load_label_sets
+    from cliptagger.core.tagging.search import SearchQuery
 
     model = load_model(request_for("demo"), device="cpu", precision="fp32")
     session = Session(load_label_sets(ROOT / "resources/labels/demo.json"), EngineOptions(use_cache=False))
@@ -97,12 +97,12 @@ def end_to_end(size: int, repeats: int) -> None:
 
 
 def text_encoding(arch: str, repeats: int) -> None:
-    from cliptagger.core.engine import PromptEmbeddingCache
-    from cliptagger.core.model import load_model
-    from cliptagger.core.search import query_prompts, text_prototype
-    from cliptagger.core.weights import request_for
-
     import torch
+
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
+    from cliptagger.core.tagging.engine import PromptEmbeddingCache
+    from cliptagger.core.tagging.search import query_prompts, text_prototype
 
     model = load_model(request_for(arch), device="cpu", random_weights=True, precision="fp32")
     words = iter(range(10**6))
@@ -122,8 +122,8 @@ def ui_apply(sizes: list[int]) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication, QMainWindow
 
-    from cliptagger.core.labels import Label, LabelSet
-    from cliptagger.core.session import Session
+    from cliptagger.core.session.facade import Session
+    from cliptagger.core.tagging.labels import Label, LabelSet
     from cliptagger.gui.image_list import ImageListModel, ImageSortModel
     from cliptagger.gui.photo_table import build_photo_table
     from cliptagger.gui.search_bar import MAX_SHOWN, SearchController
@@ -158,12 +158,12 @@ def ui_apply(sizes: list[int]) -> None:
 def quality(pictures: int, copies: int) -> None:
     from PIL import Image
 
-    from cliptagger.core.labels import load_label_sets
-    from cliptagger.core.model import load_model
-    from cliptagger.core.search import SearchQuery
-    from cliptagger.core.session import EngineOptions, Session
-    from cliptagger.core.synthetic import COLOURS, SHAPES, write_demo_folder
-    from cliptagger.core.weights import request_for
+    from cliptagger.core.media.synthetic import COLOURS, SHAPES, write_demo_folder
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
+    from cliptagger.core.session.facade import EngineOptions, Session
+    from cliptagger.core.tagging.labels import load_label_sets
+    from cliptagger.core.tagging.search import SearchQuery
 
     model = load_model(request_for("demo"), device="cpu", precision="fp32")
     with tempfile.TemporaryDirectory() as tmp:

@@ -50,9 +50,9 @@ def prepare(folder: Path, count: int) -> list[Path]:
 
 
 def plain(photos: list[Path], journal: bool) -> None:
-    from cliptagger.core.fileio import atomic_write_bytes
-    from cliptagger.core.journal import WriteBatch
-    from cliptagger.core.xmp import updated_sidecar
+    from cliptagger.core.metadata.journal import WriteBatch
+    from cliptagger.core.metadata.xmp import updated_sidecar
+    from cliptagger.core.storage.fileio import atomic_write_bytes
 
     batch = WriteBatch("benchmark") if journal else None
     for photo in photos:
@@ -67,9 +67,9 @@ def plain(photos: list[Path], journal: bool) -> None:
 
 
 def safe_file_layer(photos: list[Path]) -> None:
-    from cliptagger.core.fileio import replace_if_unchanged, snapshot
-    from cliptagger.core.locks import sidecar_lock
-    from cliptagger.core.xmp import updated_sidecar
+    from cliptagger.core.metadata.xmp import updated_sidecar
+    from cliptagger.core.storage.fileio import replace_if_unchanged, snapshot
+    from cliptagger.core.storage.locks import sidecar_lock
 
     for photo in photos:
         sidecar = photo.with_name(photo.name + ".xmp")
@@ -80,7 +80,7 @@ def safe_file_layer(photos: list[Path]) -> None:
 
 
 def safe_full(photos: list[Path]) -> None:
-    from cliptagger.core.sidecars import write_sidecars
+    from cliptagger.core.metadata.sidecars import write_sidecars
 
     report = write_sidecars({p: KEYWORDS for p in photos})
     assert len(report.written) == len(photos), report.failed

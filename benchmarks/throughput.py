@@ -98,9 +98,9 @@ def naive_loop(model, preprocess, paths: list[Path]) -> float:
 
 def engine_run(clip, paths: list[Path], cache_dir: Path, repeats: int, mode: str | None = None) -> tuple[float, str]:
     """(best img/s over ``repeats`` cold-cache runs, the thread plan used)."""
-    from cliptagger.core.cache import EmbeddingCache
-    from cliptagger.core.engine import ImageResult, TaggingEngine
-    from cliptagger.core.labels import Label, LabelSet
+    from cliptagger.core.tagging.cache import EmbeddingCache
+    from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
+    from cliptagger.core.tagging.labels import Label, LabelSet
 
     labels = [LabelSet("Scene", (Label("beach"), Label("forest"), Label("city")))]
     best, plan = 0.0, ""
@@ -147,8 +147,8 @@ def decoders(clip, paths: list[Path], repeats: int, mpf: list[Path]) -> dict[str
     import torch
     from PIL import Image
 
-    from cliptagger.core.engine import DRAFT_FACTOR, TaggingEngine
-    from cliptagger.core.images import load_rgb
+    from cliptagger.core.media.images import load_rgb
+    from cliptagger.core.tagging.engine import DRAFT_FACTOR, TaggingEngine
 
     size = clip.image_size
     engine = TaggingEngine(clip, [])
@@ -208,9 +208,9 @@ def retag(clip, count: int, folder: Path) -> tuple[float, float]:
     """(seconds to build prototypes for 100 labels x 10 templates, seconds to score the cache)."""
     import torch
 
-    from cliptagger.core.cache import EmbeddingCache
-    from cliptagger.core.engine import ImageResult, TaggingEngine
-    from cliptagger.core.labels import Label, LabelSet, Mode
+    from cliptagger.core.tagging.cache import EmbeddingCache
+    from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
+    from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 
     folder.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(folder / "retag.sqlite3")
@@ -242,10 +242,10 @@ RSS_CHILD = r"""
 import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from cliptagger.core.model import load_model
-from cliptagger.core.weights import ModelRequest
-from cliptagger.core.engine import TaggingEngine, ImageResult
-from cliptagger.core.labels import Label, LabelSet
+from cliptagger.core.model.clip import load_model
+from cliptagger.core.model.weights import ModelRequest
+from cliptagger.core.tagging.engine import TaggingEngine, ImageResult
+from cliptagger.core.tagging.labels import Label, LabelSet
 
 def status(key):
     for line in open("/proc/self/status"):
@@ -288,10 +288,10 @@ def main() -> int:
 
     import torch
 
-    from cliptagger.core import precision as precision_module
-    from cliptagger.core.model import load_model
-    from cliptagger.core.threads import cpu_cores
-    from cliptagger.core.weights import ModelRequest
+    from cliptagger.core.model import precision as precision_module
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import ModelRequest
+    from cliptagger.core.tagging.threads import cpu_cores
 
     scratch = Path(tempfile.mkdtemp(prefix="cliptagger-bench-"))
     os.environ["CLIPTAGGER_CACHE_DIR"] = str(scratch / "cache")  # a cold probe cache: it measures
@@ -373,7 +373,7 @@ def main() -> int:
 
 
 def _cpu_name() -> str:
-    from cliptagger.core.precision import cpu_model
+    from cliptagger.core.model.precision import cpu_model
 
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     kinds = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f" {f}" in flags]

@@ -15,19 +15,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from cliptagger import __version__
-from cliptagger.core import paths
-from cliptagger.core.catalog import CATALOG, DEFAULT_KEY, DEMO_KEY
-from cliptagger.core.device import DEVICE_CHOICES
 from cliptagger.core.errors import CliptaggerError
-from cliptagger.core.export import ExportFormat
-from cliptagger.core.precision import PRECISIONS, Precision
-from cliptagger.core.sidecars import SidecarStyle
+from cliptagger.core.metadata.export import ExportFormat
+from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.model.catalog import CATALOG, DEFAULT_KEY, DEMO_KEY
+from cliptagger.core.model.device import DEVICE_CHOICES
+from cliptagger.core.model.precision import PRECISIONS, Precision
+from cliptagger.core.storage import paths
 from cliptagger.progress import ProgressBar
 
 if TYPE_CHECKING:
-    from cliptagger.core.engine import ImageFailure, ImageResult
-    from cliptagger.core.model import ClipModel
-    from cliptagger.core.session import Session
+    from cliptagger.core.model.clip import ClipModel
+    from cliptagger.core.session.facade import Session
+    from cliptagger.core.tagging.engine import ImageFailure, ImageResult
 
 EXIT_OK, EXIT_NOTHING_TAGGED, EXIT_SETUP, EXIT_SIDECARS_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -139,8 +139,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def load_model_from_args(args: argparse.Namespace, quiet: bool = False) -> "ClipModel":
-    from cliptagger.core.model import load_model
-    from cliptagger.core.weights import request_for
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
 
     request = request_for(args.model, args.pretrained, args.checkpoint)
     bar = ProgressBar(enabled=None if not quiet else False)
@@ -157,8 +157,8 @@ def load_model_from_args(args: argparse.Namespace, quiet: bool = False) -> "Clip
 
 
 def command_tag(args: argparse.Namespace) -> int:
-    from cliptagger.core.engine import ImageFailure
-    from cliptagger.core.session import EngineOptions, Session
+    from cliptagger.core.session.facade import EngineOptions, Session
+    from cliptagger.core.tagging.engine import ImageFailure
 
     label_sets = load_label_files(args.labels, args.model)
     images = find_images(args.paths)
@@ -210,7 +210,7 @@ def command_tag(args: argparse.Namespace) -> int:
 
 def find_images(paths: Sequence[Path]) -> list[Path]:
     """The supported images under ``paths``; every file skipped is reported with its reason."""
-    from cliptagger.core.scan import scan
+    from cliptagger.core.media.scan import scan
 
     found = scan(paths)
     for path, reason in found.problems:
@@ -226,7 +226,7 @@ def print_warnings(session: "Session") -> None:
 
 
 def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> list:
-    from cliptagger.core.labels import load_label_sets
+    from cliptagger.core.tagging.labels import load_label_sets
 
     label_sets = [s for f in (files or [default_labels_file(model_key)]) for s in load_label_sets(f)]
     names = [s.name.casefold() for s in label_sets]
@@ -236,8 +236,8 @@ def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> list:
 
 
 def write_csv(args: argparse.Namespace, session: "Session") -> None:
-    from cliptagger.core.export import ExportFormat
-    from cliptagger.core.session import SessionError
+    from cliptagger.core.metadata.export import ExportFormat
+    from cliptagger.core.session.facade import SessionError
 
     if args.dry_run:
         print(f"cliptagger: dry run, {args.csv} not written", file=sys.stderr)
@@ -278,7 +278,7 @@ def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
 
 
 def command_cache(args: argparse.Namespace) -> int:
-    from cliptagger.core.cache import EmbeddingCache, default_cache_path
+    from cliptagger.core.tagging.cache import EmbeddingCache, default_cache_path
 
     location = default_cache_path()
     if args.action == "clear":
@@ -303,7 +303,12 @@ def command_cache(args: argparse.Namespace) -> int:
 
 
 def command_undo(args: argparse.Namespace) -> int:
-    from cliptagger.core.journal import describe, held_batches, list_batches, undo_last_batch
+    from cliptagger.core.metadata.journal import (
+        describe,
+        held_batches,
+        list_batches,
+        undo_last_batch,
+    )
 
     if args.list:
         batches = sorted(list_batches() + held_batches(), key=lambda b: b.name)
@@ -357,7 +362,7 @@ def add_learn_parser(commands: "argparse._SubParsersAction") -> None:
 
 
 def command_learn(args: argparse.Namespace) -> int:
-    from cliptagger.core.session import MY_KEYWORDS, EngineOptions, Session
+    from cliptagger.core.session.facade import MY_KEYWORDS, EngineOptions, Session
 
     label_sets = load_label_files(args.labels, args.model)
     if args.forget:
@@ -403,7 +408,7 @@ def command_learn(args: argparse.Namespace) -> int:
 def forget_examples(args: argparse.Namespace, label_sets: list) -> int:
     """``learn --forget SET/LABEL``: the decisions recorded for that label (or set) go, and the
     heads are learned again from what is left."""
-    from cliptagger.core.session import EngineOptions, Session
+    from cliptagger.core.session.facade import EngineOptions, Session
 
     session = Session(label_sets, EngineOptions(batch_size=args.batch_size))
     session.use_model(load_model_from_args(args, quiet=args.quiet))
@@ -467,8 +472,8 @@ def report_failures(failures: "list[ImageFailure]") -> None:
 
 
 def command_models(args: argparse.Namespace) -> int:
-    from cliptagger.core.precision import cached_choices
-    from cliptagger.core.weights import cached_weights, demo_checkpoint
+    from cliptagger.core.model.precision import cached_choices
+    from cliptagger.core.model.weights import cached_weights, demo_checkpoint
 
     rows = []
     for entry in CATALOG:
@@ -497,7 +502,7 @@ def command_models(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from cliptagger.core.synthetic import write_demo_folder
+    from cliptagger.core.media.synthetic import write_demo_folder
 
     written = write_demo_folder(args.folder, count=args.count)
     print(f"cliptagger: generated {len(written)} pictures in {args.folder}/ "
@@ -525,9 +530,9 @@ def add_search_parser(commands: "argparse._SubParsersAction") -> None:
 
 def command_search(args: argparse.Namespace) -> int:
     """Rank photos by a query; photos not in the cache yet are encoded first (progress bar)."""
-    from cliptagger.core.engine import ImageFailure
-    from cliptagger.core.search import SearchError, SearchQuery
-    from cliptagger.core.session import EngineOptions, Session
+    from cliptagger.core.session.facade import EngineOptions, Session
+    from cliptagger.core.tagging.engine import ImageFailure
+    from cliptagger.core.tagging.search import SearchError, SearchQuery
 
     query = SearchQuery(args.query, tuple(args.like), tuple(args.unlike))
     if query.is_empty:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cliptagger.core.session import Session
-    from cliptagger.core.sidecars import WriteReport
+    from cliptagger.core.metadata.sidecars import WriteReport
+    from cliptagger.core.session.facade import Session
 
 
 def run_self_test(count: int = 8) -> int:
@@ -41,7 +41,7 @@ def run_self_test(count: int = 8) -> int:
 
 
 def _check(folder: Path, count: int) -> str:
-    from cliptagger.core.synthetic import write_demo_folder
+    from cliptagger.core.media.synthetic import write_demo_folder
 
     written = write_demo_folder(folder / "photos", count=count, seed=31337)
     truth = {path: scene for path, scene in written}
@@ -54,8 +54,8 @@ def _check(folder: Path, count: int) -> str:
         raise RuntimeError(f"only {right} of {count} shapes recognised: the model is not working")
     if report.failed or len(report.written) != count:
         raise RuntimeError(f"sidecar write failed: {report.failed}")
-    from cliptagger.core.sidecars import sidecar_path
-    from cliptagger.core.xmp import keywords_in_sidecar
+    from cliptagger.core.metadata.sidecars import sidecar_path
+    from cliptagger.core.metadata.xmp import keywords_in_sidecar
 
     for result in results:
         read_back = keywords_in_sidecar(sidecar_path(result.path).read_bytes())
@@ -68,9 +68,9 @@ def _check(folder: Path, count: int) -> str:
 def tag_and_write(photos: list[Path], precision: str = "auto") -> "tuple[Session, WriteReport]":
     """The self-test's job, through the same session as the CLI and the app: tag with the
     demo model, accept every proposal above threshold, write sidecars (default style)."""
-    from cliptagger.core.model import load_model
-    from cliptagger.core.session import Session
-    from cliptagger.core.weights import request_for
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
+    from cliptagger.core.session.facade import Session
     from cliptagger.settings import demo_label_sets
 
     session = Session(demo_label_sets())

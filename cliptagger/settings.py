@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from cliptagger.core import paths
-from cliptagger.core.catalog import DEFAULT_KEY, DEMO_KEY
-from cliptagger.core.fileio import atomic_write_text
-from cliptagger.core.labels import LabelSet, load_label_sets, save_label_sets
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.precision import Precision
-from cliptagger.core.sidecars import SidecarStyle
+from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.model.catalog import DEFAULT_KEY, DEMO_KEY
+from cliptagger.core.model.precision import Precision
+from cliptagger.core.storage import paths
+from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.tagging.labels import LabelSet, load_label_sets, save_label_sets
 
 MAX_RECENT_FOLDERS = 10
 #: The precision a label's calibrated threshold aims for (learning from decisions), and its range.

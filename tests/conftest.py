@@ -28,15 +28,15 @@ def private_app_dirs(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def demo_model():
     """The bundled demo model, loaded once for the whole session (CPU)."""
-    from cliptagger.core.model import load_model
-    from cliptagger.core.weights import request_for
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
 
     return load_model(request_for("demo"), device="cpu", precision="fp32")
 
 
 @pytest.fixture(scope="session")
 def demo_label_sets():
-    from cliptagger.core.labels import load_label_sets
+    from cliptagger.core.tagging.labels import load_label_sets
 
     return load_label_sets(ROOT / "resources/labels/demo.json")
 
@@ -44,7 +44,7 @@ def demo_label_sets():
 @pytest.fixture(scope="session")
 def held_out_pictures(tmp_path_factory):
     """Generated pictures the demo model never saw (a seed training does not use)."""
-    from cliptagger.core.synthetic import write_demo_folder
+    from cliptagger.core.media.synthetic import write_demo_folder
 
     folder = tmp_path_factory.mktemp("held-out")
     return write_demo_folder(folder, count=64, seed=424242)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cliptagger.core.synthetic import Scene, render  # noqa: F401  (re-exported for tests)
+from cliptagger.core.media.synthetic import Scene, render  # noqa: F401  (re-exported for tests)
 
 
 def photo(path: Path, scene: Scene = Scene("circle", "red", "white"), size: int = 256, seed: int = 1) -> Path:

@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cliptagger"

@@ -8,11 +8,11 @@ import sys
 
 import torch
 
-from cliptagger.core import engine as engine_module
-from cliptagger.core.cache import EmbeddingCache
-from cliptagger.core.engine import ImageResult, TaggingEngine
-from cliptagger.core.labels import Label, LabelSet, Mode
-from cliptagger.core.synthetic import write_demo_folder
+from cliptagger.core.media.synthetic import write_demo_folder
+from cliptagger.core.tagging import engine as engine_module
+from cliptagger.core.tagging.cache import EmbeddingCache
+from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
+from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 
 
 def test_round_trip_and_invalidation(tmp_path):
@@ -61,7 +61,7 @@ def test_two_processes_share_the_cache(tmp_path):
         path.write_bytes(str(index).encode())
         files.append(path)
     script = (
-        "import sys, torch; from pathlib import Path; from cliptagger.core.cache import EmbeddingCache\n"
+        "import sys, torch; from pathlib import Path; from cliptagger.core.tagging.cache import EmbeddingCache\n"
         f"c = EmbeddingCache(Path({str(location)!r}))\n"
         f"paths = [Path({str(tmp_path)!r}) / f'{{i}}.jpg' for i in range(100, 200)]\n"
         "for p in paths: c.store([(p, torch.ones(8))], 'm')\n"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-
 from cliptagger import cli
-from cliptagger.core.synthetic import Scene
+from cliptagger.core.media.synthetic import Scene
 from tests import helpers
 
 

@@ -8,7 +8,11 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from cliptagger.core.export import exiftool_csv_text, pick_list_separator, write_exiftool_csv
+from cliptagger.core.metadata.export import (
+    exiftool_csv_text,
+    pick_list_separator,
+    write_exiftool_csv,
+)
 from tests import helpers
 from tests.xmp_readers import exiftool_keywords, require
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cliptagger.core.engine import ImageResult, TaggingEngine
-from cliptagger.core.labels import Label, LabelSet
-from cliptagger.core.model import load_model
-from cliptagger.core.weights import ModelRequest
+from cliptagger.core.model.clip import load_model
+from cliptagger.core.model.weights import ModelRequest
+from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
+from cliptagger.core.tagging.labels import Label, LabelSet
 from tests.photos import camera_sized_photos
 
 SCENES = LabelSet("Scene", tuple(Label(n) for n in (

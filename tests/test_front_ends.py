@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("PySide6")
 
 from cliptagger import cli  # noqa: E402
-from cliptagger.core.sidecars import sidecar_path  # noqa: E402
-from cliptagger.core.synthetic import write_demo_folder  # noqa: E402
+from cliptagger.core.media.synthetic import write_demo_folder  # noqa: E402
+from cliptagger.core.metadata.sidecars import sidecar_path  # noqa: E402
 from cliptagger.selftest import tag_and_write  # noqa: E402
 from cliptagger.settings import Settings  # noqa: E402
 

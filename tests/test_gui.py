@@ -15,11 +15,11 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from cliptagger.core.engine import TaggingEngine  # noqa: E402
-from cliptagger.core.export import ExportFormat  # noqa: E402
-from cliptagger.core.labels import Label, LabelSet  # noqa: E402
-from cliptagger.core.review import Decision  # noqa: E402
-from cliptagger.core.synthetic import write_demo_folder  # noqa: E402
+from cliptagger.core.media.synthetic import write_demo_folder  # noqa: E402
+from cliptagger.core.metadata.export import ExportFormat  # noqa: E402
+from cliptagger.core.session.decisions import Decision  # noqa: E402
+from cliptagger.core.tagging.engine import TaggingEngine  # noqa: E402
+from cliptagger.core.tagging.labels import Label, LabelSet  # noqa: E402
 from cliptagger.gui.image_list import Status  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
 from cliptagger.settings import Settings, demo_label_sets  # noqa: E402
@@ -211,7 +211,7 @@ def test_editing_label_sets_rescores_without_reencoding(qtbot, window, tmp_path)
 def test_event_loop_stays_responsive_during_a_run(qtbot, window, tmp_path):
     import shutil
 
-    from cliptagger.core.synthetic import Scene, render
+    from cliptagger.core.media.synthetic import Scene, render
 
     # big photos make a run of a few seconds: real decoding and encoding on the worker
     render(Scene("star", "red", "striped"), size=2400, seed=1).save(tmp_path / "big-000.jpg", quality=90)
@@ -249,7 +249,7 @@ def test_settings_are_remembered(qtbot, tmp_path):
 def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
     from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
 
-    from cliptagger.core.labels import load_label_sets, save_label_sets
+    from cliptagger.core.tagging.labels import load_label_sets, save_label_sets
     from cliptagger.gui.label_editor import LabelSetEditor
 
     editor = LabelSetEditor(demo_label_sets())
@@ -352,7 +352,7 @@ def test_3_quit_and_clear_ask_about_unwritten_decisions(qtbot, window, tmp_path,
 
 
 def test_4_the_same_label_in_two_sets_has_two_ticks(qtbot, window, tmp_path):
-    from cliptagger.core.review import TagKey
+    from cliptagger.core.session.decisions import TagKey
     from tests.xmp_readers import exiftool_keywords
 
     sets = [LabelSet("Colour", (Label("red"), Label("blue")), threshold=0.0, max_tags=2),
@@ -416,7 +416,7 @@ def test_6_accept_all_keeps_a_rejection_made_in_the_panel(qtbot, window, tmp_pat
 @pytest.mark.parametrize("offline", [True, False])
 def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline, monkeypatch):
     from cliptagger.core.errors import WeightsUnavailableError
-    from cliptagger.core.weights import ModelRequest, resolve_weights
+    from cliptagger.core.model.weights import ModelRequest, resolve_weights
     from cliptagger.gui.model_dialog import WeightsDialog
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
@@ -437,7 +437,7 @@ def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline, monkeypa
 
 def test_7_offline_mode_offers_no_download(qtbot):
     from cliptagger.core.errors import WeightsUnavailableError
-    from cliptagger.core.weights import ModelRequest, resolve_weights
+    from cliptagger.core.model.weights import ModelRequest, resolve_weights
     from cliptagger.gui.model_dialog import WeightsDialog
 
     with pytest.raises(WeightsUnavailableError) as raised:  # the tests run with HF_HUB_OFFLINE=1

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from cliptagger.core.review import Decision  # noqa: E402
+from cliptagger.core.session.decisions import Decision  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
 from cliptagger.settings import Settings  # noqa: E402
 from tests.test_learning import KEEPERS, KEY, keeper_pictures  # noqa: E402
@@ -93,8 +93,13 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
     import torch
     from PySide6.QtWidgets import QTableWidgetItem
 
-    from cliptagger.core.labels import Label, LabelSet, Mode, load_label_sets
-    from cliptagger.core.learning import LabelStats, LearnedModel, SetHead, load_learned
+    from cliptagger.core.learning.heads import (
+        LabelStats,
+        LearnedModel,
+        SetHead,
+        load_learned,
+    )
+    from cliptagger.core.tagging.labels import Label, LabelSet, Mode, load_label_sets
     from cliptagger.gui.label_editor import LabelSetEditor
 
     pair = LabelSet("Pair", (Label("a"), Label("b", threshold=0.25)), mode=Mode.INDEPENDENT, threshold=0.5)
@@ -147,7 +152,7 @@ def learned_window(qtbot, tmp_path, settings: Settings | None = None, existing: 
 
 
 def calibrated_cell(window) -> str:
-    from cliptagger.core.learning import calibrated_threshold
+    from cliptagger.core.learning.heads import calibrated_threshold
 
     head = window.session.learned.heads["Personal"]
     threshold = calibrated_threshold(head, KEEPERS, "keepers")
@@ -208,7 +213,12 @@ def test_heads_stored_with_another_target_are_refitted_for_the_apps_on_load(qtbo
 
 
 def test_target_precision_setting_is_kept_in_range():
-    from cliptagger.settings import TARGET_PRECISION_RANGE, load_settings, save_settings, settings_path
+    from cliptagger.settings import (
+        TARGET_PRECISION_RANGE,
+        load_settings,
+        save_settings,
+        settings_path,
+    )
 
     assert Settings().target_precision == 0.9
     assert Settings(target_precision=2.0).target_precision == TARGET_PRECISION_RANGE[1]
@@ -230,11 +240,11 @@ def keyworded_untagged(qtbot, tmp_path):
     ``gates``: "encode" before its 2nd image batch, "read" at the 6th sidecar read."""
     import threading
 
-    from cliptagger.core import session as session_module
-    from cliptagger.core.synthetic import write_demo_folder
+    from cliptagger.core.media.synthetic import write_demo_folder
+    from cliptagger.core.session import facade as session_module
 
     pictures = write_demo_folder(tmp_path / "library", count=12, seed=31, size=96)
-    for index, (path, scene) in enumerate(pictures[:8]):
+    for index, (path, _scene) in enumerate(pictures[:8]):
         keywords = ["archive"] + (["night"] if index % 2 else ["day"])
         Path(f"{path}.xmp").write_text(XMP.format("".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)),
                                        encoding="utf-8")
@@ -268,9 +278,9 @@ def keyworded_untagged(qtbot, tmp_path):
 @pytest.mark.parametrize("stage", ["tagging", "reading"])
 def test_learn_from_keywords_shows_progress_and_cancel_stops_it_adding_nothing(qtbot, tmp_path, monkeypatch,
                                                                                 stage):
-    from cliptagger.core import session as session_module
-
     from PySide6.QtWidgets import QMessageBox
+
+    from cliptagger.core.session import facade as session_module
 
     window, gates, batches, reads, slow_read = keyworded_untagged(qtbot, tmp_path)
     monkeypatch.setattr(session_module, "existing_keywords", slow_read)

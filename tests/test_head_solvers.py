@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from cliptagger.core import learning  # noqa: E402
-from cliptagger.core.labels import Mode  # noqa: E402
-from cliptagger.core.learning import _fit_full_space, _fit_in_span, _Problem  # noqa: E402
+from cliptagger.core.learning import heads as learning  # noqa: E402
+from cliptagger.core.learning.heads import _fit_full_space, _fit_in_span, _Problem  # noqa: E402
+from cliptagger.core.tagging.labels import Mode  # noqa: E402
 
 
 def make_problem(seed: int, photos: int = 60, dim: int = 24, labels: int = 5, density: float = 0.5) -> tuple[_Problem, object]:
@@ -155,7 +155,7 @@ def test_labels_fitted_a_few_at_a_time_give_the_same_heads(monkeypatch):
 def span_batch(batch: int, k: int, dim: int, seed: int = 0):
     """Span problems as learning builds them: (batch, k) examples of CLIP-like embeddings
     with a bias column, some padding rows, balanced-ish targets."""
-    from cliptagger.core import span_newton
+    from cliptagger.core.learning import span_newton
 
     generator = torch.Generator().manual_seed(seed)
     common = torch.nn.functional.normalize(torch.randn(dim, generator=generator), dim=0)
@@ -178,7 +178,7 @@ def span_residual(problems, alpha):
 def test_the_batch_that_broke_the_lu_solve_on_two_threads_is_solved():
     """Issue 17: `learn` crashed on a (33, 200, 200) float32 batch with 2 threads inside
     oneMKL's batched LU. The Newton system is now solved by Cholesky of an SPD matrix."""
-    from cliptagger.core import span_newton
+    from cliptagger.core.learning import span_newton
 
     problems = span_batch(33, 200, 64)
     previous = torch.get_num_threads()
@@ -195,7 +195,7 @@ def test_the_batch_that_broke_the_lu_solve_on_two_threads_is_solved():
 
 def test_newton_steps_match_a_direct_solve():
     """The Woodbury/Cholesky step is the Newton step (D G + lambda I)^-1 (-r)."""
-    from cliptagger.core import span_newton
+    from cliptagger.core.learning import span_newton
 
     problems = span_batch(6, 30, 16, seed=3)
     generator = torch.Generator().manual_seed(1)
@@ -216,7 +216,7 @@ def test_newton_steps_match_a_direct_solve():
 
 
 def test_a_problem_that_cannot_be_solved_is_reported_not_raised():
-    from cliptagger.core import span_newton
+    from cliptagger.core.learning import span_newton
 
     problems = span_batch(4, 20, 8, seed=5)
     problems.gram[2, 0, 0] = float("nan")  # one poisoned problem
@@ -231,9 +231,9 @@ def test_a_label_whose_fit_fails_keeps_zero_shot_with_a_warning(monkeypatch, cap
     held-out probabilities), is named in one warning and in its stats; the others learn."""
     import logging
 
-    from cliptagger.core import span_newton
-    from cliptagger.core.labels import Label, LabelSet
-    from cliptagger.core.scoring import SetPrototypes
+    from cliptagger.core.learning import span_newton
+    from cliptagger.core.tagging.labels import Label, LabelSet
+    from cliptagger.core.tagging.scoring import SetPrototypes
 
     problem, w0 = make_problem(7, photos=60, labels=3, density=0.8)
     original = span_newton.newton_steps
@@ -262,7 +262,7 @@ def test_a_label_whose_fit_fails_keeps_zero_shot_with_a_warning(monkeypatch, cap
     dim = problem.x.shape[1]
     prototypes = SetPrototypes(label_set, text=torch.nn.functional.normalize(torch.randn(3, dim, generator=generator), dim=-1),
                                baseline=torch.nn.functional.normalize(torch.randn(dim, generator=generator), dim=0))
-    with caplog.at_level(logging.WARNING, logger="cliptagger.core.learning"):
+    with caplog.at_level(logging.WARNING, logger="cliptagger.core.learning.heads"):
         head = learning.train_set_head([], prototypes, 100.0)
     broken = [s for s in head.stats if s.failure]
     assert [s.failure for s in broken] == [learning.NUMERICAL_FAILURE]

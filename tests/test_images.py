@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cliptagger.core import images
 from cliptagger.core.errors import ImageDecodeError
-from cliptagger.core.scan import scan
+from cliptagger.core.media import images
+from cliptagger.core.media.scan import scan
 from tests import helpers
 
 

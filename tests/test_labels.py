@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.labels import (
+from cliptagger.core.tagging.labels import (
     Label,
     LabelSet,
     Mode,
@@ -16,7 +16,7 @@ from cliptagger.core.labels import (
     parse_label_sets,
     save_label_sets,
 )
-from cliptagger.core.templates import IMAGENET_TEMPLATES, PHOTO_TEMPLATES
+from cliptagger.core.tagging.templates import IMAGENET_TEMPLATES, PHOTO_TEMPLATES
 from tests.conftest import ROOT
 
 

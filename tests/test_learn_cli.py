@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from cliptagger import cli
-from cliptagger.core.synthetic import write_demo_folder
+from cliptagger.core.media.synthetic import write_demo_folder
 from tests.xmp_readers import require
 
 MODEL = ["--model", "demo", "--device", "cpu", "--precision", "fp32", "--quiet"]

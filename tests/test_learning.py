@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cliptagger.core.examples import ExampleStore
-from cliptagger.core.labels import Label, LabelSet, Mode
-from cliptagger.core.learning import heads_path, load_learned
-from cliptagger.core.review import Decision, TagKey
-from cliptagger.core.session import Session
-from cliptagger.core.synthetic import BACKGROUNDS, COLOURS, SHAPES, Scene, render
+from cliptagger.core.learning.examples import ExampleStore
+from cliptagger.core.learning.heads import heads_path, load_learned
+from cliptagger.core.media.synthetic import BACKGROUNDS, COLOURS, SHAPES, Scene, render
+from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.session.facade import Session
+from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 
 KEEPERS = LabelSet("Personal", (Label("keepers"),), mode=Mode.INDEPENDENT, threshold=0.5)
 KEY = TagKey("Personal", "keepers")
@@ -131,7 +131,7 @@ def test_examples_and_heads_survive_a_new_session_and_can_be_forgotten(demo_mode
 
     second = session_for(demo_model, test_keepers + test_others)  # a restart: heads from the data folder
     assert accuracy(second, test_keepers, test_others) >= 0.85
-    zero = Session([KEEPERS], __import__("cliptagger.core.session", fromlist=["EngineOptions"]).EngineOptions(
+    zero = Session([KEEPERS], __import__("cliptagger.core.session.facade", fromlist=["EngineOptions"]).EngineOptions(
         use_learned=False))
     zero.use_model(demo_model)
     list(zero.tag(test_keepers + test_others))
@@ -166,10 +166,18 @@ def test_a_corrupt_heads_file_is_reported_and_set_aside(demo_model, pictures):
 
 
 def test_learned_heads_travel_with_a_label_export(demo_model, pictures, tmp_path):
-    from cliptagger.core.labels import load_label_sets, load_learned_blocks, save_label_sets
-    from cliptagger.core.learning import LearnedModel, heads_for_export, import_heads
-
     import torch
+
+    from cliptagger.core.learning.heads import (
+        LearnedModel,
+        heads_for_export,
+        import_heads,
+    )
+    from cliptagger.core.tagging.labels import (
+        load_label_sets,
+        load_learned_blocks,
+        save_label_sets,
+    )
 
     (keepers, others), _ = pictures
     session = session_for(demo_model, keepers + others)
@@ -199,8 +207,13 @@ def test_learned_heads_travel_with_a_label_export(demo_model, pictures, tmp_path
 def test_a_labels_threshold_override_beats_calibrated_and_set_thresholds(demo_model, pictures, tmp_path):
     import torch
 
-    from cliptagger.core.labels import load_label_sets, save_label_sets
-    from cliptagger.core.learning import LabelStats, SetHead, calibrated_threshold, label_thresholds
+    from cliptagger.core.learning.heads import (
+        LabelStats,
+        SetHead,
+        calibrated_threshold,
+        label_thresholds,
+    )
+    from cliptagger.core.tagging.labels import load_label_sets, save_label_sets
 
     two = LabelSet("Pair", (Label("a"), Label("b", threshold=0.25)), mode=Mode.INDEPENDENT, threshold=0.5)
     head = SetHead("Pair", Mode.INDEPENDENT, ("a", "b"), torch.zeros(2, 4), torch.zeros(2),

@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cliptagger.core.engine import ImageResult, TaggingEngine
-from cliptagger.core.images import load_rgb
+from cliptagger.core.media.images import load_rgb
+from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
 from tests.photos import camera_sized_photos
 
 LARGE_THUMBNAIL_FULL_HD = 0x010002

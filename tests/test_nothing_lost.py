@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from cliptagger.core import fileio, journal, sidecars
-from cliptagger.core.sidecars import write_sidecars
-from cliptagger.core.xmp import keywords_in_sidecar, updated_sidecar
+from cliptagger.core.metadata import journal, sidecars
+from cliptagger.core.metadata.sidecars import write_sidecars
+from cliptagger.core.metadata.xmp import keywords_in_sidecar, updated_sidecar
+from cliptagger.core.storage import fileio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -331,7 +332,7 @@ def test_journal_paths_survive_non_utf8_names(tmp_path):
 KILLED_WRITER = r"""
 import sys
 from pathlib import Path
-from cliptagger.core.sidecars import write_sidecars
+from cliptagger.core.metadata.sidecars import write_sidecars
 folder = Path(sys.argv[1])
 photos = sorted(folder.glob("*.jpg"))
 print("ready", flush=True)

@@ -12,13 +12,13 @@ import torch
 from PIL import Image
 
 from cliptagger import cli
-from cliptagger.core import engine as engine_module
-from cliptagger.core.cache import EmbeddingCache
-from cliptagger.core.engine import ImageFailure, ImageResult, TaggingEngine
 from cliptagger.core.errors import ImageDecodeError, LabelSetError
-from cliptagger.core.images import load_rgb
-from cliptagger.core.labels import parse_label_sets
-from cliptagger.core.synthetic import Scene
+from cliptagger.core.media.images import load_rgb
+from cliptagger.core.media.synthetic import Scene
+from cliptagger.core.tagging import engine as engine_module
+from cliptagger.core.tagging.cache import EmbeddingCache
+from cliptagger.core.tagging.engine import ImageFailure, ImageResult, TaggingEngine
+from cliptagger.core.tagging.labels import parse_label_sets
 from tests import helpers
 
 

@@ -13,18 +13,22 @@ import pytest
 import torch
 from PIL import Image
 
-from cliptagger.core.engine import ImageResult, TaggingEngine
-from cliptagger.core.labels import Label, LabelSet, Mode
-from cliptagger.core.model import load_model
-from cliptagger.core.synthetic import Scene
-from cliptagger.core.weights import ModelRequest
+from cliptagger.core.media.synthetic import Scene
+from cliptagger.core.model.clip import load_model
+from cliptagger.core.model.weights import ModelRequest
+from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
+from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 from tests import helpers
 
 
 def open_clip_reference_preprocess(arch: str, tag: str, image_size: int):
     """The eval transform open_clip builds for (arch, tag), assembled the way its factory does."""
     import open_clip
-    from open_clip.transform import PreprocessCfg, image_transform_v2, merge_preprocess_dict
+    from open_clip.transform import (
+        PreprocessCfg,
+        image_transform_v2,
+        merge_preprocess_dict,
+    )
 
     cfg = merge_preprocess_dict(asdict(PreprocessCfg(size=image_size)), open_clip.get_pretrained_cfg(arch, tag))
     return image_transform_v2(PreprocessCfg(**cfg), is_train=False)
@@ -52,7 +56,7 @@ def photo_files(tmp_path_factory):
 
 
 def render_wide(path):
-    from cliptagger.core.synthetic import render
+    from cliptagger.core.media.synthetic import render
 
     render(Scene("triangle", "orange", "checkered"), size=320, seed=9).resize((480, 270)).save(path)
     return path

@@ -9,12 +9,12 @@ import json
 import pytest
 import torch
 
-from cliptagger.core import precision as precision_module
-from cliptagger.core.engine import ImageResult, TaggingEngine
 from cliptagger.core.errors import CliptaggerError
-from cliptagger.core.model import load_model
-from cliptagger.core.precision import PrecisionChoice, pick, requested_precision
-from cliptagger.core.weights import ModelRequest, request_for
+from cliptagger.core.model import precision as precision_module
+from cliptagger.core.model.clip import load_model
+from cliptagger.core.model.precision import PrecisionChoice, pick, requested_precision
+from cliptagger.core.model.weights import ModelRequest, request_for
+from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
 
 VIT = ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k")
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from cliptagger.core.labels import Label, LabelSet, Mode
-from cliptagger.core.scoring import build_prototypes, ensemble, probabilities, propose
+from cliptagger.core.tagging.labels import Label, LabelSet, Mode
+from cliptagger.core.tagging.scoring import (
+    build_prototypes,
+    ensemble,
+    probabilities,
+    propose,
+)
 
 
 class FakeTextEncoder:

@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cliptagger.core.search import SearchIndex, SearchQuery, combine, query_prompts, relevant
-from cliptagger.core.session import Session
-from cliptagger.core.synthetic import COLOURS, SHAPES, write_demo_folder
+from cliptagger.core.media.synthetic import COLOURS, SHAPES, write_demo_folder
+from cliptagger.core.session.facade import Session
+from cliptagger.core.tagging.search import (
+    SearchIndex,
+    SearchQuery,
+    combine,
+    query_prompts,
+    relevant,
+)
 
 
 def searched_session(demo_model, demo_label_sets) -> Session:
@@ -166,11 +172,12 @@ def test_cli_search_ranks_prints_json_and_filters(pictures, capsys):
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QTimer, Qt  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 from cliptagger.gui.image_list import SCORE_COLUMN  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
-from cliptagger.settings import Settings, demo_label_sets as app_label_sets  # noqa: E402
+from cliptagger.settings import Settings  # noqa: E402
+from cliptagger.settings import demo_label_sets as app_label_sets  # noqa: E402
 
 TIMEOUT_MS = 60_000
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from cliptagger.core.export import ExportFormat
-from cliptagger.core.labels import Label, LabelSet, Mode
-from cliptagger.core.review import Decision, TagKey
-from cliptagger.core.session import Session, SessionError
-from cliptagger.core.sidecars import sidecar_path
-from cliptagger.core.synthetic import write_demo_folder
-from cliptagger.core.xmp import keywords_in_sidecar
+from cliptagger.core.media.synthetic import write_demo_folder
+from cliptagger.core.metadata.export import ExportFormat
+from cliptagger.core.metadata.sidecars import sidecar_path
+from cliptagger.core.metadata.xmp import keywords_in_sidecar
+from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.session.facade import Session, SessionError
+from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 
 
 def tagged_session(demo_model, label_sets, folder: Path, count: int = 4, seed: int = 11) -> Session:
@@ -82,8 +82,8 @@ def test_write_unwritten_and_undo(demo_model, demo_label_sets, tmp_path):
 
 
 def test_same_model_keeps_results_and_decisions_another_drops_them(demo_model, demo_label_sets, tmp_path):
-    from cliptagger.core.model import load_model
-    from cliptagger.core.weights import request_for
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import request_for
 
     session = tagged_session(demo_model, demo_label_sets, tmp_path)
     session.accept_above_threshold()

@@ -8,8 +8,13 @@ import threading
 import pytest
 import torch
 
-from cliptagger.core.engine import ImageResult, TaggingEngine
-from cliptagger.core.threads import ThreadPlan, cpu_cores, plan_threads, thread_priorities_available
+from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
+from cliptagger.core.tagging.threads import (
+    ThreadPlan,
+    cpu_cores,
+    plan_threads,
+    thread_priorities_available,
+)
 
 
 def test_split_plan_gives_each_side_cores_in_proportion_to_its_cost():

@@ -7,10 +7,15 @@ import sys
 
 import pytest
 
-from cliptagger.core import paths
 from cliptagger.core.errors import WeightsUnavailableError
-from cliptagger.core.model import load_model, register_demo_config
-from cliptagger.core.weights import ModelRequest, demo_checkpoint, request_for, resolve_weights
+from cliptagger.core.model.clip import load_model, register_demo_config
+from cliptagger.core.model.weights import (
+    ModelRequest,
+    demo_checkpoint,
+    request_for,
+    resolve_weights,
+)
+from cliptagger.core.storage import paths
 
 
 def run_cli(*args: str, env_extra=None):
@@ -132,7 +137,7 @@ def test_cancel_stops_a_download_mid_way(monkeypatch):
 
     import open_clip.pretrained as pretrained
 
-    from cliptagger.core.weights import DownloadCancelled
+    from cliptagger.core.model.weights import DownloadCancelled
 
     server = _SlowServer()
     try:

@@ -11,16 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from cliptagger.core import fileio, journal
-from cliptagger.core.sidecars import (
+from cliptagger.core.metadata import journal
+from cliptagger.core.metadata.sidecars import (
     SidecarStyle,
     existing_keywords,
     existing_sidecars,
     sidecar_path,
     write_sidecars,
 )
+from cliptagger.core.storage import fileio
 from tests import helpers
-from tests.xmp_readers import exiftool_keywords, exiv2_arrays, foreign_properties, require
+from tests.xmp_readers import (
+    exiftool_keywords,
+    exiv2_arrays,
+    foreign_properties,
+    require,
+)
 
 DATA = Path(__file__).parent / "data" / "xmp"
 KEYWORDS = ["Animals|dog", "beach", "AC/DC", "Café, au lait", "Places|Nice|Old Town", "naïve|日本"]
@@ -263,7 +269,7 @@ def test_kill_during_write_never_leaves_partial_file(tmp_path):
     sidecar = tmp_path / "IMG_1.jpg.xmp"
     shutil.copyfile(DATA / "lightroom.xmp", sidecar)
     script = (
-        "import sys; from pathlib import Path; from cliptagger.core.sidecars import write_sidecars\n"
+        "import sys; from pathlib import Path; from cliptagger.core.metadata.sidecars import write_sidecars\n"
         f"p = Path({str(photo)!r}); i = 0\n"
         "while True:\n"
         "    write_sidecars({p: [f'k{i % 7}']}); i += 1\n"
@@ -272,7 +278,7 @@ def test_kill_during_write_never_leaves_partial_file(tmp_path):
     time.sleep(3)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    from cliptagger.core.xmp import keywords_in_sidecar
+    from cliptagger.core.metadata.xmp import keywords_in_sidecar
 
     keywords = keywords_in_sidecar(sidecar.read_bytes())  # parses: complete, not partial
     assert "tram" in keywords

@@ -13,8 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cliptagger.core.export import exiftool_csv_text, pick_list_separator, write_exiftool_csv
-from cliptagger.core.sidecars import write_sidecars
+from cliptagger.core.metadata.export import (
+    exiftool_csv_text,
+    pick_list_separator,
+    write_exiftool_csv,
+)
+from cliptagger.core.metadata.sidecars import write_sidecars
 from tests import helpers
 from tests.xmp_readers import (
     exiftool_json,
@@ -261,13 +265,13 @@ def test_carriage_returns_in_values_we_do_not_own_survive(tmp_path):
 
 
 def test_without_our_keywords_keeps_everything_of_the_user(tmp_path):
-    from cliptagger.core.xmp import without_our_keywords
+    from cliptagger.core.metadata.xmp import without_our_keywords
 
     sidecar = tmp_path / "a.xmp"
     original = packet(f'  <rdf:Description rdf:about="" {NAMESPACES} xmp:Rating="2">'
                       + bag("dc:subject", ["square", "Lisbon"]) + bag("lr:hierarchicalSubject", ["Places|Lisbon"])
                       + "</rdf:Description>")
-    from cliptagger.core.xmp import updated_sidecar
+    from cliptagger.core.metadata.xmp import updated_sidecar
 
     ours, _ = updated_sidecar(original, ["Shapes|square", "beach"])
     sidecar.write_bytes(without_our_keywords(ours))

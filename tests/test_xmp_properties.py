@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 
-from cliptagger.core.xmp import DIGIKAM_TAGS, fold, updated_sidecar
+from cliptagger.core.metadata.xmp import DIGIKAM_TAGS, fold, updated_sidecar
 from tests.xmp_readers import ExiftoolBatch, exiv2_many, split_exiftool, split_exiv2
 
 EXAMPLES = int(os.environ.get("CLIPTAGGER_HYPOTHESIS_EXAMPLES", "300"))

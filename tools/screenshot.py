@@ -33,7 +33,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from cliptagger.core.synthetic import write_demo_folder
+    from cliptagger.core.media.synthetic import write_demo_folder
     from cliptagger.gui.main_window import MainWindow
     from cliptagger.settings import Settings, demo_label_sets
 

@@ -3,7 +3,7 @@
 
 A tiny open_clip architecture (``resources/models/cliptagger-demo.json``) learns CLIP's
 contrastive objective on procedurally generated captioned pictures (coloured shapes on
-backgrounds, ``cliptagger.core.synthetic``). It then has to pass a zero-shot test on
+backgrounds, ``cliptagger.core.media.synthetic``). It then has to pass a zero-shot test on
 freshly generated, held-out pictures through cliptagger's own scoring, with the demo
 label sets in ``resources/labels/demo.json``. The weights are saved as fp16 safetensors.
 
@@ -27,10 +27,10 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cliptagger.core import synthetic  # noqa: E402
-from cliptagger.core.catalog import DEMO_ARCH  # noqa: E402
-from cliptagger.core.labels import load_label_sets  # noqa: E402
-from cliptagger.core.templates import PHOTO_TEMPLATES  # noqa: E402
+from cliptagger.core.media import synthetic  # noqa: E402
+from cliptagger.core.model.catalog import DEMO_ARCH  # noqa: E402
+from cliptagger.core.tagging.labels import load_label_sets  # noqa: E402
+from cliptagger.core.tagging.templates import PHOTO_TEMPLATES  # noqa: E402
 
 COLOUR_TEMPLATES = ("a photo of a {} shape.", "a {} shape.", "something {}.")
 BACKGROUND_TEMPLATES = ("a photo of a shape on a {} background.", "a shape on a {} background.")
@@ -103,7 +103,7 @@ def main() -> int:
     import open_clip
     from safetensors.torch import save_file
 
-    from cliptagger.core.model import register_demo_config
+    from cliptagger.core.model.clip import register_demo_config
 
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -169,9 +169,9 @@ def evaluate(checkpoint: Path, count: int = 400) -> int:
     """Zero-shot accuracy on held-out pictures through cliptagger's engine; 0 when >= 90%."""
     import tempfile
 
-    from cliptagger.core.engine import ImageResult, TaggingEngine
-    from cliptagger.core.model import load_model
-    from cliptagger.core.weights import ModelRequest
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import ModelRequest
+    from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
 
     label_sets = load_label_sets(ROOT / "resources/labels/demo.json")
     model = load_model(ModelRequest(arch=DEMO_ARCH, checkpoint=checkpoint), device="cpu")

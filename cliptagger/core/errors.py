@@ -1,4 +1,8 @@
-"""Exceptions that carry a message meant for the user, not a traceback."""
+"""Exceptions that carry a message meant for the user, not a traceback.
+
+One tree: every error a front end should show the user is a ``CliptaggerError``, so the
+CLI and the GUI each catch it in one place (plus ``OSError`` for the file system).
+"""
 
 from __future__ import annotations
 
@@ -50,6 +54,14 @@ class ModelLoadError(CliptaggerError):
 
 class LabelSetError(CliptaggerError):
     """A label set file is malformed or inconsistent."""
+
+
+class SessionError(CliptaggerError):
+    """A verb that cannot run in the session's current state (e.g. no model yet)."""
+
+
+class SearchError(CliptaggerError):
+    """A query that cannot be answered (nothing to search for, an example with no embedding)."""
 
 
 class ImageDecodeError(CliptaggerError):

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QStyle
 
-from cliptagger.core.sidecars import SidecarStyle
+from cliptagger.core.metadata.sidecars import SidecarStyle
 
 if TYPE_CHECKING:
     from cliptagger.gui.main_window import MainWindow

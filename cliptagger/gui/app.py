@@ -26,7 +26,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from cliptagger.core import paths
+    from cliptagger.core.storage import paths
     from cliptagger.gui.main_window import MainWindow
     from cliptagger.settings import load_settings, load_user_label_sets
 

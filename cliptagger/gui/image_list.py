@@ -13,14 +13,21 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QPixmap
 
-from cliptagger.core.review import Decision, TagKey
+from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.gui.results_panel import percent_text
 
 if TYPE_CHECKING:
-    from cliptagger.core.session import Session
+    from cliptagger.core.session.facade import Session
 
 
 class Status(str, Enum):

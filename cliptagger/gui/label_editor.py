@@ -36,7 +36,14 @@ from PySide6.QtWidgets import (
 )
 
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.labels import (
+from cliptagger.core.learning.heads import (
+    LearnedModel,
+    calibrated_threshold,
+    heads_for_export,
+    import_heads,
+    save_learned,
+)
+from cliptagger.core.tagging.labels import (
     HIERARCHY_SEPARATOR,
     Label,
     LabelSet,
@@ -45,8 +52,7 @@ from cliptagger.core.labels import (
     load_learned_blocks,
     save_label_sets,
 )
-from cliptagger.core.learning import LearnedModel, calibrated_threshold, heads_for_export, import_heads, save_learned
-from cliptagger.core.templates import TEMPLATE_SETS
+from cliptagger.core.tagging.templates import TEMPLATE_SETS
 from cliptagger.settings import DEFAULT_TARGET_PRECISION, TARGET_PRECISION_RANGE
 
 CUSTOM = "custom"

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from cliptagger.progress import format_duration
 
 if TYPE_CHECKING:
-    from cliptagger.core.session import KeywordLearning, Session
+    from cliptagger.core.session.facade import KeywordLearning, Session
     from cliptagger.gui.main_window import MainWindow
 
 

@@ -15,30 +15,35 @@ from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMessageBox, QSplitter
 
-from cliptagger.core.labels import LabelSet
-from cliptagger.core.review import Decision, TagKey
-from cliptagger.core.scan import SUPPORTED_EXTENSIONS
-from cliptagger.core.session import EngineOptions, Session
+from cliptagger.core.media.scan import SUPPORTED_EXTENSIONS
+from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.session.facade import EngineOptions, Session
+from cliptagger.core.tagging.labels import LabelSet
 from cliptagger.gui import dialogs
 from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
 from cliptagger.gui.image_list import ImageListModel, ImageSortModel
-from cliptagger.gui.photo_table import build_photo_table
 from cliptagger.gui.label_editor import LabelSetEditor
 from cliptagger.gui.learning_controller import LearningController
 from cliptagger.gui.model_controller import ModelController
+from cliptagger.gui.photo_table import build_photo_table
 from cliptagger.gui.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.scanner import FolderScanner
 from cliptagger.gui.search_bar import SearchController
-from cliptagger.gui.thumbnails import ThumbnailLoader
-from cliptagger.gui.worker import WorkerClient
 from cliptagger.gui.sidecar_controller import SidecarController
 from cliptagger.gui.status_bar import StatusWidgets
-from cliptagger.settings import Settings, label_family, save_settings, save_user_label_sets
+from cliptagger.gui.thumbnails import ThumbnailLoader
+from cliptagger.gui.worker import WorkerClient
+from cliptagger.settings import (
+    Settings,
+    label_family,
+    save_settings,
+    save_user_label_sets,
+)
 
 THUMB_SIZE = 64
 
 if TYPE_CHECKING:
-    from cliptagger.core.engine import Progress
+    from cliptagger.core.tagging.engine import Progress
 
 
 class MainWindow(QMainWindow):

@@ -10,15 +10,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QDialog, QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QMessageBox,
+    QProgressDialog,
+    QWidget,
+)
 
-from cliptagger.core.catalog import CATALOG, DEMO_KEY
 from cliptagger.core.errors import WeightsUnavailableError
+from cliptagger.core.model.catalog import CATALOG, DEMO_KEY
 from cliptagger.gui.model_dialog import WEIGHTS_FILTER, WeightsDialog
 
 if TYPE_CHECKING:
-    from cliptagger.core.session import Session
-    from cliptagger.core.weights import ModelRequest
+    from cliptagger.core.model.weights import ModelRequest
+    from cliptagger.core.session.facade import Session
     from cliptagger.gui.worker import WorkerClient
     from cliptagger.settings import Settings
 
@@ -69,7 +76,7 @@ class ModelController(QObject):
 
     def request(self) -> "ModelRequest":
         """The selected architecture, with the user's weights file when one was chosen."""
-        from cliptagger.core.weights import request_for
+        from cliptagger.core.model.weights import request_for
 
         return request_for(self.model_key, checkpoint=self.settings.checkpoint or None)
 

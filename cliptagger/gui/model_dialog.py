@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
 

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cliptagger.core.review import Decision, TagKey
+from cliptagger.core.session.decisions import Decision, TagKey
 
 if TYPE_CHECKING:
-    from cliptagger.core.session import ReviewRow, Session
+    from cliptagger.core.session.facade import ReviewRow, Session
 
 PREVIEW_SIZE = 280
 ACCENT = QColor("#1f6fd1")

@@ -17,7 +17,7 @@ class _ScanJob(QRunnable):
         self.inputs, self.signals = inputs, signals
 
     def run(self) -> None:
-        from cliptagger.core.scan import scan
+        from cliptagger.core.media.scan import scan
 
         result = scan(self.inputs)
         self.signals.done.emit(result.images, result.problems)

@@ -18,15 +18,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QMenu, QTableView, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLineEdit,
+    QMenu,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from cliptagger.core.search import SearchQuery, relevant
+from cliptagger.core.tagging.search import SearchQuery, relevant
 from cliptagger.gui.image_list import SCORE_COLUMN
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
 
-    from cliptagger.core.session import Session
+    from cliptagger.core.session.facade import Session
     from cliptagger.gui.image_list import ImageListModel, ImageSortModel
 
 #: Wait this long after the last keystroke before searching (ms).
@@ -57,8 +65,8 @@ class SearchWorker(QObject):
     @Slot(int, object)
     def search(self, generation: int, query: SearchQuery) -> None:
         from cliptagger.core.errors import CliptaggerError
-        from cliptagger.core.search import SearchError
-        from cliptagger.core.session import SessionError
+        from cliptagger.core.session.facade import SessionError
+        from cliptagger.core.tagging.search import SearchError
 
         with self._lock:
             if generation < self.latest:

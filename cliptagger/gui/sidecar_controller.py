@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Callable, Optional
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from cliptagger.core.export import ExportFormat
-from cliptagger.core.session import Session
-from cliptagger.core.sidecars import SidecarStyle
+from cliptagger.core.metadata.export import ExportFormat
+from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.session.facade import Session
 from cliptagger.gui import dialogs
 
 if TYPE_CHECKING:
-    from cliptagger.core.journal import UndoReport
-    from cliptagger.core.session import ExportReport
-    from cliptagger.core.sidecars import WriteReport
+    from cliptagger.core.metadata.journal import UndoReport
+    from cliptagger.core.metadata.sidecars import WriteReport
+    from cliptagger.core.session.facade import ExportReport
     from cliptagger.gui.image_list import ImageListModel
     from cliptagger.gui.worker import WorkerClient
     from cliptagger.settings import Settings

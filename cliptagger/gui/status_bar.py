@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 from cliptagger.progress import format_duration
 
 if TYPE_CHECKING:
-    from cliptagger.core.engine import Progress
+    from cliptagger.core.tagging.engine import Progress
     from cliptagger.gui.image_list import Counts
 
 

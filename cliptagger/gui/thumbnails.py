@@ -10,7 +10,7 @@ from typing import Optional
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from cliptagger.core import paths
+from cliptagger.core.storage import paths
 
 
 def _cache_file(path: Path, size: int) -> Optional[Path]:
@@ -25,8 +25,8 @@ def _cache_file(path: Path, size: int) -> Optional[Path]:
 def render_thumbnail(path: Path, size: int) -> Optional[QImage]:
     """Decode (draft mode for JPEGs), orient and shrink; cached on disk by content stamp."""
     from cliptagger.core.errors import ImageDecodeError
-    from cliptagger.core.fileio import atomic_write_bytes
-    from cliptagger.core.images import load_rgb
+    from cliptagger.core.media.images import load_rgb
+    from cliptagger.core.storage.fileio import atomic_write_bytes
 
     cached = _cache_file(path, size)
     if cached is not None and cached.exists():
@@ -63,7 +63,7 @@ class _Job(QRunnable):
         self.path, self.size, self.signals = path, size, signals
 
     def run(self) -> None:
-        from cliptagger.core.threads import lower_current_thread_priority
+        from cliptagger.core.tagging.threads import lower_current_thread_priority
 
         lower_current_thread_priority()
         image = render_thumbnail(self.path, self.size)

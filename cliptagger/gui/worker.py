@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
-from cliptagger.core.export import ExportFormat
-from cliptagger.core.sidecars import SidecarStyle
+from cliptagger.core.metadata.export import ExportFormat
+from cliptagger.core.metadata.sidecars import SidecarStyle
 
 if TYPE_CHECKING:
-    from cliptagger.core.labels import LabelSet
-    from cliptagger.core.session import Session
-    from cliptagger.core.weights import ModelRequest
+    from cliptagger.core.model.weights import ModelRequest
+    from cliptagger.core.session.facade import Session
+    from cliptagger.core.tagging.labels import LabelSet
 
 
 class TaggingWorker(QObject):
@@ -53,9 +53,13 @@ class TaggingWorker(QObject):
 
     @Slot(object, str, str, bool)
     def load_model(self, request: "ModelRequest", device: str, precision: str, allow_download: bool) -> None:
-        from cliptagger.core.errors import CliptaggerError, WeightsProblem, WeightsUnavailableError
-        from cliptagger.core.model import load_model
-        from cliptagger.core.threads import lower_current_thread_priority
+        from cliptagger.core.errors import (
+            CliptaggerError,
+            WeightsProblem,
+            WeightsUnavailableError,
+        )
+        from cliptagger.core.model.clip import load_model
+        from cliptagger.core.tagging.threads import lower_current_thread_priority
 
         # Before torch creates its OpenMP team from this thread, so the team inherits it.
         lower_current_thread_priority()
@@ -79,13 +83,13 @@ class TaggingWorker(QObject):
             traceback.print_exc()
             self.model_failed.emit(f"Unexpected error while loading the model: {err!r}")
             return
-        from cliptagger.core.device import available_devices
+        from cliptagger.core.model.device import available_devices
 
         self.model_ready.emit(model.model_id, model.device, model.precision_info, kept, available_devices())
 
     @Slot(object)
     def run(self, paths: list) -> None:
-        from cliptagger.core.engine import ImageFailure
+        from cliptagger.core.tagging.engine import ImageFailure
 
         self._cancel.clear()
         try:
@@ -127,7 +131,7 @@ class WriterWorker(QObject):
 
     def _guarded(self, what: str, action: Callable[[], object], done: SignalInstance) -> None:
         from cliptagger.core.errors import CliptaggerError
-        from cliptagger.core.session import SessionError
+        from cliptagger.core.session.facade import SessionError
 
         try:
             done.emit(action())

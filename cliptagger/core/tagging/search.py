@@ -22,16 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Optional, Sequence
 
-from cliptagger.core.scoring import TextEncoder, ensemble
-from cliptagger.core.templates import resolve_templates
+from cliptagger.core.errors import SearchError
+from cliptagger.core.tagging.scoring import TextEncoder, ensemble
+from cliptagger.core.tagging.templates import resolve_templates
 
 #: Query phrases are filled into these templates ("red kite" -> "a photo of a red kite.").
 DEFAULT_QUERY_TEMPLATES = "photo"
 _ARTICLE = re.compile(r"^(a|an|the)\s+", re.IGNORECASE)
-
-
-class SearchError(Exception):
-    """A query that cannot be answered (nothing to search for, an example with no embedding)."""
 
 
 @dataclass(frozen=True)

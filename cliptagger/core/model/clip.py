@@ -12,18 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from cliptagger.core import paths
-from cliptagger.core.catalog import DEMO_ARCH
-from cliptagger.core.device import choose_device
 from cliptagger.core.errors import ModelLoadError, WeightsUnavailableError
-from cliptagger.core.precision import PrecisionChoice, cast_model, casts_weights, choose_precision, compute_context
-from cliptagger.core.weights import (
+from cliptagger.core.model.catalog import DEMO_ARCH
+from cliptagger.core.model.device import choose_device
+from cliptagger.core.model.precision import (
+    PrecisionChoice,
+    cast_model,
+    casts_weights,
+    choose_precision,
+    compute_context,
+)
+from cliptagger.core.model.weights import (
     DownloadProgress,
     ModelRequest,
     file_fingerprint,
     pretrained_config,
     resolve_weights,
 )
+from cliptagger.core.storage import paths
 
 _config_lock = threading.Lock()
 _demo_registered = False
@@ -73,7 +79,7 @@ class ClipModel:
         """The dtype image batches are fed in: the weights' dtype where they were cast."""
         import torch
 
-        from cliptagger.core.precision import torch_dtype
+        from cliptagger.core.model.precision import torch_dtype
 
         return torch_dtype(self.precision) if casts_weights(self.device, self.precision) else torch.float32
 

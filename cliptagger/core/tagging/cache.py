@@ -27,8 +27,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from cliptagger.core import paths
-from cliptagger.core.sqlite_files import connect_checked, in_chunks, set_aside
+from cliptagger.core.storage import paths
+from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, set_aside
 
 SCHEMA_VERSION = 2
 log = logging.getLogger(__name__)

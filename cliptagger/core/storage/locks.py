@@ -2,7 +2,7 @@
 
 A sidecar is read, merged and replaced under a lock named after its real path, so two
 cliptagger processes never interleave on one file. The lock files live in cliptagger's
-own data folder (``<data dir>/locks``, see ``cliptagger.core.paths``), never next to the
+own data folder (``<data dir>/locks``, see ``cliptagger.core.storage.paths``), never next to the
 photos: 256 files, a sidecar maps to one by a hash of its resolved path (two sidecars
 sharing a lock only wait a few milliseconds for each other).
 
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
-from cliptagger.core import paths
+from cliptagger.core.storage import paths
 
 LOCK_BUCKETS = 256
 DEFAULT_TIMEOUT_S = 30.0

@@ -1,6 +1,6 @@
 """Learned heads: labels that start at zero-shot and move with the user's decisions.
 
-The zero-shot scorer (``cliptagger.core.scoring``) is already a linear classifier over the
+The zero-shot scorer (``cliptagger.core.tagging.scoring``) is already a linear classifier over the
 normalized image embedding x, with weights made of text prototypes and the model's logit
 scale s::
 
@@ -45,11 +45,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from cliptagger.core import paths
-from cliptagger.core.examples import Example
-from cliptagger.core.fileio import atomic_write_text
-from cliptagger.core.labels import LabelSet, Mode, label_set_from_dict, label_set_to_dict
-from cliptagger.core.scoring import Proposal, SetPrototypes, probabilities
+from cliptagger.core.learning.examples import Example
+from cliptagger.core.storage import paths
+from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.tagging.labels import (
+    LabelSet,
+    Mode,
+    label_set_from_dict,
+    label_set_to_dict,
+)
+from cliptagger.core.tagging.scoring import Proposal, SetPrototypes, probabilities
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +456,7 @@ def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_mask
     """One batch of ``_fit_in_span``; ``held`` (a copy of these columns) is filled in and returned."""
     import torch
 
-    from cliptagger.core import span_newton
+    from cliptagger.core.learning import span_newton
 
     n, dim = problem.x.shape
     design = torch.cat([problem.x.double(), torch.ones(n, 1, dtype=torch.float64)], dim=1)

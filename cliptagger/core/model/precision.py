@@ -31,6 +31,7 @@ from typing import Any, ContextManager, Iterator
 
 from cliptagger.core.errors import CliptaggerError
 
+
 class Precision(str, Enum):
     """What the encoders compute in; ``AUTO`` is resolved at load (a probe on CPUs)."""
 
@@ -272,7 +273,7 @@ def probe_key(device: str, model_id: str) -> str:
 
 
 def _probe_path() -> Path:
-    from cliptagger.core import paths
+    from cliptagger.core.storage import paths
 
     return paths.cache_dir() / PROBE_FILE
 
@@ -286,7 +287,7 @@ def _read_probes() -> dict[str, dict]:
 
 
 def _store_probe(key: str, choice: PrecisionChoice, model_id: str) -> None:
-    from cliptagger.core.fileio import atomic_write_text
+    from cliptagger.core.storage.fileio import atomic_write_text
 
     probes = _read_probes()
     probes[key] = {"precision": choice.precision, "rates": {k: round(v, 2) for k, v in choice.rates.items()},

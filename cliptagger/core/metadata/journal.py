@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from cliptagger.core import paths
-from cliptagger.core.fileio import (
+from cliptagger.core.storage import paths
+from cliptagger.core.storage.fileio import (
     FileChanged,
     Snapshot,
     _fsync_folder,
@@ -263,7 +263,7 @@ def undo_last_batch(force: bool = False) -> UndoReport:
 
 def _undo_entry(entry: JournalEntry, force: bool, report: UndoReport) -> bool:
     """Undo one write; False when the entry stays for a later ``undo --force``."""
-    from cliptagger.core.locks import LockTimeout, sidecar_lock
+    from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
 
     try:
         with sidecar_lock(entry.path):
@@ -331,8 +331,8 @@ class _MergeRefused(Exception):
 
 def _owned_keywords(data: Optional[bytes], source: str) -> list[str]:
     """The keywords a sidecar records as cliptagger's own."""
-    from cliptagger.core.xmp import read_keywords, union_keywords
-    from cliptagger.core.xmp_document import parse_xmp
+    from cliptagger.core.metadata.xmp import read_keywords, union_keywords
+    from cliptagger.core.metadata.xmp_document import parse_xmp
 
     if data is None:
         return []
@@ -347,8 +347,8 @@ def _without_our_keywords(entry: JournalEntry, current: bytes) -> Optional[bytes
     The user's later edits (their keywords, captions, ratings, ...) stay: only keywords
     cliptagger's own record lists are touched. None: nothing to change.
     """
-    from cliptagger.core.xmp import fold, updated_sidecar
-    from cliptagger.core.xmp_document import XmpError
+    from cliptagger.core.metadata.xmp import fold, updated_sidecar
+    from cliptagger.core.metadata.xmp_document import XmpError
 
     source = str(entry.path)
     try:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from cliptagger import __version__
-from cliptagger.core.xmp_document import (
+from cliptagger.core.metadata.xmp_document import (
     RDF_NS,
     XmpDocument,
     XmpError,

@@ -26,11 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequence
 
-from cliptagger.core.engine import ImageFailure, ImageResult, Outcome, Progress, TaggingEngine
-from cliptagger.core.export import ExportFormat, write_exiftool_csv, write_scores_csv
-from cliptagger.core.labels import Label, LabelSet
-from cliptagger.core.review import Decision, ReviewState, TagKey
-from cliptagger.core.sidecars import (
+from cliptagger.core.errors import SessionError
+from cliptagger.core.metadata.export import (
+    ExportFormat,
+    write_exiftool_csv,
+    write_scores_csv,
+)
+from cliptagger.core.metadata.sidecars import (
     FolderListing,
     SidecarStyle,
     WriteReport,
@@ -39,22 +41,27 @@ from cliptagger.core.sidecars import (
     sidecar_path,
     write_sidecars,
 )
+from cliptagger.core.session.decisions import Decision, ReviewState, TagKey
+from cliptagger.core.tagging.engine import (
+    ImageFailure,
+    ImageResult,
+    Outcome,
+    Progress,
+    TaggingEngine,
+)
+from cliptagger.core.tagging.labels import Label, LabelSet
 
 if TYPE_CHECKING:
-    from cliptagger.core.cache import EmbeddingCache
-    from cliptagger.core.examples import ExampleStore
-    from cliptagger.core.journal import UndoReport
-    from cliptagger.core.engine import PromptEmbeddingCache
-    from cliptagger.core.learning import LabelStats, LearnedModel, SetHead
-    from cliptagger.core.model import ClipModel
-    from cliptagger.core.search import Hit, SearchIndex, SearchQuery
+    from cliptagger.core.learning.examples import ExampleStore
+    from cliptagger.core.learning.heads import LabelStats, LearnedModel, SetHead
+    from cliptagger.core.metadata.journal import UndoReport
+    from cliptagger.core.model.clip import ClipModel
+    from cliptagger.core.tagging.cache import EmbeddingCache
+    from cliptagger.core.tagging.engine import PromptEmbeddingCache
+    from cliptagger.core.tagging.search import Hit, SearchIndex, SearchQuery
 
 #: The label set ``learn_from_keywords`` makes from the keywords already in the library.
 MY_KEYWORDS = "My keywords"
-
-
-class SessionError(Exception):
-    """A verb that cannot run in the session's current state (e.g. no model yet)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,7 @@ class Session:
     def cache(self) -> "Optional[EmbeddingCache]":
         """The embedding cache, opened on first use (off the UI thread)."""
         if self._cache is None and self.options.use_cache:
-            from cliptagger.core.cache import EmbeddingCache
+            from cliptagger.core.tagging.cache import EmbeddingCache
 
             self._cache = EmbeddingCache(self.options.cache_path)
         return self._cache
@@ -207,7 +214,7 @@ class Session:
         return sets
 
     def _load_learned(self) -> None:
-        from cliptagger.core.learning import LearnedModel, load_learned
+        from cliptagger.core.learning.heads import LearnedModel, load_learned
 
         model_id, engine = self.model_id, self.engine
         if model_id is None or engine is None:
@@ -356,7 +363,7 @@ class Session:
 
     def _thresholds(self, label_set: LabelSet) -> list[float]:
         """Per label: the user's override, else the calibrated threshold learning fitted, else the set's."""
-        from cliptagger.core.learning import label_thresholds
+        from cliptagger.core.learning.heads import label_thresholds
 
         learned = self.learned
         if learned is None or not self.options.use_learned:
@@ -392,7 +399,7 @@ class Session:
 
     def examples(self) -> "ExampleStore":
         """The examples store (the data folder), opened on first use."""
-        from cliptagger.core.examples import ExampleStore
+        from cliptagger.core.learning.examples import ExampleStore
 
         with self._lock:
             if self._examples is None:
@@ -418,7 +425,11 @@ class Session:
         """Train every label set's head from the recorded examples of the current model, store
         the heads (per model id) and re-score every tagged photo from its embedding.
         ``changed_only``: retrain only the sets decided on since (the app, after a tick)."""
-        from cliptagger.core.learning import LearnedModel, save_learned, train_heads
+        from cliptagger.core.learning.heads import (
+            LearnedModel,
+            save_learned,
+            train_heads,
+        )
 
         model, engine = self.model, self.engine
         if model is None or engine is None:
@@ -461,7 +472,7 @@ class Session:
 
     def zero_shot_probability(self, path: Path, key: TagKey) -> Optional[float]:
         """The label's zero-shot probability for the photo (to show next to the learned one)."""
-        from cliptagger.core.scoring import probabilities
+        from cliptagger.core.tagging.scoring import probabilities
 
         result, engine = self.result(path), self.engine
         if result is None or engine is None or self.model is None:
@@ -499,8 +510,8 @@ class Session:
         """
         from collections import Counter
 
-        from cliptagger.core.examples import SOURCE_LIBRARY
-        from cliptagger.core.labels import HIERARCHY_SEPARATOR, Label, Mode
+        from cliptagger.core.learning.examples import SOURCE_LIBRARY
+        from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR, Label, Mode
 
         model_id = self.model_id
         if model_id is None or self.engine is None:
@@ -545,7 +556,7 @@ class Session:
             for label, key in zip(labels, chosen):
                 items.append((path, embedding, MY_KEYWORDS, label.keyword, key in has))
         store.record(items, model_id, source=SOURCE_LIBRARY)
-        from cliptagger.core.learning import LearnedModel
+        from cliptagger.core.learning.heads import LearnedModel
 
         learned = self.learned or LearnedModel(model_id)
         learned.label_sets = [s for s in learned.label_sets if s.name != MY_KEYWORDS] + [my_set]
@@ -601,7 +612,7 @@ class Session:
 
     def undo(self, force: bool = False) -> "UndoReport":
         """Take back the last batch of sidecar writes; the photos it touched count as unwritten."""
-        from cliptagger.core.journal import undo_last_batch
+        from cliptagger.core.metadata.journal import undo_last_batch
 
         report = undo_last_batch(force=force)
         touched = {Path(p) for p in [*report.restored, *report.removed, *report.merged]}
@@ -617,7 +628,7 @@ class Session:
 
     @staticmethod
     def can_undo() -> bool:
-        from cliptagger.core.journal import list_batches
+        from cliptagger.core.metadata.journal import list_batches
 
         return bool(list_batches())
 
@@ -691,7 +702,7 @@ class Session:
         (``core.search.SearchIndex``), so a later search costs one text encoding and one
         matrix product. ``like`` photos outside ``paths`` are encoded but not ranked.
         """
-        from cliptagger.core.search import SearchError, query_vector
+        from cliptagger.core.tagging.search import SearchError, query_vector
 
         engine = self.engine
         if engine is None:
@@ -732,8 +743,8 @@ class Session:
 
     def _search_state(self, engine: TaggingEngine) -> "_SearchState":
         """The search index and query-text cache of the current model (a new model: new ones)."""
-        from cliptagger.core.engine import PromptEmbeddingCache
-        from cliptagger.core.search import SearchIndex
+        from cliptagger.core.tagging.engine import PromptEmbeddingCache
+        from cliptagger.core.tagging.search import SearchIndex
 
         with self._lock:
             state = self._search

@@ -8,17 +8,17 @@ watching that folder grow, which works whichever transport open_clip picks.
 from __future__ import annotations
 
 import hashlib
-import socket
-import urllib.parse
 import os
+import socket
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from cliptagger.core import paths
-from cliptagger.core.catalog import DEMO_ARCH, find_entry
 from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
+from cliptagger.core.model.catalog import DEMO_ARCH, find_entry
+from cliptagger.core.storage import paths
 
 #: progress(bytes_done, bytes_total_or_None)
 DownloadProgress = Callable[[int, Optional[int]], None]

@@ -22,12 +22,22 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
-from cliptagger.core.fileio import FileChanged, remove_stale_temp_files, replace_if_unchanged, snapshot
-from cliptagger.core.journal import WriteBatch
-from cliptagger.core.locks import LockTimeout, sidecar_lock
-from cliptagger.core.scan import is_supported
-from cliptagger.core.xmp import MergeOutcome, keywords_in_sidecar, union_keywords, updated_sidecar
-from cliptagger.core.xmp_document import XmpError
+from cliptagger.core.media.scan import is_supported
+from cliptagger.core.metadata.journal import WriteBatch
+from cliptagger.core.metadata.xmp import (
+    MergeOutcome,
+    keywords_in_sidecar,
+    union_keywords,
+    updated_sidecar,
+)
+from cliptagger.core.metadata.xmp_document import XmpError
+from cliptagger.core.storage.fileio import (
+    FileChanged,
+    remove_stale_temp_files,
+    replace_if_unchanged,
+    snapshot,
+)
+from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
 
 SIDECAR_SUFFIX = ".xmp"
 

@@ -49,8 +49,8 @@ def scan(inputs: Iterable[str | os.PathLike]) -> ScanResult:
     for raw in inputs:
         path = Path(raw).expanduser()
         if path.is_dir():
-            def on_error(err: OSError) -> None:
-                result.problems.append((Path(err.filename or path), f"cannot list folder: {err.strerror}"))
+            def on_error(err: OSError, folder: Path = path) -> None:
+                result.problems.append((Path(err.filename or folder), f"cannot list folder: {err.strerror}"))
 
             for root, dirs, files in os.walk(path, onerror=on_error):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))

@@ -34,15 +34,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.fileio import atomic_write_text
-from cliptagger.core.templates import TEMPLATE_SETS, resolve_templates
+from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.tagging.templates import TEMPLATE_SETS, resolve_templates
 
 FORMAT_NAME = "cliptagger-labels"
 FORMAT_VERSION = 1
 HIERARCHY_SEPARATOR = "|"
 
 #: Sentences that describe "a photo" with no particular content. Independent label sets
-#: compare each label against this neutral caption (see ``cliptagger.core.scoring``).
+#: compare each label against this neutral caption (see ``cliptagger.core.tagging.scoring``).
 DEFAULT_BASELINE_PROMPTS: tuple[str, ...] = ("a photo.", "a picture.", "an image.")
 
 
@@ -306,7 +306,7 @@ def load_label_sets(path: str | Path) -> list[LabelSet]:
 def dump_label_sets(label_sets: Iterable[LabelSet],
                     learned: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:
     """The label file. ``learned``: per set name, ``{model id: learned head}`` blocks (see
-    ``cliptagger.core.learning.heads_for_export``), written as the set's optional ``learned``
+    ``cliptagger.core.learning.heads.heads_for_export``), written as the set's optional ``learned``
     field so that learned heads travel with an export; readers that do not know the field
     ignore it."""
     sets = []

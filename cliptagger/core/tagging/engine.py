@@ -20,13 +20,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
-from cliptagger.core.cache import EmbeddingCache, FileStamp, file_stamp
 from cliptagger.core.errors import ImageDecodeError
-from cliptagger.core.images import load_rgb
-from cliptagger.core.labels import LabelSet, check_prompt_lengths
-from cliptagger.core.model import ClipModel
-from cliptagger.core.threads import ThreadPlan, cpu_cores, lower_current_thread_priority, plan_threads
-from cliptagger.core.scoring import Proposal, SetPrototypes, build_prototypes, probabilities, propose_batch
+from cliptagger.core.media.images import load_rgb
+from cliptagger.core.model.clip import ClipModel
+from cliptagger.core.tagging.cache import EmbeddingCache, FileStamp, file_stamp
+from cliptagger.core.tagging.labels import LabelSet, check_prompt_lengths
+from cliptagger.core.tagging.scoring import (
+    Proposal,
+    SetPrototypes,
+    build_prototypes,
+    probabilities,
+    propose_batch,
+)
+from cliptagger.core.tagging.threads import (
+    ThreadPlan,
+    cpu_cores,
+    lower_current_thread_priority,
+    plan_threads,
+)
 
 
 @dataclass
@@ -180,7 +191,11 @@ class TaggingEngine:
                 probs = probabilities(embeddings, prototypes, scale)
                 proposals = propose_batch(probs, prototypes.label_set)
             else:
-                from cliptagger.core.learning import label_thresholds, propose_with_thresholds, set_probabilities
+                from cliptagger.core.learning.heads import (
+                    label_thresholds,
+                    propose_with_thresholds,
+                    set_probabilities,
+                )
 
                 probs = set_probabilities(embeddings, prototypes, scale, head)
                 proposals = propose_with_thresholds(probs, prototypes.label_set,

@@ -17,7 +17,7 @@ It is the probability CLIP itself gives to "this photo is better described by th
 than by a caption that names nothing", uses only the model's own calibration, and does not
 change when other labels are added or removed.
 
-Both are linear in the image embedding; ``cliptagger.core.learning`` starts a learned head
+Both are linear in the image embedding; ``cliptagger.core.learning.heads`` starts a learned head
 at exactly these weights and moves it with the user's accepts and rejects (formula there).
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from cliptagger.core.labels import Label, LabelSet, Mode
+from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 
 
 class TextEncoder(Protocol):

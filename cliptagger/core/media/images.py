@@ -13,7 +13,7 @@ from typing import Optional
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from cliptagger.core.errors import ImageDecodeError
-from cliptagger.core.scan import RAW_EXTENSIONS
+from cliptagger.core.media.scan import RAW_EXTENSIONS
 
 try:  # HEIC/HEIF (and AVIF where Pillow lacks it) through the maintained libheif plugin
     import pillow_heif

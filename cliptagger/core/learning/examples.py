@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from cliptagger.core import paths
-from cliptagger.core.sqlite_files import connect_checked, in_chunks, set_aside
-from cliptagger.core.cache import file_stamp
+from cliptagger.core.storage import paths
+from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, set_aside
+from cliptagger.core.tagging.cache import file_stamp
 
 
 def path_key(path: "Path | str") -> bytes:

@@ -1,0 +1,1 @@
+"""Learning from the user's decisions: the examples store, learned heads, the span solver."""

@@ -1,0 +1,1 @@
+"""Photos as files: scanning folders, decoding (JPEG draft, MPF preview, RAW, HEIC), synthetic pictures."""

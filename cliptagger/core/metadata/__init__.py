@@ -1,0 +1,1 @@
+"""Keywords in and out: XMP packets, sidecars, the undo journal, CSV export."""

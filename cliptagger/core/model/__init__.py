@@ -1,0 +1,1 @@
+"""The CLIP model: catalog, device, weights (download, local files), precision, loading."""

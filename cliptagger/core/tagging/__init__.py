@@ -1,0 +1,1 @@
+"""From pixels to proposals: labels, templates, scoring, the batched engine, the embedding cache, search."""
