@@ -87,7 +87,7 @@ def end_to_end(size: int, repeats: int) -> None:
     session.add(paths)
     dim = int(model.encode_texts(["a photo."]).shape[1])
     vectors = torch.nn.functional.normalize(torch.randn(size, dim), dim=-1)
-    session._search_state(session.engine).index.put(zip(paths, vectors))  # as if loaded from the cache
+    session.searcher.state_for(session.engine).index.put(zip(paths, vectors))  # as if loaded from the cache
     words = iter(range(10**6))
     fresh = lambda: session.search(SearchQuery(f"a red circle number {next(words)}"), top=20)  # noqa: E731
     again = lambda: session.search(SearchQuery("a red circle"), top=20)  # noqa: E731

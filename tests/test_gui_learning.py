@@ -241,7 +241,7 @@ def keyworded_untagged(qtbot, tmp_path):
     import threading
 
     from cliptagger.core.media.synthetic import write_demo_folder
-    from cliptagger.core.session import facade as session_module
+    from cliptagger.core.session import sidecar_sync as session_module
 
     pictures = write_demo_folder(tmp_path / "library", count=12, seed=31, size=96)
     for index, (path, _scene) in enumerate(pictures[:8]):
@@ -280,7 +280,7 @@ def test_learn_from_keywords_shows_progress_and_cancel_stops_it_adding_nothing(q
                                                                                 stage):
     from PySide6.QtWidgets import QMessageBox
 
-    from cliptagger.core.session import facade as session_module
+    from cliptagger.core.session import sidecar_sync as session_module
 
     window, gates, batches, reads, slow_read = keyworded_untagged(qtbot, tmp_path)
     monkeypatch.setattr(session_module, "existing_keywords", slow_read)

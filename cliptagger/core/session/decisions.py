@@ -4,7 +4,8 @@ A decision belongs to a (label set, keyword) pair, not to a bare keyword: the sa
 two sets ("red" under Colour and under Mood) is two decisions. Decisions are never thrown
 away when label sets change; a decision whose pair no longer exists is simply not in force
 (and comes back if the label does). Thread-safe: the GUI decides on its UI thread while a
-worker thread tags and writes.
+worker thread tags and writes. Whoever must follow changes (the session, to keep its
+"unwritten" count) registers with ``on_change`` and hears the photos that changed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Optional
 
 
 class Decision(str, Enum):
@@ -38,12 +39,25 @@ class ReviewState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._decisions: dict[Path, dict[TagKey, Decision]] = {}
+        self._count = 0
+        self._listeners: list[Callable[[list[Path]], None]] = []
+
+    def on_change(self, listener: Callable[[list[Path]], None]) -> None:
+        """Call ``listener(paths)`` after decisions of these photos changed (outside the lock)."""
+        self._listeners.append(listener)
+
+    def _changed(self, paths: list[Path]) -> None:
+        if paths:
+            for listener in self._listeners:
+                listener(paths)
 
     def set(self, path: Path, keys: Iterable[TagKey], decision: Optional[Decision]) -> int:
         """Decide (or, with None, un-decide) ``keys`` for one photo; returns how many changed."""
         changed = 0
+        path = Path(path)
         with self._lock:
-            current = self._decisions.setdefault(Path(path), {})
+            current = self._decisions.setdefault(path, {})
+            before_count = len(current)
             for key in keys:
                 before = current.get(key)
                 if decision is None:
@@ -51,27 +65,28 @@ class ReviewState:
                 else:
                     current[key] = decision
                 changed += before != decision
+            self._count += len(current) - before_count
             if not current:
-                del self._decisions[Path(path)]
+                del self._decisions[path]
+        self._changed([path] if changed else [])
         return changed
 
     def get(self, path: Path) -> dict[TagKey, Decision]:
         with self._lock:
             return dict(self._decisions.get(Path(path), {}))
 
-    def all(self) -> Mapping[Path, dict[TagKey, Decision]]:
+    def has_any(self, path: Path) -> bool:
         with self._lock:
-            return {path: dict(decisions) for path, decisions in self._decisions.items()}
-
-    def forget(self, paths: Iterable[Path]) -> None:
-        with self._lock:
-            for path in paths:
-                self._decisions.pop(Path(path), None)
+            return Path(path) in self._decisions
 
     def clear(self) -> None:
         with self._lock:
+            paths = list(self._decisions)
             self._decisions.clear()
+            self._count = 0
+        self._changed(paths)
 
     def count(self) -> int:
+        """How many decisions are recorded, over every photo (kept as they change: O(1))."""
         with self._lock:
-            return sum(len(d) for d in self._decisions.values())
+            return self._count

@@ -90,6 +90,17 @@ def probabilities(image_embeddings: Any, prototypes: SetPrototypes, logit_scale:
     return torch.sigmoid(logit_scale * (similarity - baseline[:, None]))
 
 
+def label_probability(embedding: Any, all_prototypes: Sequence[SetPrototypes], logit_scale: float,
+                      set_name: str, keyword: str) -> "float | None":
+    """One label's probability for one normalized image embedding (None: no such label)."""
+    for prototypes in all_prototypes:
+        keywords = [l.keyword for l in prototypes.label_set.labels]
+        if prototypes.label_set.name == set_name and keyword in keywords:
+            row = probabilities(embedding[None, :], prototypes, logit_scale)[0]
+            return float(row[keywords.index(keyword)])
+    return None
+
+
 def propose_batch(probabilities_: Any, label_set: LabelSet) -> list[list[Proposal]]:
     """``propose`` for a whole (images, labels) tensor at once (re-scoring 10k photos < 1 s)."""
     import torch

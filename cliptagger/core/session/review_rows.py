@@ -1,0 +1,52 @@
+"""What the user reviews for one photo: its proposals and the labels decided before.
+
+Pure functions over a result, the photo's decisions and the thresholds in force, shared by
+the session (accepted keywords, what to write) and, through it, every front end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional
+
+from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.tagging.engine import ImageResult
+from cliptagger.core.tagging.labels import Label, LabelSet
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One tag the user can decide on for one photo: a proposal, or a label decided before."""
+
+    key: TagKey
+    label: Label
+    probability: float
+    threshold: float
+    proposed: bool
+    decision: Optional[Decision]
+
+
+def review_rows(result: ImageResult, decisions: Mapping[TagKey, Decision],
+                thresholds: Callable[[LabelSet], list[float]]) -> list[ReviewRow]:
+    """The photo's proposals (most probable first within each set), then any label that is
+    decided but no longer proposed, so a decision never silently disappears from view.
+    ``thresholds(label_set)``: each label's threshold in force (user, calibrated or the set's)."""
+    rows: list[ReviewRow] = []
+    for scores in result.scores:
+        label_set = scores.label_set
+        proposed = {p.label.keyword for p in scores.proposals}
+        by_keyword = dict(zip((l.keyword for l in label_set.labels), scores.probabilities))
+        ordered = [p.label for p in scores.proposals] + [
+            l for l in label_set.labels
+            if l.keyword not in proposed and TagKey(label_set.name, l.keyword) in decisions]
+        in_force = dict(zip((l.keyword for l in label_set.labels), thresholds(label_set)))
+        for label in ordered:
+            key = TagKey(label_set.name, label.keyword)
+            rows.append(ReviewRow(key, label, by_keyword[label.keyword], in_force[label.keyword],
+                                  label.keyword in proposed, decisions.get(key)))
+    return rows
+
+
+def accepted_keywords(rows: list[ReviewRow]) -> list[str]:
+    """Keywords accepted in any current label set (once each, in label set order)."""
+    return list(dict.fromkeys(row.key.keyword for row in rows if row.decision is Decision.ACCEPTED))

@@ -1,0 +1,157 @@
+"""What the session knows of each photo's metadata on disk, and the writes that change it.
+
+``SidecarSync`` owns, per photo: the keywords accepted now (as the session tells it), the
+keywords our last write put in force, and the keywords already in the photo's sidecars and
+embedded metadata. From these it keeps the set of photos with unwritten changes as each
+photo changes, so the count the GUI shows after every click costs O(1), not O(library).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Sequence
+
+from cliptagger.core.metadata.sidecars import (
+    FolderListing,
+    SidecarStyle,
+    WriteReport,
+    existing_keywords,
+    existing_sidecars,
+    sidecar_path,
+    write_sidecars,
+)
+from cliptagger.core.tagging.engine import Progress
+
+if TYPE_CHECKING:
+    from cliptagger.core.metadata.journal import UndoReport
+
+
+class SidecarSync:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accepted: dict[Path, frozenset[str]] = {}
+        #: Keywords our last write put in force (absent: never written by this session).
+        self._written: dict[Path, frozenset[str]] = {}
+        #: Keywords already in the photo's sidecars and embedded metadata (absent: not read yet).
+        self._existing: dict[Path, list[str]] = {}
+        self._problems: dict[Path, list[str]] = {}
+        self._unwritten: set[Path] = set()
+
+    # ---------------------------------------------------------------- state, O(photos changed)
+
+    def _update(self, path: Path) -> None:
+        accepted, written = self._accepted.get(path, frozenset()), self._written.get(path)
+        if (written is None and accepted) or (written is not None and accepted != written):
+            self._unwritten.add(path)
+        else:
+            self._unwritten.discard(path)
+
+    def note_accepted(self, accepted: Mapping[Path, Iterable[str]]) -> None:
+        """The keywords accepted now for these photos (the session tells after each change)."""
+        with self._lock:
+            for path, keywords in accepted.items():
+                self._accepted[path] = frozenset(keywords)
+                self._update(path)
+
+    def mark_written(self, written: Mapping[Path, Iterable[str]]) -> None:
+        """These photos' sidecars hold these keywords of ours now."""
+        with self._lock:
+            for path, keywords in written.items():
+                self._written[path] = frozenset(keywords)
+                self._update(path)
+
+    def mark_unwritten(self, paths: Iterable[Path]) -> None:
+        with self._lock:
+            for path in paths:
+                self._written.pop(path, None)
+                self._update(path)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            for table in (self._accepted, self._written, self._existing, self._problems):
+                table.clear()
+            self._unwritten.clear()
+
+    def is_written(self, path: Path) -> bool:
+        """Written by this session and unchanged since."""
+        with self._lock:
+            return path in self._written and path not in self._unwritten
+
+    def is_unwritten(self, path: Path) -> bool:
+        with self._lock:
+            return path in self._unwritten
+
+    def unwritten_count(self) -> int:
+        with self._lock:
+            return len(self._unwritten)
+
+    def unwritten(self) -> set[Path]:
+        with self._lock:
+            return set(self._unwritten)
+
+    # ---------------------------------------------------------------- keywords on disk
+
+    def known_existing(self, path: Path) -> Optional[list[str]]:
+        """The photo's existing keywords if they were read already (None: not yet); no disk I/O."""
+        with self._lock:
+            found = self._existing.get(Path(path))
+            return list(found) if found is not None else None
+
+    def problems(self, path: Path) -> list[str]:
+        with self._lock:
+            return list(self._problems.get(Path(path), []))
+
+    def read_existing(self, paths: Iterable[Path], progress: Optional[Callable[[Progress], None]] = None,
+                      cancel: Optional[object] = None) -> dict[Path, list[str]]:
+        """Re-read the keywords already in these photos' sidecars and files (``cancel``, an
+        Event: stop early, returning what was read; ``progress``: told every 32 photos)."""
+        paths = [Path(p) for p in paths]
+        listing = FolderListing()
+        found: dict[Path, list[str]] = {}
+        start = time.monotonic()
+        for index, path in enumerate(paths):
+            if cancel is not None and cancel.is_set():  # type: ignore[attr-defined]
+                break
+            if progress is not None and index % 32 == 0:
+                progress(Progress(index, len(paths), 0, time.monotonic() - start))
+            keywords, problems = existing_keywords(path, listing)
+            found[path] = keywords
+            with self._lock:
+                self._existing[path], self._problems[path] = keywords, problems
+        if progress is not None and len(found) == len(paths):
+            progress(Progress(len(paths), len(paths), 0, time.monotonic() - start))
+        return found
+
+    # ---------------------------------------------------------------- writes
+
+    def write(self, assignments: Mapping[Path, list[str]], style: SidecarStyle, dry_run: bool,
+              description: str) -> WriteReport:
+        """Write these keywords of ours into each photo's sidecar (journaled; see ``sidecars``);
+        the photos written count as written, and their keywords on disk are read again."""
+        report = write_sidecars(dict(assignments), style, dry_run=dry_run, description=description)
+        if not dry_run:
+            self.mark_written({path: assignments[path] for path in report.images_saved})
+            self.read_existing(report.images_saved)
+        return report
+
+    def undo(self, photos: Sequence[Path], force: bool = False) -> "UndoReport":
+        """Take back the last batch of writes; the ``photos`` it touched count as unwritten."""
+        from cliptagger.core.metadata.journal import undo_last_batch
+
+        report = undo_last_batch(force=force)
+        touched = {Path(p) for p in [*report.restored, *report.removed, *report.merged]}
+        if touched:
+            listing = FolderListing()
+            affected = [path for path in photos
+                        if touched & {*existing_sidecars(path, listing), sidecar_path(path, listing=listing)}]
+            self.mark_unwritten(affected)
+            self.read_existing(affected)
+        return report
+
+    @staticmethod
+    def can_undo() -> bool:
+        from cliptagger.core.metadata.journal import list_batches
+
+        return bool(list_batches())
