@@ -76,7 +76,8 @@ def keepers(model, repeats: int, test_size: int, near_misses: float = 0.0) -> di
     import torch
 
     from cliptagger.core.learning.examples import Example
-    from cliptagger.core.learning.heads import set_probabilities, train_set_head
+    from cliptagger.core.learning.training import train_set_head
+    from cliptagger.core.tagging.head_scoring import set_probabilities
     from cliptagger.core.tagging.labels import Label, LabelSet, Mode
     from cliptagger.core.tagging.scoring import build_prototypes
 
@@ -114,8 +115,9 @@ def nameable(model, repeats: int, test_size: int, independent: bool = False) -> 
     import torch
 
     from cliptagger.core.learning.examples import Example
-    from cliptagger.core.learning.heads import set_probabilities, train_set_head
+    from cliptagger.core.learning.training import train_set_head
     from cliptagger.core.media.synthetic import random_scenes
+    from cliptagger.core.tagging.head_scoring import set_probabilities
     from cliptagger.core.tagging.labels import Mode, load_label_sets
     from cliptagger.core.tagging.scoring import build_prototypes
 
@@ -203,7 +205,7 @@ def training_time(items, prototypes, span: bool) -> tuple[float, float, float]:
     the span Newton), for a side-by-side ratio."""
     import torch
 
-    from cliptagger.core.learning import heads as learning
+    from cliptagger.core.learning import training as learning
 
     saved = learning.SPAN_MAX_EXAMPLES
     learning.SPAN_MAX_EXAMPLES = saved if span else 0
@@ -250,7 +252,7 @@ def report_training_time(labels: int, dim: int, compare: bool) -> None:
 
 
 def SPAN_LIMIT() -> int:  # noqa: N802  (read at call time: tests may change it)
-    from cliptagger.core.learning import heads as learning
+    from cliptagger.core.learning import training as learning
 
     return learning.SPAN_MAX_EXAMPLES
 

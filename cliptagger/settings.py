@@ -21,11 +21,11 @@ from cliptagger.core.model.catalog import DEFAULT_KEY, DEMO_KEY
 from cliptagger.core.model.precision import Precision
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION
 from cliptagger.core.tagging.labels import LabelSet, load_label_sets, save_label_sets
 
 MAX_RECENT_FOLDERS = 10
-#: The precision a label's calibrated threshold aims for (learning from decisions), and its range.
-DEFAULT_TARGET_PRECISION = 0.9
+#: The range of the precision a label's calibrated threshold aims for (the default: learning's).
 TARGET_PRECISION_RANGE = (0.5, 0.99)
 
 

@@ -93,12 +93,8 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
     import torch
     from PySide6.QtWidgets import QTableWidgetItem
 
-    from cliptagger.core.learning.heads import (
-        LabelStats,
-        LearnedModel,
-        SetHead,
-        load_learned,
-    )
+    from cliptagger.core.learning.head_store import LearnedModel, load_learned
+    from cliptagger.core.tagging.head_scoring import LabelStats, SetHead
     from cliptagger.core.tagging.labels import Label, LabelSet, Mode, load_label_sets
     from cliptagger.gui.label_editor import LabelSetEditor
 
@@ -152,7 +148,7 @@ def learned_window(qtbot, tmp_path, settings: Settings | None = None, existing: 
 
 
 def calibrated_cell(window) -> str:
-    from cliptagger.core.learning.heads import calibrated_threshold
+    from cliptagger.core.tagging.head_scoring import calibrated_threshold
 
     head = window.session.learned.heads["Personal"]
     threshold = calibrated_threshold(head, KEEPERS, "keepers")

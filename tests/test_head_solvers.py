@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from cliptagger.core.learning import heads as learning  # noqa: E402
-from cliptagger.core.learning.heads import _fit_full_space, _fit_in_span, _Problem  # noqa: E402
+from cliptagger.core.learning import training as learning  # noqa: E402
+from cliptagger.core.learning.training import _fit_full_space, _fit_in_span, _Problem  # noqa: E402
 from cliptagger.core.tagging.labels import Mode  # noqa: E402
 
 
@@ -262,7 +262,7 @@ def test_a_label_whose_fit_fails_keeps_zero_shot_with_a_warning(monkeypatch, cap
     dim = problem.x.shape[1]
     prototypes = SetPrototypes(label_set, text=torch.nn.functional.normalize(torch.randn(3, dim, generator=generator), dim=-1),
                                baseline=torch.nn.functional.normalize(torch.randn(dim, generator=generator), dim=0))
-    with caplog.at_level(logging.WARNING, logger="cliptagger.core.learning.heads"):
+    with caplog.at_level(logging.WARNING, logger="cliptagger.core.learning.training"):
         head = learning.train_set_head([], prototypes, 100.0)
     broken = [s for s in head.stats if s.failure]
     assert [s.failure for s in broken] == [learning.NUMERICAL_FAILURE]

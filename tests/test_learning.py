@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cliptagger.core.learning.examples import ExampleStore
-from cliptagger.core.learning.heads import heads_path, load_learned
+from cliptagger.core.learning.head_store import heads_path, load_learned
 from cliptagger.core.media.synthetic import BACKGROUNDS, COLOURS, SHAPES, Scene, render
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.facade import Session
@@ -168,11 +168,7 @@ def test_a_corrupt_heads_file_is_reported_and_set_aside(demo_model, pictures):
 def test_learned_heads_travel_with_a_label_export(demo_model, pictures, tmp_path):
     import torch
 
-    from cliptagger.core.learning.heads import (
-        LearnedModel,
-        heads_for_export,
-        import_heads,
-    )
+    from cliptagger.core.learning.head_store import LearnedModel, heads_for_export, import_heads
     from cliptagger.core.tagging.labels import (
         load_label_sets,
         load_learned_blocks,
@@ -207,12 +203,7 @@ def test_learned_heads_travel_with_a_label_export(demo_model, pictures, tmp_path
 def test_a_labels_threshold_override_beats_calibrated_and_set_thresholds(demo_model, pictures, tmp_path):
     import torch
 
-    from cliptagger.core.learning.heads import (
-        LabelStats,
-        SetHead,
-        calibrated_threshold,
-        label_thresholds,
-    )
+    from cliptagger.core.tagging.head_scoring import LabelStats, SetHead, calibrated_threshold, label_thresholds
     from cliptagger.core.tagging.labels import load_label_sets, save_label_sets
 
     two = LabelSet("Pair", (Label("a"), Label("b", threshold=0.25)), mode=Mode.INDEPENDENT, threshold=0.5)

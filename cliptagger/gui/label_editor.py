@@ -36,13 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.learning.heads import (
-    LearnedModel,
-    calibrated_threshold,
-    heads_for_export,
-    import_heads,
-    save_learned,
-)
+from cliptagger.core.learning.head_store import LearnedModel, heads_for_export, import_heads, save_learned
+from cliptagger.core.tagging.head_scoring import calibrated_threshold
 from cliptagger.core.tagging.labels import (
     HIERARCHY_SEPARATOR,
     Label,

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR, Label, LabelSet, Mode
 
 if TYPE_CHECKING:
-    from cliptagger.core.learning.heads import LabelStats
     from cliptagger.core.session.facade import Session
     from cliptagger.core.tagging.engine import Progress
+    from cliptagger.core.tagging.head_scoring import LabelStats
 
 #: The label set ``learn_from_keywords`` makes from the keywords already in the library.
 MY_KEYWORDS = "My keywords"

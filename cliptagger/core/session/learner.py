@@ -12,20 +12,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from cliptagger.core.learning.heads import (
-    LearnedModel,
-    label_thresholds,
-    load_learned,
-    save_learned,
-    train_heads,
-)
+from cliptagger.core.learning.head_store import LearnedModel, load_learned, save_learned
+from cliptagger.core.learning.training import train_heads
 from cliptagger.core.session.decisions import TagKey
 from cliptagger.core.session.options import EngineOptions
+from cliptagger.core.tagging.head_scoring import label_thresholds
 from cliptagger.core.tagging.labels import LabelSet
 
 if TYPE_CHECKING:
     from cliptagger.core.learning.examples import ExampleStore
-    from cliptagger.core.learning.heads import LabelStats, SetHead
+    from cliptagger.core.tagging.head_scoring import LabelStats, SetHead
     from cliptagger.core.tagging.scoring import SetPrototypes
 
 #: One example to record: (photo, its embedding, label set, keyword, positive or None to forget).

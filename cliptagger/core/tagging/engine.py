@@ -24,6 +24,7 @@ from cliptagger.core.errors import ImageDecodeError
 from cliptagger.core.media.images import load_rgb
 from cliptagger.core.model.clip import ClipModel
 from cliptagger.core.tagging.cache import EmbeddingCache, FileStamp, file_stamp
+from cliptagger.core.tagging.head_scoring import label_thresholds, propose_with_thresholds, set_probabilities
 from cliptagger.core.tagging.labels import LabelSet, check_prompt_lengths
 from cliptagger.core.tagging.scoring import (
     Proposal,
@@ -191,12 +192,6 @@ class TaggingEngine:
                 probs = probabilities(embeddings, prototypes, scale)
                 proposals = propose_batch(probs, prototypes.label_set)
             else:
-                from cliptagger.core.learning.heads import (
-                    label_thresholds,
-                    propose_with_thresholds,
-                    set_probabilities,
-                )
-
                 probs = set_probabilities(embeddings, prototypes, scale, head)
                 proposals = propose_with_thresholds(probs, prototypes.label_set,
                                                     label_thresholds(prototypes.label_set, head))

@@ -306,7 +306,7 @@ def load_label_sets(path: str | Path) -> list[LabelSet]:
 def dump_label_sets(label_sets: Iterable[LabelSet],
                     learned: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:
     """The label file. ``learned``: per set name, ``{model id: learned head}`` blocks (see
-    ``cliptagger.core.learning.heads.heads_for_export``), written as the set's optional ``learned``
+    ``cliptagger.core.learning.head_store.heads_for_export``), written as the set's optional ``learned``
     field so that learned heads travel with an export; readers that do not know the field
     ignore it."""
     sets = []

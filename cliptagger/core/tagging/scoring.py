@@ -17,7 +17,7 @@ It is the probability CLIP itself gives to "this photo is better described by th
 than by a caption that names nothing", uses only the model's own calibration, and does not
 change when other labels are added or removed.
 
-Both are linear in the image embedding; ``cliptagger.core.learning.heads`` starts a learned head
+Both are linear in the image embedding; ``cliptagger.core.learning.training`` starts a learned head
 at exactly these weights and moves it with the user's accepts and rejects (formula there).
 """
 

@@ -1,4 +1,4 @@
-"""Learned heads: labels that start at zero-shot and move with the user's decisions.
+"""Training learned heads: labels that start at zero-shot and move with the user's decisions.
 
 The zero-shot scorer (``cliptagger.core.tagging.scoring``) is already a linear classifier over the
 normalized image embedding x, with weights made of text prototypes and the model's logit
@@ -36,25 +36,20 @@ Heads are stored per model id (embedding spaces differ) as JSON in the data fold
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from cliptagger.core.learning.examples import Example
-from cliptagger.core.storage import paths
-from cliptagger.core.storage.fileio import atomic_write_text
-from cliptagger.core.tagging.labels import (
-    LabelSet,
-    Mode,
-    label_set_from_dict,
-    label_set_to_dict,
+from cliptagger.core.tagging.head_scoring import (
+    DEFAULT_TARGET_PRECISION,
+    LabelStats,
+    SetHead,
+    zero_shot_weights,
 )
-from cliptagger.core.tagging.scoring import Proposal, SetPrototypes, probabilities
+from cliptagger.core.tagging.labels import LabelSet, Mode
+from cliptagger.core.tagging.scoring import SetPrototypes, probabilities
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +60,6 @@ MIN_NEGATIVES = 2
 MIN_CALIBRATION = 5
 FOLDS = 5
 LARGE = 1000
-DEFAULT_TARGET_PRECISION = 0.9
 #: Threads for fitting (0: torch's own count). The L-BFGS state is (dim + 1) x labels: big
 #: enough that torch splits every vector op over its thread pool, small enough that the split
 #: costs more than the op, and on a busy machine each split waits for a descheduled thread
@@ -77,153 +71,9 @@ FIT_THREADS = 0
 #: final fit (close to its own minimum) and only decides used-or-not, so it stops earlier.
 MAX_ITERATIONS = 100
 FOLD_ITERATIONS = 25
-HEADS_FORMAT = "cliptagger-heads"
 NUMERICAL_FAILURE = "the fit failed numerically"
-HEADS_VERSION = 1
 
 
-@dataclass
-class LabelStats:
-    """What the held-out check found for one label (shown in the app and by ``learn --report``)."""
-
-    keyword: str
-    positives: int = 0
-    negatives: int = 0
-    zero_shot_accuracy: Optional[float] = None
-    learned_accuracy: Optional[float] = None
-    used: bool = False
-    #: Calibrated threshold for the target precision (None: too few examples, the set's applies).
-    threshold: Optional[float] = None
-    #: Why learning was not attempted to the end (e.g. ``NUMERICAL_FAILURE``); None when it was.
-    failure: Optional[str] = None
-
-    def summary(self) -> str:
-        """e.g. ``learned from 12 ✓ / 30 ✗, held-out accuracy 94%``."""
-        text = f"learned from {self.positives} ✓ / {self.negatives} ✗"
-        accuracy = self.learned_accuracy if self.used else self.zero_shot_accuracy
-        if accuracy is not None:
-            text += f", held-out accuracy {accuracy:.0%}"
-        if self.failure:
-            text += f" (zero-shot kept: {self.failure})"
-        elif not self.used:
-            text += " (zero-shot kept)"
-        return text
-
-
-@dataclass
-class SetHead:
-    label_set: str
-    mode: Mode
-    keywords: tuple[str, ...]
-    weight: Any                       # (labels, dim) float32: learned rows (zero-shot rows where unused)
-    bias: Any                         # (labels,) float32
-    stats: list[LabelStats] = field(default_factory=list)
-
-    def stat(self, keyword: str) -> Optional[LabelStats]:
-        for stat in self.stats:
-            if stat.keyword == keyword:
-                return stat
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"label_set": self.label_set, "mode": self.mode.value, "keywords": list(self.keywords),
-                "weight": [[round(float(v), 7) for v in row] for row in self.weight.tolist()],
-                "bias": [float(v) for v in self.bias.tolist()], "stats": [asdict(s) for s in self.stats]}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any]) -> "SetHead":
-        import torch
-
-        return SetHead(str(data["label_set"]), Mode(data["mode"]), tuple(data["keywords"]),
-                       torch.tensor(data["weight"], dtype=torch.float32),
-                       torch.tensor(data["bias"], dtype=torch.float32),
-                       [LabelStats(**s) for s in data.get("stats", [])])
-
-
-# ----------------------------------------------------------------------------- scoring
-
-
-def zero_shot_weights(prototypes: SetPrototypes, logit_scale: float) -> Any:
-    """(labels, dim) W0 such that the zero-shot logits are ``x @ W0.T`` (see module docstring)."""
-    text = prototypes.text.double()
-    if prototypes.label_set.mode is Mode.EXCLUSIVE:
-        return logit_scale * text
-    return logit_scale * (text - prototypes.baseline.double()[None, :])
-
-
-def _used_rows(label_set: LabelSet, head: Optional[SetHead]) -> list[tuple[int, int]]:
-    """(column in the set, row in the head) of every label whose learned row is in use."""
-    if head is None or head.mode is not label_set.mode:
-        return []
-    rows = {k: i for i, k in enumerate(head.keywords)}
-    used = []
-    for column, label in enumerate(label_set.labels):
-        row = rows.get(label.keyword)
-        stat = head.stats[row] if row is not None and row < len(head.stats) else None
-        if row is not None and stat is not None and stat.used:
-            used.append((column, row))
-    return used
-
-
-def set_probabilities(embeddings: Any, prototypes: SetPrototypes, logit_scale: float,
-                      head: Optional[SetHead]) -> Any:
-    """(images, labels) probabilities: zero-shot's, with each used learned row in its place."""
-    import torch
-
-    zero = probabilities(embeddings, prototypes, logit_scale)
-    used = _used_rows(prototypes.label_set, head)
-    if not used:
-        return zero
-    assert head is not None
-    images = embeddings.float()
-    columns = [c for c, _ in used]
-    rows = [r for _, r in used]
-    learned = images @ head.weight[rows].T + head.bias[rows][None, :]
-    if prototypes.label_set.mode is Mode.INDEPENDENT:
-        result = zero.clone()
-        result[:, columns] = torch.sigmoid(learned)
-        return result
-    logits = logit_scale * (images @ prototypes.text.T)
-    logits[:, columns] = learned
-    return logits.softmax(dim=-1)
-
-
-def label_thresholds(label_set: LabelSet, head: Optional[SetHead]) -> list[float]:
-    """Per label: the user's override (``Label.threshold``), else its calibrated threshold
-    where one was fitted, else the set's."""
-    thresholds = [label_set.threshold] * len(label_set.labels)
-    by_keyword = {s.keyword: s for s in head.stats} if head is not None and head.mode is label_set.mode else {}
-    for index, label in enumerate(label_set.labels):
-        stat = by_keyword.get(label.keyword)
-        if label.threshold is not None:
-            thresholds[index] = label.threshold
-        elif stat is not None and stat.threshold is not None:
-            thresholds[index] = stat.threshold
-    return thresholds
-
-
-def calibrated_threshold(head: Optional[SetHead], label_set: LabelSet, keyword: str) -> Optional[float]:
-    """The threshold learning fitted for a label (None: none), shown next to the override."""
-    if head is None or head.mode is not label_set.mode:
-        return None
-    stat = head.stat(keyword)
-    return stat.threshold if stat is not None else None
-
-
-def propose_with_thresholds(probabilities_: Any, label_set: LabelSet, thresholds: Sequence[float]) -> list[list[Proposal]]:
-    """Like ``scoring.propose_batch`` with one threshold per label."""
-    import torch
-
-    k = min(label_set.max_tags, probabilities_.shape[1])
-    limits = torch.tensor(list(thresholds), dtype=probabilities_.dtype)
-    passing = torch.where(probabilities_ >= limits[None, :], probabilities_, torch.full_like(probabilities_, -1.0))
-    values, indices = torch.topk(passing, k, dim=1)
-    labels = label_set.labels
-    return [[Proposal(labels[i], v) for v, i in zip(vrow, irow) if v >= 0]
-            for vrow, irow in zip(values.tolist(), indices.tolist())]
-
-
-# ----------------------------------------------------------------------------- training
 
 
 @dataclass
@@ -621,99 +471,3 @@ def train_heads(examples: Iterable[Example], prototypes: Sequence[SetPrototypes]
 # ----------------------------------------------------------------------------- storage
 
 
-def heads_path(model_id: str) -> Path:
-    """One file per model id: ``data_dir()/heads/<readable>-<hash>.json``."""
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id)[:40]
-    digest = hashlib.sha256(model_id.encode("utf-8")).hexdigest()[:12]
-    return paths.data_dir() / "heads" / f"{readable}-{digest}.json"
-
-
-@dataclass
-class LearnedModel:
-    """Everything learned for one model id: the heads, and label sets made by learning
-    (the "My keywords" set of ``cliptagger learn``)."""
-
-    model_id: str
-    heads: dict[str, SetHead] = field(default_factory=dict)
-    label_sets: list[LabelSet] = field(default_factory=list)
-    target_precision: float = DEFAULT_TARGET_PRECISION
-
-    def to_json(self) -> str:
-        return json.dumps({"format": HEADS_FORMAT, "version": HEADS_VERSION, "model_id": self.model_id,
-                           "target_precision": self.target_precision,
-                           "label_sets": [label_set_to_dict(s) for s in self.label_sets],
-                           "heads": [h.to_dict() for h in self.heads.values()]}, ensure_ascii=False) + "\n"
-
-    @staticmethod
-    def from_json(text: str) -> "LearnedModel":
-        data = json.loads(text)
-        if data.get("format") != HEADS_FORMAT or int(data.get("version", 0)) > HEADS_VERSION:
-            raise ValueError("not a cliptagger heads file this version reads")
-        heads = [SetHead.from_dict(h) for h in data.get("heads", [])]
-        return LearnedModel(str(data["model_id"]), {h.label_set: h for h in heads},
-                            [label_set_from_dict(s) for s in data.get("label_sets", [])],
-                            float(data.get("target_precision", DEFAULT_TARGET_PRECISION)))
-
-
-def heads_for_export(learned: Optional[LearnedModel], set_names: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """``{set name: {model id: head}}`` for the sets of a label export that have a learned head
-    (for ``labels.save_label_sets(..., learned=...)``): heads travel with an export."""
-    if learned is None:
-        return {}
-    return {name: {learned.model_id: learned.heads[name].to_dict()} for name in set_names if name in learned.heads}
-
-
-def import_heads(learned: LearnedModel, blocks: dict[str, dict[str, Any]],
-                 renamed: Optional[dict[str, str]] = None) -> tuple[int, list[str]]:
-    """Install the heads of an imported label file (``labels.load_learned_blocks``) learned with
-    this model id; ``renamed``: imported set name -> the name it got. Heads of other models are
-    left out (embedding spaces differ). Returns (heads installed, problems)."""
-    installed, problems = 0, []
-    for name, by_model in blocks.items():
-        data = by_model.get(learned.model_id)
-        if data is None:
-            continue
-        try:
-            head = SetHead.from_dict(data)
-        except (KeyError, TypeError, ValueError) as err:
-            problems.append(f"the learned head of {name!r} could not be read ({err}); zero-shot is used")
-            continue
-        head.label_set = (renamed or {}).get(name, name)
-        learned.heads[head.label_set] = head
-        installed += 1
-    return installed, problems
-
-
-def load_learned(model_id: str) -> tuple[LearnedModel, list[str]]:
-    """The stored heads of ``model_id`` (empty when none); a file that cannot be read is
-    reported (second value) and left where it is, never overwritten blindly: it is set aside
-    before anything new is saved."""
-    location = heads_path(model_id)
-    try:
-        text = location.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return LearnedModel(model_id), []
-    except OSError as err:
-        return LearnedModel(model_id), [f"{location}: {err}"]
-    try:
-        learned = LearnedModel.from_json(text)
-    except (ValueError, KeyError, TypeError) as err:
-        return LearnedModel(model_id), [f"{location} could not be read ({err}); learned heads are ignored"]
-    if learned.model_id != model_id:
-        return LearnedModel(model_id), [f"{location} belongs to another model; ignored"]
-    return learned, []
-
-
-def save_learned(learned: LearnedModel) -> Path:
-    import os
-    import time
-
-    location = heads_path(learned.model_id)
-    if location.exists():
-        try:
-            LearnedModel.from_json(location.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError, OSError, UnicodeDecodeError):
-            os.replace(location, location.with_name(f"{location.name}.corrupt-{int(time.time())}"))
-    location.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(location, learned.to_json())
-    return location

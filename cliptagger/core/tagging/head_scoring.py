@@ -1,0 +1,161 @@
+"""Scoring with learned heads: a label set's probabilities and proposals when learning has
+fitted a head for it (``cliptagger.core.learning.training`` explains the model), and the
+threshold in force per label (the user's, the calibrated one, or the set's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional, Sequence
+
+from cliptagger.core.tagging.labels import LabelSet, Mode
+from cliptagger.core.tagging.scoring import Proposal, SetPrototypes, probabilities
+
+#: The held-out precision a calibrated threshold aims at.
+DEFAULT_TARGET_PRECISION = 0.9
+
+
+@dataclass
+class LabelStats:
+    """What the held-out check found for one label (shown in the app and by ``learn --report``)."""
+
+    keyword: str
+    positives: int = 0
+    negatives: int = 0
+    zero_shot_accuracy: Optional[float] = None
+    learned_accuracy: Optional[float] = None
+    used: bool = False
+    #: Calibrated threshold for the target precision (None: too few examples, the set's applies).
+    threshold: Optional[float] = None
+    #: Why learning was not attempted to the end (e.g. ``NUMERICAL_FAILURE``); None when it was.
+    failure: Optional[str] = None
+
+    def summary(self) -> str:
+        """e.g. ``learned from 12 ✓ / 30 ✗, held-out accuracy 94%``."""
+        text = f"learned from {self.positives} ✓ / {self.negatives} ✗"
+        accuracy = self.learned_accuracy if self.used else self.zero_shot_accuracy
+        if accuracy is not None:
+            text += f", held-out accuracy {accuracy:.0%}"
+        if self.failure:
+            text += f" (zero-shot kept: {self.failure})"
+        elif not self.used:
+            text += " (zero-shot kept)"
+        return text
+
+
+@dataclass
+class SetHead:
+    label_set: str
+    mode: Mode
+    keywords: tuple[str, ...]
+    weight: Any                       # (labels, dim) float32: learned rows (zero-shot rows where unused)
+    bias: Any                         # (labels,) float32
+    stats: list[LabelStats] = field(default_factory=list)
+
+    def stat(self, keyword: str) -> Optional[LabelStats]:
+        for stat in self.stats:
+            if stat.keyword == keyword:
+                return stat
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label_set": self.label_set, "mode": self.mode.value, "keywords": list(self.keywords),
+                "weight": [[round(float(v), 7) for v in row] for row in self.weight.tolist()],
+                "bias": [float(v) for v in self.bias.tolist()], "stats": [asdict(s) for s in self.stats]}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "SetHead":
+        import torch
+
+        return SetHead(str(data["label_set"]), Mode(data["mode"]), tuple(data["keywords"]),
+                       torch.tensor(data["weight"], dtype=torch.float32),
+                       torch.tensor(data["bias"], dtype=torch.float32),
+                       [LabelStats(**s) for s in data.get("stats", [])])
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def zero_shot_weights(prototypes: SetPrototypes, logit_scale: float) -> Any:
+    """(labels, dim) W0 such that the zero-shot logits are ``x @ W0.T`` (see module docstring)."""
+    text = prototypes.text.double()
+    if prototypes.label_set.mode is Mode.EXCLUSIVE:
+        return logit_scale * text
+    return logit_scale * (text - prototypes.baseline.double()[None, :])
+
+
+def _used_rows(label_set: LabelSet, head: Optional[SetHead]) -> list[tuple[int, int]]:
+    """(column in the set, row in the head) of every label whose learned row is in use."""
+    if head is None or head.mode is not label_set.mode:
+        return []
+    rows = {k: i for i, k in enumerate(head.keywords)}
+    used = []
+    for column, label in enumerate(label_set.labels):
+        row = rows.get(label.keyword)
+        stat = head.stats[row] if row is not None and row < len(head.stats) else None
+        if row is not None and stat is not None and stat.used:
+            used.append((column, row))
+    return used
+
+
+def set_probabilities(embeddings: Any, prototypes: SetPrototypes, logit_scale: float,
+                      head: Optional[SetHead]) -> Any:
+    """(images, labels) probabilities: zero-shot's, with each used learned row in its place."""
+    import torch
+
+    zero = probabilities(embeddings, prototypes, logit_scale)
+    used = _used_rows(prototypes.label_set, head)
+    if not used:
+        return zero
+    assert head is not None
+    images = embeddings.float()
+    columns = [c for c, _ in used]
+    rows = [r for _, r in used]
+    learned = images @ head.weight[rows].T + head.bias[rows][None, :]
+    if prototypes.label_set.mode is Mode.INDEPENDENT:
+        result = zero.clone()
+        result[:, columns] = torch.sigmoid(learned)
+        return result
+    logits = logit_scale * (images @ prototypes.text.T)
+    logits[:, columns] = learned
+    return logits.softmax(dim=-1)
+
+
+def label_thresholds(label_set: LabelSet, head: Optional[SetHead]) -> list[float]:
+    """Per label: the user's override (``Label.threshold``), else its calibrated threshold
+    where one was fitted, else the set's."""
+    thresholds = [label_set.threshold] * len(label_set.labels)
+    by_keyword = {s.keyword: s for s in head.stats} if head is not None and head.mode is label_set.mode else {}
+    for index, label in enumerate(label_set.labels):
+        stat = by_keyword.get(label.keyword)
+        if label.threshold is not None:
+            thresholds[index] = label.threshold
+        elif stat is not None and stat.threshold is not None:
+            thresholds[index] = stat.threshold
+    return thresholds
+
+
+def calibrated_threshold(head: Optional[SetHead], label_set: LabelSet, keyword: str) -> Optional[float]:
+    """The threshold learning fitted for a label (None: none), shown next to the override."""
+    if head is None or head.mode is not label_set.mode:
+        return None
+    stat = head.stat(keyword)
+    return stat.threshold if stat is not None else None
+
+
+def propose_with_thresholds(probabilities_: Any, label_set: LabelSet, thresholds: Sequence[float]) -> list[list[Proposal]]:
+    """Like ``scoring.propose_batch`` with one threshold per label."""
+    import torch
+
+    k = min(label_set.max_tags, probabilities_.shape[1])
+    limits = torch.tensor(list(thresholds), dtype=probabilities_.dtype)
+    passing = torch.where(probabilities_ >= limits[None, :], probabilities_, torch.full_like(probabilities_, -1.0))
+    values, indices = torch.topk(passing, k, dim=1)
+    labels = label_set.labels
+    return [[Proposal(labels[i], v) for v, i in zip(vrow, irow) if v >= 0]
+            for vrow, irow in zip(values.tolist(), indices.tolist())]
+
+
+# ----------------------------------------------------------------------------- training
+
+
