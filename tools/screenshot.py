@@ -34,7 +34,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from cliptagger.core.media.synthetic import write_demo_folder
-    from cliptagger.gui.main_window import MainWindow
+    from cliptagger.gui.main_window import THUMB_SIZE, MainWindow
     from cliptagger.settings import Settings, demo_label_sets
 
     app = QApplication.instance() or QApplication([])
@@ -60,7 +60,8 @@ def main() -> int:
     window.table.selectRow(0)
     window.actions.accept_all.trigger()
     window.table.selectRow(2)
-    wait_for(lambda: all(window.images.thumbnail(p) is not None for p in window.images.paths[:10]), timeout=30)
+    wait_for(lambda: all(window.thumbnails.cached(p, THUMB_SIZE) is not None for p in window.images.paths[:10]),
+             timeout=30)
     for _ in range(30):
         app.processEvents()
         time.sleep(0.02)

@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -25,6 +24,7 @@ from PySide6.QtGui import QColor, QPixmap
 
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.gui.results_panel import percent_text
+from cliptagger.gui.sorted_rows import KeyedRows, path_key
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import Session
@@ -36,6 +36,9 @@ class Status(str, Enum):
     ERROR = "error"
     WRITTEN = "written"
 
+
+#: Sorting by status: work to do first.
+STATUS_ORDER = {Status.ERROR: 0, Status.QUEUED: 1, Status.TAGGED: 2, Status.WRITTEN: 3}
 
 STATUS_COLOURS = {
     Status.QUEUED: QColor("#7a7a7a"),
@@ -66,7 +69,8 @@ class ImageListModel(QAbstractTableModel):
         self.session = session
         self.paths: list[Path] = []
         self._rows: dict[Path, int] = {}
-        self._thumbnails: dict[Path, QPixmap] = {}
+        #: Where thumbnails come from (the window's loader): asked only for rows being painted.
+        self.thumbnail_source: Optional[Callable[[Path], Optional[QPixmap]]] = None
         #: Photo -> similarity to the active search (None: no search).
         self.search_scores: Optional[dict[Path, float]] = None
 
@@ -99,7 +103,7 @@ class ImageListModel(QAbstractTableModel):
                 score = (self.search_scores or {}).get(path)
                 return "" if score is None else f"{score:.3f}"
         if role == Qt.DecorationRole and column == 0:
-            return self._thumbnails.get(path)
+            return self.thumbnail_source(path) if self.thumbnail_source is not None else None
         if role == Qt.ToolTipRole:
             failure = self.session.failure(path)
             return f"{path}\n{failure}" if failure else str(path)
@@ -128,6 +132,27 @@ class ImageListModel(QAbstractTableModel):
             parts.append(f"{mark}{row.key.keyword} {percent_text(row.probability, row.threshold)}")
         return ",  ".join(parts)
 
+    # ---------------------------------------------------------------- sort keys
+
+    def sort_key(self, column: int, row: int) -> Any:
+        """One row's key for sorting by ``column`` (cheap: no review rows are built)."""
+        path = self.paths[row]
+        if column == 1:
+            return (STATUS_ORDER[self.status(path)], path_key(path))
+        if column == 2:
+            failure = self.session.failure(path)
+            if failure:
+                return (2, failure.casefold(), 0.0)
+            result = self.session.result(path)
+            if result is None:
+                return (3, "", 0.0)
+            best = max(result.proposals, key=lambda p: p.probability, default=None)
+            return (0, best.label.keyword.casefold(), -best.probability) if best else (1, "", 0.0)
+        if column == SCORE_COLUMN:
+            score = (self.search_scores or {}).get(path)
+            return float("-inf") if score is None else score
+        return path_key(path)
+
     # ---------------------------------------------------------------- list edits
 
     def add_paths(self, paths: Iterable[Path]) -> list[Path]:
@@ -150,7 +175,6 @@ class ImageListModel(QAbstractTableModel):
         self.session.remove_all()
         self.paths.clear()
         self._rows.clear()
-        self._thumbnails.clear()
         self.endResetModel()
         self.counts_changed.emit()
 
@@ -170,14 +194,11 @@ class ImageListModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.paths) - 1, len(self.COLUMNS) - 1))
         self.counts_changed.emit()
 
-    def set_thumbnail(self, path: Path, pixmap: QPixmap) -> None:
+    def thumbnail_ready(self, path: Path) -> None:
+        """Repaint the row's thumbnail (it has arrived in the loader's memory)."""
         row = self._rows.get(Path(path))
         if row is not None:
-            self._thumbnails[Path(path)] = pixmap
             self.dataChanged.emit(self.index(row, 0), self.index(row, 0), [Qt.DecorationRole])
-
-    def thumbnail(self, path: Path) -> Optional[QPixmap]:
-        return self._thumbnails.get(Path(path))
 
     def set_search_scores(self, scores: Optional[dict[Path, float]]) -> None:
         """Show these similarities in the Score column (None: no search is active)."""
@@ -202,8 +223,9 @@ class ImageListModel(QAbstractTableModel):
     # ---------------------------------------------------------------- queries
 
     def counts(self) -> Counts:
-        tagged = len(self.session.results())
-        return Counts(len(self.paths), tagged, len(self.session.failures()))
+        """From the session's kept counts: O(1), asked after every change."""
+        kept = self.session.counts()
+        return Counts(len(self.paths), kept.tagged, kept.failed)
 
     def errors(self) -> list[tuple[Path, str]]:
         return self.session.failures()
@@ -211,48 +233,34 @@ class ImageListModel(QAbstractTableModel):
     def pending_paths(self) -> list[Path]:
         return [p for p in self.paths if self.session.result(p) is None and not self.session.failure(p)]
 
+    def has_pending(self) -> bool:
+        return self.session.counts().pending > 0
+
     def has_results(self) -> bool:
-        return bool(self.session.results())
+        return self.session.counts().tagged > 0
 
 
-class ImageSortModel(QSortFilterProxyModel):
-    """What the table shows: the photo list, sortable by any column, ignoring letter case;
-    while a search is active, only the photos it shows (``show_only``)."""
+class ImageSortModel(KeyedRows):
+    """What the table shows: the photo list, sorted by any column from per-row keys (names
+    ignoring letter case); while a search is active, only the photos it shows (``show_only``)."""
 
     def __init__(self, source: ImageListModel, parent=None) -> None:
-        super().__init__(parent)
-        self.setSourceModel(source)
-        self.setSortCaseSensitivity(Qt.CaseInsensitive)
-        # not locale-aware: ICU collation ignores punctuation, so "B2.jpg" sorted before
-        # "b.jpg" on one Qt release and after it on another; code-point order is the same everywhere
-        self.setSortLocaleAware(False)
-        self._shown: Optional[set[Path]] = None
+        super().__init__(source, source.sort_key, parent)
+        self._source = source
 
     def show_only(self, paths: Optional[set[Path]]) -> None:
-        """Hide every photo not in ``paths`` (None: show all again); re-sorts too."""
-        self._shown = paths
-        self.invalidate()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
-        if self._shown is None:
-            return True
-        return self.sourceModel().paths[source_row] in self._shown
-
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
-        source = self.sourceModel()
-        if left.column() == SCORE_COLUMN and source.search_scores is not None:
-            scores, paths = source.search_scores, source.paths
-            low = float("-inf")
-            return scores.get(paths[left.row()], low) < scores.get(paths[right.row()], low)
-        return super().lessThan(left, right)
+        """Hide every photo not in ``paths`` (None: show all again), keeping the order."""
+        source_paths = self._source.paths
+        self.invalidate_column(SCORE_COLUMN)  # a new search: new scores
+        self.set_filter(None if paths is None else (lambda row: source_paths[row] in paths))
 
     def path_at(self, row: int) -> Optional[Path]:
         index = self.index(row, 0)
         return self.data(index, PATH_ROLE) if index.isValid() else None
 
     def row_of(self, path: Path) -> Optional[int]:
-        source = self.sourceModel()
-        row = source.row_of(path)
+        row = self._source.row_of(path)
         if row is None:
             return None
-        return self.mapFromSource(source.index(row, 0)).row()
+        index = self.mapFromSource(self._source.index(row, 0))
+        return index.row() if index.isValid() else None

@@ -80,9 +80,10 @@ class MainWindow(QMainWindow):
 
         self.thumbnails = ThumbnailLoader(self)
         self.thumbnails.ready.connect(self._thumbnail_ready)
+        self.images.thumbnail_source = self._row_thumbnail
         self.scanner = FolderScanner(self)
         self.scanner.scanned.connect(self._scanned)
-        self.models = ModelController(self, settings, self.client, self.session, lambda: len(self.session.unwritten()))
+        self.models = ModelController(self, settings, self.client, self.session, lambda: self.session.counts().unwritten)
         self.sidecars = SidecarController(self, self.session, self.client, self.images, settings,
                                           self.statusBar().showMessage)
         self.sidecars.changed.connect(self._sidecars_changed)
@@ -177,9 +178,7 @@ class MainWindow(QMainWindow):
     @Slot(object, object)
     def _scanned(self, images: list[Path], problems: list) -> None:
         added = self.images.add_paths(images)
-        self.client.read_keywords(added)
-        for path in added:
-            self.thumbnails.request(path, THUMB_SIZE)
+        self.client.read_keywords(added)  # thumbnails: asked by the table for the rows it paints
         message = f"Added {len(added)} photo{'s' if len(added) != 1 else ''}"
         if len(images) > len(added):
             message += f" ({len(images) - len(added)} already in the list)"
@@ -194,6 +193,7 @@ class MainWindow(QMainWindow):
         if self.running or not self.sidecars.settle_unwritten("clearing the list", self.clear_list):
             return
         self.images.clear()
+        self.thumbnails.forget()
         self.panel.show_photo(None)
         self._update_actions()
 
@@ -369,13 +369,16 @@ class MainWindow(QMainWindow):
         self.panel.show_photo(path, self.images.status(path).value if path is not None else "")
         if path is not None:
             pixmap = self.thumbnails.request(path, PREVIEW_SIZE)
-            self.panel.set_preview(pixmap if pixmap is not None else self.images.thumbnail(path))
+            self.panel.set_preview(pixmap if pixmap is not None else self.thumbnails.cached(path, THUMB_SIZE))
         self._update_actions()
+
+    def _row_thumbnail(self, path: Path) -> "Optional[QPixmap]":
+        return self.thumbnails.request(path, THUMB_SIZE)
 
     @Slot(object, int, object)
     def _thumbnail_ready(self, path: Path, size: int, pixmap: QPixmap) -> None:
         if size == THUMB_SIZE:
-            self.images.set_thumbnail(path, pixmap)
+            self.images.thumbnail_ready(path)
         if self.panel.path == path:
             self.panel.set_preview(pixmap)
 
@@ -393,13 +396,13 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         a, has_results = self.actions, self.images.has_results()
-        a.run.setEnabled(not self.running and bool(self.images.pending_paths()))
+        a.run.setEnabled(not self.running and self.images.has_pending())
         a.stop.setEnabled(self.running)
         self.models.model_picker.setEnabled(not self.running)
         self.models.device_picker.setEnabled(not self.running)
         for action in (a.accept, a.reject, a.accept_all, a.export):
             action.setEnabled(has_results)
-        a.write.setEnabled(bool(self.session.unwritten()))
+        a.write.setEnabled(self.session.counts().unwritten > 0)  # O(1): kept by the session
         a.undo.setEnabled(self.sidecars.can_undo)
         a.clear.setEnabled(not self.running and bool(self.images.paths))
 

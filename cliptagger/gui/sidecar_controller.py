@@ -65,7 +65,7 @@ class SidecarController(QObject):
     # ------------------------------------------------------------------ write
 
     def write(self) -> None:
-        if not self.session.unwritten():
+        if not self.session.counts().unwritten:
             self._show("No accepted tags to write: accept proposals first (Ctrl+Return).", 5000)
             return
         self._show("Writing sidecars…", 0)
@@ -89,7 +89,7 @@ class SidecarController(QObject):
 
     def settle_unwritten(self, doing: str, then: Callable[[], None]) -> bool:
         """True when it is safe to go on now; Write runs ``then`` again once the write is done."""
-        unwritten = len(self.session.unwritten())
+        unwritten = self.session.counts().unwritten
         if not unwritten:
             return True
         choice = dialogs.ask_about_unwritten(self._window, unwritten, doing)

@@ -71,38 +71,74 @@ class _Job(QRunnable):
             self.signals.ready.emit(self.path, self.size, image)
 
 
+#: Pixmaps kept in memory, in bytes: a 96 px thumbnail is ~37 KB, so ~5,000 of them; memory
+#: stays flat whatever the size of the library (the disk cache keeps the rest).
+MEMORY_BUDGET_BYTES = 192 * 1024 * 1024
+
+
+def pixmap_bytes(pixmap: QPixmap) -> int:
+    return max(1, pixmap.width() * pixmap.height() * max(pixmap.depth(), 8) // 8)
+
+
 class ThumbnailLoader(QObject):
-    """Ask with ``request(path, size)``; ``ready(path, size, QPixmap)`` arrives later."""
+    """Ask with ``request(path, size)``; ``ready(path, size, QPixmap)`` arrives later.
+
+    Pixmaps live in an LRU bounded in bytes. The table asks only for the rows it paints, and
+    the newest request runs first, so the rows in view get their thumbnails before the rest.
+    """
 
     ready = Signal(object, int, QPixmap)
 
-    def __init__(self, parent: Optional[QObject] = None, memory_items: int = 3000) -> None:
+    def __init__(self, parent: Optional[QObject] = None, memory_bytes: int = MEMORY_BUDGET_BYTES) -> None:
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
         self._signals = _Signals()
         self._signals.ready.connect(self._on_ready)
         self._memory: OrderedDict[tuple[Path, int], QPixmap] = OrderedDict()
-        self._memory_items = memory_items
+        self._memory_budget = memory_bytes
+        self.memory_used = 0
         self._pending: set[tuple[Path, int]] = set()
+        self._requests = 0
+
+    def cached(self, path: Path, size: int) -> Optional[QPixmap]:
+        """The pixmap if it is in memory (no loading is started)."""
+        key = (Path(path), size)
+        pixmap = self._memory.get(key)
+        if pixmap is not None:
+            self._memory.move_to_end(key)
+        return pixmap
 
     def request(self, path: Path, size: int) -> Optional[QPixmap]:
+        pixmap = self.cached(path, size)
+        if pixmap is not None:
+            return pixmap
         key = (Path(path), size)
-        if key in self._memory:
-            self._memory.move_to_end(key)
-            return self._memory[key]
         if key not in self._pending:
             self._pending.add(key)
-            self.pool.start(_Job(key[0], size, self._signals))
+            self._requests += 1
+            # higher runs first: what the user looks at now beats what was asked a page ago
+            self.pool.start(_Job(key[0], size, self._signals), self._requests % 2_000_000_000)
         return None
+
+    def forget(self) -> None:
+        """Drop every pixmap and every request not started yet (the list was cleared)."""
+        self.pool.clear()
+        self._pending.clear()
+        self._memory.clear()
+        self.memory_used = 0
 
     def _on_ready(self, path: Path, size: int, image: QImage) -> None:
         key = (path, size)
+        if key not in self._pending:
+            return  # asked before the list was cleared
         self._pending.discard(key)
         pixmap = QPixmap.fromImage(image)  # QPixmap only on the UI thread
         self._memory[key] = pixmap
-        while len(self._memory) > self._memory_items:
-            self._memory.popitem(last=False)
+        self.memory_used += pixmap_bytes(pixmap)
+        while self.memory_used > self._memory_budget and len(self._memory) > 1:
+            _, dropped = self._memory.popitem(last=False)
+            self.memory_used -= pixmap_bytes(dropped)
         self.ready.emit(path, size, pixmap)
 
     def shutdown(self) -> None:

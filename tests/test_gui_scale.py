@@ -1,0 +1,118 @@
+"""Library scale in the app: what the UI thread does per interaction is counted (not timed)
+with 2,000 and 20,000 synthetic photos, and must not grow with the library."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+
+from cliptagger.core.session.decisions import Decision
+from cliptagger.gui.main_window import MainWindow
+from cliptagger.gui.thumbnails import ThumbnailLoader, pixmap_bytes
+from cliptagger.settings import Settings, demo_label_sets
+from tests.core.session.scenes import library, scored
+from tests.gui_helpers import closing_without_asking
+
+TIMEOUT_MS = 60_000
+
+
+def window_with(qtbot, count: int) -> MainWindow:
+    win = MainWindow(Settings(model="demo", device="cpu"), demo_label_sets())
+    qtbot.addWidget(win, before_close_func=closing_without_asking)
+    win.show()
+    qtbot.waitUntil(lambda: win.models.ready, timeout=TIMEOUT_MS)
+    win.session.options.record_examples = False  # synthetic results have no embedding to learn from
+    paths = library(count)
+    win.images.add_paths(paths)
+    probabilities = [(0.7, 0.2, 0.1), (0.1, 0.6, 0.3), (0.2, 0.3, 0.5)]
+    for index, path in enumerate(paths):  # as if tagged: results straight into the session
+        win.session.photos.store(scored(path, probabilities[index % 3]))
+    win.images.refresh_all()
+    win.flush_counts()
+    qtbot.wait(50)
+    return win
+
+
+def count_work(win: MainWindow, monkeypatch) -> dict[str, int]:
+    work = {"review_rows": 0}
+    real = win.session.review_rows
+
+    def counting(path):
+        work["review_rows"] += 1
+        return real(path)
+
+    monkeypatch.setattr(win.session, "review_rows", counting)
+    return work
+
+
+def interact(qtbot, win: MainWindow, work: dict[str, int]) -> dict[str, int]:
+    """Each interaction of the issue, with the work it cost (keys computed, review rows built)."""
+    costs: dict[str, int] = {}
+
+    def measure(name, action):
+        work["review_rows"] = 0
+        keys_before = win.sorted.keys_computed
+        action()
+        win.flush_counts()
+        costs[f"{name}: review rows"] = work["review_rows"]
+        costs[f"{name}: keys"] = win.sorted.keys_computed - keys_before
+
+    for column in (1, 2, 0):  # the first sort by a column computes each row's key once ...
+        win.table.sortByColumn(column, Qt.AscendingOrder)
+    measure("re-sort every column", lambda: [win.table.sortByColumn(c, Qt.DescendingOrder) for c in (1, 2, 0)])
+    win.table.setFocus()
+    win.table.selectRow(5)
+    measure("down arrow x5", lambda: [qtbot.keyClick(win.table, Qt.Key_Down) for _ in range(5)])
+    measure("accept one photo", lambda: win.images.decide([win.sorted.path_at(10)], Decision.ACCEPTED))
+    measure("sort by tags after it", lambda: win.table.sortByColumn(2, Qt.AscendingOrder))
+    shown = {win.sorted.path_at(r) for r in range(20)}
+    measure("search shows 20", lambda: win.sorted.show_only(shown))
+    measure("Esc shows all", lambda: win.sorted.show_only(None))
+    measure("counts and actions", win.flush_counts)
+    return costs
+
+
+@pytest.mark.parametrize("count", [2_000, 20_000])
+def test_every_interaction_costs_the_same_at_2k_and_20k(qtbot, monkeypatch, count):
+    win = window_with(qtbot, count)
+    work = count_work(win, monkeypatch)
+    try:
+        costs = interact(qtbot, win, work)
+    finally:
+        closing_without_asking(win)
+        win.close()
+    # nothing is re-keyed by re-sorting, moving, filtering; a decision re-keys its own row only
+    assert costs["re-sort every column: keys"] == 0 and costs["re-sort every column: review rows"] == 0
+    assert costs["down arrow x5: keys"] == 0 and costs["down arrow x5: review rows"] <= 5 * 4
+    assert costs["sort by tags after it: keys"] == 1
+    assert costs["search shows 20: keys"] == 0 and costs["Esc shows all: keys"] == 0
+    assert costs["counts and actions: review rows"] == 0
+    assert costs["accept one photo: review rows"] <= 4  # its proposals, what is accepted, its row
+    test_every_interaction_costs_the_same_at_2k_and_20k.costs[count] = costs  # type: ignore[attr-defined]
+
+
+test_every_interaction_costs_the_same_at_2k_and_20k.costs = {}  # type: ignore[attr-defined]
+
+
+def test_the_costs_at_2k_and_20k_are_equal():
+    costs = test_every_interaction_costs_the_same_at_2k_and_20k.costs  # type: ignore[attr-defined]
+    if set(costs) != {2_000, 20_000}:
+        pytest.skip("runs after the two measurements")
+    assert costs[2_000] == costs[20_000]
+
+
+def test_thumbnails_stay_under_their_byte_budget_and_clear_frees_them(qapp):
+    one = QPixmap.fromImage(QImage(64, 64, QImage.Format_RGB32))
+    loader = ThumbnailLoader(memory_bytes=10 * pixmap_bytes(one))
+    from pathlib import Path
+
+    for index in range(50):
+        key = (Path(f"/p/{index}.jpg"), 64)
+        loader._pending.add(key)  # as if requested
+        loader._on_ready(key[0], 64, QImage(64, 64, QImage.Format_RGB32))
+    assert loader.memory_used <= 10 * pixmap_bytes(one) and len(loader._memory) == 10
+    assert loader.cached(Path("/p/49.jpg"), 64) is not None and loader.cached(Path("/p/0.jpg"), 64) is None
+    loader.forget()
+    assert loader.memory_used == 0 and loader.cached(Path("/p/49.jpg"), 64) is None
+    loader.shutdown()
