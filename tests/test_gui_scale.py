@@ -116,3 +116,23 @@ def test_thumbnails_stay_under_their_byte_budget_and_clear_frees_them(qapp):
     loader.forget()
     assert loader.memory_used == 0 and loader.cached(Path("/p/49.jpg"), 64) is None
     loader.shutdown()
+
+
+def test_the_selection_gives_its_photos_in_table_order(qtbot):
+    from PySide6.QtCore import QItemSelectionModel
+
+    win = window_with(qtbot, 50)
+    try:
+        win.table.sortByColumn(0, Qt.DescendingOrder)
+        win.table.selectRow(0)
+        model = win.table.selectionModel()
+        for row in (1, 2, 10):
+            model.select(win.sorted.index(row, 0), QItemSelectionModel.Select | QItemSelectionModel.Rows)
+        expected = [win.sorted.path_at(r) for r in (0, 1, 2, 10)]
+        assert win.selected_paths() == expected
+        assert expected == sorted(expected, key=lambda p: p.name, reverse=True)
+        win.table.selectAll()
+        assert len(win.selected_paths()) == 50
+    finally:
+        closing_without_asking(win)
+        win.close()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QItemSelection,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -22,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QPixmap
 
-from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.session.decisions import Decision, TagKey, as_path
 from cliptagger.gui.results_panel import percent_text
 from cliptagger.gui.sorted_rows import KeyedRows, path_key
 
@@ -37,6 +38,8 @@ class Status(str, Enum):
     WRITTEN = "written"
 
 
+#: Above this many changed rows, one dataChanged covers their span instead of one per row.
+MANY_ROWS = 256
 #: Sorting by status: work to do first.
 STATUS_ORDER = {Status.ERROR: 0, Status.QUEUED: 1, Status.TAGGED: 2, Status.WRITTEN: 3}
 
@@ -157,7 +160,7 @@ class ImageListModel(QAbstractTableModel):
 
     def add_paths(self, paths: Iterable[Path]) -> list[Path]:
         """Append photos not in the list yet; returns the ones added."""
-        new = [p for p in dict.fromkeys(Path(p) for p in paths) if p not in self._rows]
+        new = [p for p in dict.fromkeys(as_path(p) for p in paths) if p not in self._rows]
         if not new:
             return []
         self.session.add(new)
@@ -179,14 +182,18 @@ class ImageListModel(QAbstractTableModel):
         self.counts_changed.emit()
 
     def row_of(self, path: Path) -> Optional[int]:
-        return self._rows.get(Path(path))
+        return self._rows.get(as_path(path))
 
     def refresh(self, paths: Iterable[Path]) -> None:
-        """Repaint these photos' rows (their state changed in the session)."""
-        for path in paths:
-            row = self._rows.get(Path(path))
-            if row is not None:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+        """Repaint these photos' rows (their state changed in the session): one signal per
+        row for a few, one signal over their span for many (a select-all accept)."""
+        rows = [r for r in (self._rows.get(as_path(p)) for p in paths) if r is not None]
+        last_column = len(self.COLUMNS) - 1
+        if len(rows) > MANY_ROWS:
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last_column))
+        else:
+            for row in rows:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
         self.counts_changed.emit()
 
     def refresh_all(self) -> None:
@@ -196,7 +203,7 @@ class ImageListModel(QAbstractTableModel):
 
     def thumbnail_ready(self, path: Path) -> None:
         """Repaint the row's thumbnail (it has arrived in the loader's memory)."""
-        row = self._rows.get(Path(path))
+        row = self._rows.get(as_path(path))
         if row is not None:
             self.dataChanged.emit(self.index(row, 0), self.index(row, 0), [Qt.DecorationRole])
 
@@ -253,6 +260,13 @@ class ImageSortModel(KeyedRows):
         source_paths = self._source.paths
         self.invalidate_column(SCORE_COLUMN)  # a new search: new scores
         self.set_filter(None if paths is None else (lambda row: source_paths[row] in paths))
+
+    def paths_in(self, selection: QItemSelection) -> list[Path]:
+        """The photos of a selection, in the table's order: from its ranges, without building
+        an index per selected row (select-all at 20k was 2.5 s of selectedRows + mapToSource)."""
+        rows = sorted({row for part in selection for row in range(part.top(), part.bottom() + 1)})
+        source_paths = self._source.paths
+        return [source_paths[source] for source in self.source_rows(rows)]
 
     def path_at(self, row: int) -> Optional[Path]:
         index = self.index(row, 0)

@@ -260,8 +260,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ review
 
     def selected_paths(self) -> list[Path]:
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.sorted.path_at(row) for row in rows]
+        return self.sorted.paths_in(self.table.selectionModel().selection())
 
     def accept_selected(self) -> None:
         self._review(f"Accepted {self.images.decide(self.selected_paths(), Decision.ACCEPTED)} tag(s).")

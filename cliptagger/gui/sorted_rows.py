@@ -85,6 +85,11 @@ class KeyedRows(QAbstractProxyModel):
 
     # ---------------------------------------------------------------- keys and filter
 
+    def source_rows(self, proxy_rows: list[int]) -> list[int]:
+        """The source rows behind these proxy rows (those in range)."""
+        rows, count = self._rows, len(self._rows)
+        return [rows[r] for r in proxy_rows if 0 <= r < count]
+
     def invalidate_keys(self, source_rows: Optional[list[int]] = None) -> None:
         """These rows' data changed (None: every row's); their keys are computed again at the next sort."""
         if source_rows is None:

@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 
+def as_path(path: "Path | str") -> Path:
+    """``path`` as a Path, without building a new one when it is one already (``Path(p)``
+    re-parses the string: 10 us, 200,000 times per select-all-and-accept at 20k photos)."""
+    return path if isinstance(path, Path) else Path(path)
+
+
 class Decision(str, Enum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
@@ -54,7 +60,7 @@ class ReviewState:
     def set(self, path: Path, keys: Iterable[TagKey], decision: Optional[Decision]) -> int:
         """Decide (or, with None, un-decide) ``keys`` for one photo; returns how many changed."""
         changed = 0
-        path = Path(path)
+        path = as_path(path)
         with self._lock:
             current = self._decisions.setdefault(path, {})
             before_count = len(current)
@@ -73,11 +79,11 @@ class ReviewState:
 
     def get(self, path: Path) -> dict[TagKey, Decision]:
         with self._lock:
-            return dict(self._decisions.get(Path(path), {}))
+            return dict(self._decisions.get(as_path(path), {}))
 
     def has_any(self, path: Path) -> bool:
         with self._lock:
-            return Path(path) in self._decisions
+            return as_path(path) in self._decisions
 
     def clear(self) -> None:
         with self._lock:

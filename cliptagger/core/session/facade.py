@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequen
 from cliptagger.core.errors import SessionError
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle, WriteReport
-from cliptagger.core.session.decisions import Decision, ReviewState, TagKey
+from cliptagger.core.session.decisions import Decision, ReviewState, TagKey, as_path
 from cliptagger.core.session.embedding_source import SessionEmbeddings
 from cliptagger.core.session.exporting import ExportReport, export_results
 from cliptagger.core.session.keyword_learning import MY_KEYWORDS, KeywordLearning, learn_from_keywords
@@ -239,7 +239,7 @@ class Session:
         return accepted_keywords(self.review_rows(path))
 
     def _refresh_accepted(self, paths: Iterable[Path]) -> None:
-        self.sidecars.note_accepted({Path(p): self.accepted_keywords(p) for p in paths})
+        self.sidecars.note_accepted({as_path(p): self.accepted_keywords(p) for p in paths})
 
     def decide(self, paths: Iterable[Path], decision: Optional[Decision], key: Optional[TagKey] = None) -> int:
         """Accept or reject (None: un-decide) one tag, or every proposal, of each photo."""
@@ -247,7 +247,7 @@ class Session:
         for path in paths:
             keys = [key] if key is not None else self.proposed_keys(path)
             changed += self.review.set(path, keys, decision)
-            decided.append((Path(path), keys))
+            decided.append((as_path(path), keys))
         self._record(decided, decision)
         return changed
 
@@ -258,7 +258,7 @@ class Session:
         for path in (self.paths() if paths is None else paths):
             pending = [row.key for row in self.review_rows(path) if row.proposed and row.decision is None]
             changed += self.review.set(path, pending, Decision.ACCEPTED)
-            decided.append((Path(path), pending))
+            decided.append((as_path(path), pending))
         if record:
             self._record(decided, Decision.ACCEPTED)
         return changed
@@ -270,7 +270,7 @@ class Session:
 
     def is_written(self, path: Path) -> bool:
         """Written by this session and unchanged since."""
-        return self.sidecars.is_written(Path(path))
+        return self.sidecars.is_written(as_path(path))
 
     # ------------------------------------------------------------------ learning
 

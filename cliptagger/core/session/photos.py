@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from cliptagger.core.session.decisions import as_path
 from cliptagger.core.tagging.engine import ImageFailure, ImageResult, Outcome
 
 
@@ -54,7 +55,7 @@ class PhotoTable:
         added = []
         with self._lock:
             for path in paths:
-                path = Path(path)
+                path = as_path(path)
                 if path not in self._entries:
                     self._entries[path] = _Entry()
                     added.append(path)
@@ -103,7 +104,7 @@ class PhotoTable:
 
     def result(self, path: Path) -> Optional[ImageResult]:
         with self._lock:
-            entry = self._entries.get(Path(path))
+            entry = self._entries.get(as_path(path))
             return entry.result if entry is not None else None
 
     def results(self) -> list[ImageResult]:
@@ -112,7 +113,7 @@ class PhotoTable:
 
     def failure(self, path: Path) -> str:
         with self._lock:
-            entry = self._entries.get(Path(path))
+            entry = self._entries.get(as_path(path))
             return entry.failure if entry is not None else ""
 
     def failures(self) -> list[tuple[Path, str]]:

@@ -22,6 +22,7 @@ from cliptagger.core.metadata.sidecars import (
     sidecar_path,
     write_sidecars,
 )
+from cliptagger.core.session.decisions import as_path
 from cliptagger.core.tagging.engine import Progress
 
 if TYPE_CHECKING:
@@ -96,18 +97,18 @@ class SidecarSync:
     def known_existing(self, path: Path) -> Optional[list[str]]:
         """The photo's existing keywords if they were read already (None: not yet); no disk I/O."""
         with self._lock:
-            found = self._existing.get(Path(path))
+            found = self._existing.get(as_path(path))
             return list(found) if found is not None else None
 
     def problems(self, path: Path) -> list[str]:
         with self._lock:
-            return list(self._problems.get(Path(path), []))
+            return list(self._problems.get(as_path(path), []))
 
     def read_existing(self, paths: Iterable[Path], progress: Optional[Callable[[Progress], None]] = None,
                       cancel: Optional[object] = None) -> dict[Path, list[str]]:
         """Re-read the keywords already in these photos' sidecars and files (``cancel``, an
         Event: stop early, returning what was read; ``progress``: told every 32 photos)."""
-        paths = [Path(p) for p in paths]
+        paths = [as_path(p) for p in paths]
         listing = FolderListing()
         found: dict[Path, list[str]] = {}
         start = time.monotonic()
