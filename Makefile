@@ -16,7 +16,7 @@ APT_PACKAGES := libimage-exiftool-perl exiv2 xvfb libegl1 libgl1 libxkbcommon0 l
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
 	libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
 
-.PHONY: run test system-packages demo demo-model package package-test clean-venv
+.PHONY: run test lint system-packages demo demo-model package package-test clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python main.py
 
-test: system-packages $(STAMP)
+test: system-packages $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff over the code, tests and tools; mypy strict over the Qt-free core (pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check cliptagger tests benchmarks tools main.py packaging
+	$(BIN)/mypy
 
 # Debian/Ubuntu: install what is missing (as root, or with sudo when it needs no password);
 # elsewhere check that exiftool and exiv2 are on PATH. Otherwise stop with the command to run.

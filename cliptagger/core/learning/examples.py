@@ -164,7 +164,8 @@ class ExampleStore:
             args.append(label_set)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY e.decided, e.path, e.keyword", args).fetchall()
-        found, vectors = [], {}
+        found: list[Example] = []
+        vectors: dict[bytes, Any] = {}  # per photo: one tensor shared by its examples
         for path, set_name, keyword, positive, source, dim, blob in rows:
             if len(blob) != dim * 4:
                 continue  # a damaged row is skipped, never fatal

@@ -232,7 +232,7 @@ def _fit_head(x: Any, target: Any, weight: Any, w0: Any, mode: Mode, regularizat
         return value.detach() + 0.5 * regularization * (theta ** 2).sum()
 
     with torch.no_grad():
-        optimizer.step(closure)
+        optimizer.step(closure)  # type: ignore[no-untyped-call]  # torch leaves step untyped
         theta = torch.linalg.solve_triangular(upper, u, upper=True).double()
     return w0.double() + theta[:dim].T, theta[dim]
 
@@ -437,7 +437,9 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
     weight_rows, bias_rows = w0.clone(), zero_bias.clone()
     zero_accuracies = _balanced_accuracies(zero_p, problem.target, problem.weight, label_set.threshold)
     learned_accuracies = _balanced_accuracies(held_out, problem.target, problem.weight, label_set.threshold)
-    by_label = lambda m: m.T.contiguous()  # noqa: E731  (one label's values side by side)
+    def by_label(m: Any) -> Any:  # one label's values side by side
+        return m.T.contiguous()
+
     zero_t, held_t, target_t, weight_t = (by_label(m) for m in (zero_p, held_out, problem.target, problem.weight))
     for j, label in enumerate(label_set.labels):
         zero_acc = zero_accuracies[j]

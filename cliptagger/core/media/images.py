@@ -145,6 +145,7 @@ def _load_raw_preview(path: Path, draft_size: Optional[int]) -> Image.Image:
             except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
                 thumb = None
             if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+                assert isinstance(thumb.data, bytes), "LibRaw gives JPEG previews as bytes"
                 with Image.open(io.BytesIO(thumb.data)) as preview:
                     _refuse_bombs(preview)
                     if draft_size:
@@ -155,6 +156,7 @@ def _load_raw_preview(path: Path, draft_size: Optional[int]) -> Image.Image:
                     if exif_orientation != 1:
                         flip = 0  # the preview carries its own orientation
             elif thumb is not None:
+                assert not isinstance(thumb.data, bytes), "LibRaw gives bitmap previews as arrays"
                 check_dimensions(thumb.data.shape[1], thumb.data.shape[0])
                 picture = Image.fromarray(thumb.data)
             else:

@@ -35,7 +35,7 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_EXTENSIONS and not path.name.startswith(".")
 
 
-def scan(inputs: Iterable[str | os.PathLike]) -> ScanResult:
+def scan(inputs: Iterable[str | os.PathLike[str]]) -> ScanResult:
     """Expand folders recursively (skipping hidden ones); keep order, drop duplicates."""
     result = ScanResult()
     seen: set[Path] = set()

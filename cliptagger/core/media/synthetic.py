@@ -111,7 +111,7 @@ def render(scene: Scene, size: int = 256, seed: int | None = None) -> Image.Imag
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
     else:
         draw.polygon(_shape_points(scene.shape, cx, cy, radius, rng.uniform(-0.35, 0.35)), fill=fill)
-    image = image.resize((size, size), Image.BICUBIC)
+    image = image.resize((size, size), Image.Resampling.BICUBIC)
     if rng.random() < 0.3:
         image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
     return image

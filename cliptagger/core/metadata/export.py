@@ -9,7 +9,7 @@ import shlex
 import subprocess
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from cliptagger.core.metadata.xmp import KEYWORD_PROPERTIES, fold, read_keywords
 from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
@@ -24,7 +24,7 @@ class ExportFormat(str, Enum):
     EXIFTOOL = "exiftool"   # keywords, for ``exiftool -csv+=``
 
 
-def scores_csv_text(results: Sequence, label_sets: Sequence[LabelSet],
+def scores_csv_text(results: Sequence[Any], label_sets: Sequence[LabelSet],
                     accepted: Optional[Mapping[Path, Sequence[str]]] = None) -> str:
     """One row per image: path, proposed keywords, accepted keywords (when a review happened),
     then one column per label probability."""
@@ -48,7 +48,7 @@ def scores_csv_text(results: Sequence, label_sets: Sequence[LabelSet],
     return buffer.getvalue()
 
 
-def write_scores_csv(path: Path, results: Sequence, label_sets: Sequence[LabelSet],
+def write_scores_csv(path: Path, results: Sequence[Any], label_sets: Sequence[LabelSet],
                      accepted: Optional[Mapping[Path, Sequence[str]]] = None) -> None:
     # A UTF-8 byte order mark lets Excel open non-ASCII paths and labels correctly.
     atomic_write_text(Path(path), "\ufeff" + scores_csv_text(results, label_sets, accepted))
@@ -100,7 +100,7 @@ def embedded_keyword_values(image: Path) -> dict[str, set[str]]:
 
 
 def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]],
-                      existing: Optional[Mapping[Path, Mapping[str, set]]] = None) -> tuple[str, str]:
+                      existing: Optional[Mapping[Path, Mapping[str, set[str]]]] = None) -> tuple[str, str]:
     """(csv text, separator): apply with ``exiftool -csv+=FILE -sep SEPARATOR FILES...``.
 
     ``existing`` (path -> exiftool tag -> folded values already in the photo) leaves out what
@@ -111,7 +111,7 @@ def exiftool_csv_text(assignments: Mapping[Path, Sequence[str]],
 
 
 def _exiftool_csv(assignments: Mapping[Path, Sequence[str]],
-                  existing: Optional[Mapping[Path, Mapping[str, set]]]) -> tuple[str, str, list[Path]]:
+                  existing: Optional[Mapping[Path, Mapping[str, set[str]]]]) -> tuple[str, str, list[Path]]:
     """``exiftool_csv_text`` plus the photos that got a row (the others have every keyword)."""
     all_keywords = [k for keywords in assignments.values() for k in keywords]
     separator = pick_list_separator([v for k in all_keywords for v in {k, *(p.render(k) for p in KEYWORD_PROPERTIES)}])

@@ -31,7 +31,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import (
@@ -87,7 +87,7 @@ class WriteBatch:
             raise
         _fsync_folder(folder)  # the batch file itself survives a crash
 
-    def _write(self, record: dict) -> None:
+    def _write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=True) + "\n"
         if self._broken_line:
             line = "\n" + line  # never glue a record onto a line a failed write cut short
@@ -139,7 +139,7 @@ class WriteBatch:
     def __enter__(self) -> "WriteBatch":
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
 
@@ -185,7 +185,7 @@ def held_batches() -> list[Path]:
     return _batches(HELD_SUFFIX)
 
 
-def _records(path: Path) -> list[dict]:
+def _records(path: Path) -> list[dict[str, Any]]:
     """Every intact JSON object line of a batch file; cut or damaged lines are skipped."""
     records = []
     for line in path.read_bytes().splitlines():
@@ -198,7 +198,7 @@ def _records(path: Path) -> list[dict]:
     return records
 
 
-def _entry(record: dict) -> Optional[JournalEntry]:
+def _entry(record: dict[str, Any]) -> Optional[JournalEntry]:
     try:
         if "path_bytes" in record:
             path = Path(os.fsdecode(base64.b64decode(record["path_bytes"])))

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from cliptagger.core.media.scan import is_supported
 from cliptagger.core.metadata.journal import WriteBatch
@@ -321,6 +321,3 @@ def existing_keywords(image: Path, listing: Optional[FolderListing] = None) -> t
     keywords.extend(embedded_keywords(image))
     return union_keywords(keywords), problems
 
-
-def assignments_from(results: Iterable) -> dict[Path, list[str]]:
-    return {result.path: list(result.keywords) for result in results}

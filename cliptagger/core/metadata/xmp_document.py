@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 from xml.parsers import expat
 
 from cliptagger.core.errors import CliptaggerError
@@ -64,7 +64,7 @@ class _Original:
     declarations: list[tuple[str, str]] = field(default_factory=list)
     text: Optional[str] = None
     tail: Optional[str] = None
-    children: list = field(default_factory=list)
+    children: list[ET.Element] = field(default_factory=list)
     raw_text: bytes = b""
     raw_tail: bytes = b""
 
@@ -82,7 +82,7 @@ class XmpDocument:
     #: Namespace declarations per element, in their original order: element -> [(prefix, uri)].
     declarations: dict[ET.Element, list[tuple[str, str]]] = field(default_factory=dict)
     source: bytes = b""
-    originals: dict = field(default_factory=dict)
+    originals: dict[ET.Element, _Original] = field(default_factory=dict)
 
     def rdf(self) -> ET.Element:
         if self.root.tag == qname(RDF_NS, "RDF"):
@@ -203,15 +203,15 @@ def parse_xmp(data: bytes, source: str = "sidecar") -> XmpDocument:
     return document
 
 
-def _refuse_doctype(*_args) -> None:
+def _refuse_doctype(*_args: object) -> None:
     raise XmpError("the sidecar contains a DTD (<!DOCTYPE>), which XMP never uses: refused, left untouched")
 
 
-def _refuse_entity(*_args) -> None:
+def _refuse_entity(*_args: object) -> None:
     raise XmpError("the sidecar declares XML entities: refused, left untouched")
 
 
-def _refuse_external(*_args) -> int:
+def _refuse_external(*_args: object) -> int:
     raise XmpError("the sidecar refers to an external entity: refused, left untouched")
 
 
@@ -227,13 +227,13 @@ class _Builder:
     the ends of tags are found by lexing the (already validated) tag from there.
     """
 
-    def __init__(self, parser, data: bytes) -> None:
+    def __init__(self, parser: Any, data: bytes) -> None:
         self.parser = parser
         self.source = data
         self.root: Optional[ET.Element] = None
         self.stack: list[ET.Element] = []
         self.declarations: dict[ET.Element, list[tuple[str, str]]] = {}
-        self.originals: dict = {}
+        self.originals: dict[ET.Element, _Original] = {}
         self._pending_ns: list[tuple[str, str]] = []
         self._last: Optional[ET.Element] = None  # where text goes: .text of open or .tail of closed
 
@@ -256,7 +256,7 @@ class _Builder:
         self.stack.append(element)
         self._last = None
 
-    def _lex_start_tag(self, start: int, attribute_names: list[str], declared: list) -> _Original:
+    def _lex_start_tag(self, start: int, attribute_names: list[str], declared: list[tuple[str, str]]) -> _Original:
         data = self.source
         name = _TAG_NAME.match(data, start)
         assert name is not None
@@ -308,7 +308,7 @@ class _Builder:
             start = self.parser.CurrentByteIndex
             self._leaf(ET.ProcessingInstruction(target, data), start, self.source.index(b"?>", start + 2) + 2)
 
-    def _leaf(self, node: ET.Element, start: int, end: int) -> None:
+    def _leaf(self, node: "ET.Element[Any]", start: int, end: int) -> None:
         self.stack[-1].append(node)
         self.originals[node] = _Original(start=start, end=end, tag_end=end, close_start=end)
         self._last = node
@@ -361,7 +361,7 @@ class _Writer:
         self.document = document
         self.source = document.source
         self.out: list[bytes] = []
-        self._clean: dict = {}
+        self._clean: dict[ET.Element, bool] = {}
         self.newline = "\r\n" if document.source.count(b"\r\n") > document.source.count(b"\n") / 2 else "\n"
 
     def clean(self, node: ET.Element) -> bool:
@@ -389,10 +389,11 @@ class _Writer:
         if original is not None and self.clean(node):
             self.out.append(self.source[original.start:original.end])
             return
-        if node.tag is ET.Comment:
+        tag: Any = node.tag  # a str, or the Comment / ProcessingInstruction factory
+        if tag is ET.Comment:
             self.out.append(f"<!--{node.text or ''}-->".encode("utf-8"))
             return
-        if node.tag is ET.ProcessingInstruction:
+        if tag is ET.ProcessingInstruction:
             self.out.append(f"<?{node.text or ''}?>".encode("utf-8"))
             return
         scope = dict(in_scope)

@@ -278,7 +278,7 @@ def _probe_path() -> Path:
     return paths.cache_dir() / PROBE_FILE
 
 
-def _read_probes() -> dict[str, dict]:
+def _read_probes() -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(_probe_path().read_text())
     except (OSError, ValueError):

@@ -45,7 +45,7 @@ def demo_checkpoint() -> Path:
     return paths.resources_dir() / "models" / DEMO_CHECKPOINT_NAME
 
 
-def request_for(model: str, pretrained: str = "", checkpoint: str | os.PathLike | None = None) -> ModelRequest:
+def request_for(model: str, pretrained: str = "", checkpoint: str | os.PathLike[str] | None = None) -> ModelRequest:
     """Turn CLI/GUI choices into a request: catalog keys, the demo, or any open_clip name."""
     entry = find_entry(model)
     if checkpoint:
@@ -58,7 +58,7 @@ def request_for(model: str, pretrained: str = "", checkpoint: str | os.PathLike 
     return ModelRequest(arch=model, pretrained=pretrained)
 
 
-def pretrained_config(arch: str, tag: str) -> dict:
+def pretrained_config(arch: str, tag: str) -> dict[str, Any]:
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(arch, tag)
@@ -68,7 +68,7 @@ def pretrained_config(arch: str, tag: str) -> dict:
             f"open_clip has no pretrained weights called {tag!r} for {arch!r} (known tags: {known}).",
             WeightsProblem.UNKNOWN, model=arch,
         )
-    return cfg
+    return dict(cfg)
 
 
 def _hf_candidates(filename: str) -> list[str]:
@@ -111,7 +111,7 @@ class DownloadCancelled(WeightsUnavailableError):
     """The user cancelled a download; the partial file was removed."""
 
 
-def _download_in_child(cfg: dict, cache: str, results: Any) -> None:
+def _download_in_child(cfg: dict[str, Any], cache: str, results: Any) -> None:
     """Child process: open_clip's own download code; the path or the error goes back."""
     import logging as child_logging
 
@@ -240,14 +240,14 @@ def file_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _source_of(cfg: dict) -> str:
+def _source_of(cfg: dict[str, Any]) -> str:
     if cfg.get("hf_hub"):
         repo = cfg["hf_hub"].rstrip("/")
         return f"https://huggingface.co/{repo.split('/')[0]}/{repo.split('/')[1]}"
-    return cfg.get("url", "")
+    return str(cfg.get("url", ""))
 
 
-def _missing(arch: str, tag: str, cfg: dict, reason: str, problem: WeightsProblem) -> WeightsUnavailableError:
+def _missing(arch: str, tag: str, cfg: dict[str, Any], reason: str, problem: WeightsProblem) -> WeightsUnavailableError:
     entry = find_entry(arch)
     return WeightsUnavailableError(
         _missing_message(arch, tag, cfg, reason, problem), problem, model=arch,
@@ -256,7 +256,7 @@ def _missing(arch: str, tag: str, cfg: dict, reason: str, problem: WeightsProble
     )
 
 
-def _missing_message(arch: str, tag: str, cfg: dict, reason: str, problem: WeightsProblem) -> str:
+def _missing_message(arch: str, tag: str, cfg: dict[str, Any], reason: str, problem: WeightsProblem) -> str:
     entry = find_entry(arch)
     size = f", about {entry.download_mb} MB" if entry and entry.pretrained == tag else ""
     if problem is WeightsProblem.NOT_DOWNLOADED:
@@ -279,7 +279,7 @@ NO_CONNECTION = "no connection to the model hub (offline?)"
 OFFLINE_MODE = "offline mode is on (HF_HUB_OFFLINE)"
 
 
-def _offline_mode(cfg: dict) -> bool:
+def _offline_mode(cfg: dict[str, Any]) -> bool:
     return bool(cfg.get("hf_hub")) and os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -291,7 +291,7 @@ def _short_reason(err: BaseException) -> str:
     return text[:300] or type(err).__name__
 
 
-def _download_host(cfg: dict) -> Optional[tuple[str, int]]:
+def _download_host(cfg: dict[str, Any]) -> Optional[tuple[str, int]]:
     if cfg.get("hf_hub"):
         endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     else:
@@ -302,7 +302,7 @@ def _download_host(cfg: dict) -> Optional[tuple[str, int]]:
     return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
-def _unreachable_reason(cfg: dict, timeout: float = 4.0) -> str:
+def _unreachable_reason(cfg: dict[str, Any], timeout: float = 4.0) -> str:
     """Fail fast offline: the hub client would otherwise retry for most of a minute."""
     if _offline_mode(cfg):
         return OFFLINE_MODE

@@ -38,7 +38,7 @@ from cliptagger.core.session.decisions import Decision, ReviewState, TagKey, as_
 from cliptagger.core.session.embedding_source import SessionEmbeddings
 from cliptagger.core.session.exporting import ExportReport, export_results
 from cliptagger.core.session.keyword_learning import MY_KEYWORDS, KeywordLearning, learn_from_keywords
-from cliptagger.core.session.learner import Learner
+from cliptagger.core.session.learner import ExampleItem, Learner
 from cliptagger.core.session.options import EngineOptions
 from cliptagger.core.session.photos import PhotoTable
 from cliptagger.core.session.resume import restore_decisions
@@ -283,7 +283,7 @@ class Session:
         if model_id is None:
             return
         positive = None if decision is None else decision is Decision.ACCEPTED
-        items = []
+        items: list[ExampleItem] = []
         for path, keys in decided:
             result = self.result(path)
             if result is not None:

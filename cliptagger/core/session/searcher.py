@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol, Sequence, TypeAlias
 
 from cliptagger.core.errors import SearchError
 from cliptagger.core.tagging.engine import ImageResult, Outcome, Progress, PromptEmbeddingCache
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from cliptagger.core.tagging.engine import TaggingEngine
 
 ProgressCallback = Optional[Callable[[Progress], None]]
+
+
+#: The rows a search ranks: the index's first N, or (paths, rows) picked from it.
+Selection: TypeAlias = "int | tuple[list[Path], Any]"
 
 
 class EmbeddingSource(Protocol):
@@ -46,10 +50,10 @@ class SearchState:
     index: SearchIndex
     prompts: PromptEmbeddingCache
     #: (photo changes, index version, selection) of the last whole-session search.
-    view: Optional[tuple[int, int, "int | tuple"]] = None
+    view: Optional[tuple[int, int, Selection]] = None
 
 
-def whole_or_rows(index: SearchIndex, in_view: list[Path], complete: bool) -> "int | tuple":
+def whole_or_rows(index: SearchIndex, in_view: list[Path], complete: bool) -> Selection:
     """The index's first rows when they are exactly the photos in view (no rows to pick),
     else the rows of the photos in view."""
     return len(in_view) if complete and len(index) == len(in_view) else index.rows_of(in_view)
@@ -95,7 +99,7 @@ class Searcher:
         return state.index.search(vector, top=top, min_score=min_score, selection=selection)
 
     def _whole_view(self, state: SearchState, source: EmbeddingSource, progress: ProgressCallback,
-                    cancel: Any, encode: bool) -> "int | tuple":
+                    cancel: Any, encode: bool) -> Selection:
         """Rows of every photo in the session, re-read only after a change:
         a search as you type costs no per-photo Python work."""
         changes = source.change_count()

@@ -18,7 +18,7 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from cliptagger.core.storage import paths
 
@@ -43,7 +43,7 @@ def lock_file_for(path: Path) -> Path:
     return locks_dir() / f"sidecar-{digest[0] % LOCK_BUCKETS:02x}.lock"
 
 
-def _lock_object(lock_path: Path):
+def _lock_object(lock_path: Path) -> Any:
     from filelock import FileLock
 
     with _guard:

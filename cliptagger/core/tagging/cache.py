@@ -251,8 +251,9 @@ class EmbeddingCache:
             return 0
         with self._lock:
             if model_id is None:
-                return self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-            return self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,)).fetchone()[0]
+                return int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?",
+                                        (model_id,)).fetchone()[0])
 
     def close(self) -> None:
         with self._lock:

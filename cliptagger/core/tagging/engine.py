@@ -316,7 +316,10 @@ class TaggingEngine:
                         if isinstance(work, Future):  # cache hits are plain tensors
                             work.cancel()
                     return
-                batch_paths, embeddings_by_path, to_encode, outcomes = [], {}, [], []
+                batch_paths: list[Path] = []
+                embeddings_by_path: dict[Path, Any] = {}
+                to_encode: list[tuple[Path, Any]] = []
+                outcomes: list[Optional[ImageFailure]] = []  # None: a result, filled in below
                 stamps: dict[Path, Optional[FileStamp]] = {}
                 # Cache hits need no encoding: they ride along in larger scoring batches.
                 while pending and len(to_encode) < self.batch_size and len(batch_paths) < SCORING_BATCH:

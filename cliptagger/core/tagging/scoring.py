@@ -120,17 +120,3 @@ def propose(row: Sequence[float], label_set: LabelSet) -> list[Proposal]:
     ranked = sorted(zip(label_set.labels, (float(p) for p in row)), key=lambda pair: -pair[1])
     chosen = [Proposal(label, p) for label, p in ranked if p >= label_set.threshold]
     return chosen[: label_set.max_tags]
-
-
-def display_percent(probability: float, threshold: float, max_decimals: int = 4) -> str:
-    """``probability`` as a percentage with just enough digits to show which side of the
-    threshold it is on: 0.9899 against 0.99 reads "98.99%", never "99%" (which would look
-    like it passes a 99% threshold it misses), and nothing short of 1 reads "100%"."""
-    above = probability >= threshold
-    for decimals in range(max_decimals + 1):
-        shown, limit = round(probability * 100, decimals), round(threshold * 100, decimals)
-        rounds_to_certain = shown >= 100 and probability < 1
-        if (shown >= limit) == above and (above or shown < limit) and not rounds_to_certain:
-            return f"{shown:.{decimals}f}%"
-    scale = 10 ** max_decimals  # still ambiguous: truncate, so 0.9999999 reads 99.9999%
-    return f"{int(probability * 100 * scale) / scale:.{max_decimals}f}%"

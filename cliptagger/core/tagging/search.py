@@ -85,7 +85,9 @@ def combine(positives: Sequence[Any], negatives: Sequence[Any] = ()) -> Any:
 
     if not positives:
         raise SearchError("a search needs some text or an example photo")
-    unit = lambda v: torch.nn.functional.normalize(v.float().reshape(-1), dim=0)  # noqa: E731
+    def unit(v: Any) -> Any:
+        return torch.nn.functional.normalize(v.float().reshape(-1), dim=0)
+
     vector = torch.stack([unit(v) for v in positives]).sum(0)
     if negatives:
         vector = vector - torch.stack([unit(v) for v in negatives]).sum(0)
@@ -119,7 +121,7 @@ def relevant(scores: Sequence[float], spread: float = 0.5, at_least: int = 1) ->
     mean = sum(values) / len(values)
     std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
     cut = mean + spread * std
-    return min(cut, values[min(at_least, len(values)) - 1])
+    return float(min(cut, values[min(at_least, len(values)) - 1]))
 
 
 @dataclass

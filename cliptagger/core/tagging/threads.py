@@ -85,7 +85,11 @@ class ThreadPlan:
         if self.decode_niceness is None:
             return None
         niceness = self.decode_niceness
-        return lambda: lower_current_thread_priority(niceness) and None
+
+        def lower() -> None:
+            lower_current_thread_priority(niceness)
+
+        return lower
 
 
 def plan_threads(cores: int, decode_s: Optional[float] = None, encode_s: Optional[float] = None,
