@@ -22,7 +22,7 @@ from cliptagger.core.model.precision import Precision
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import atomic_write_text
 from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION
-from cliptagger.core.tagging.labels import LabelSet, load_label_sets, save_label_sets
+from cliptagger.core.tagging.labels import LabelSet, default_label_file, load_label_sets, save_label_sets
 
 MAX_RECENT_FOLDERS = 10
 #: The range of the precision a label's calibrated threshold aims for (the default: learning's).
@@ -108,11 +108,11 @@ def save_settings(settings: Settings) -> None:
 
 
 def default_label_sets() -> list[LabelSet]:
-    return load_label_sets(paths.resources_dir() / "labels" / "photo-basics.json")
+    return load_label_sets(default_label_file(DEFAULT_KEY))
 
 
 def demo_label_sets() -> list[LabelSet]:
-    return load_label_sets(paths.resources_dir() / "labels" / "demo.json")
+    return load_label_sets(default_label_file(DEMO_KEY))
 
 
 def load_user_label_sets(family: str = PHOTO_FAMILY) -> list[LabelSet]:

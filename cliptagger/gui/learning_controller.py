@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cliptagger.progress import format_duration
+from cliptagger.core.tagging.durations import format_duration
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import KeywordLearning, Session

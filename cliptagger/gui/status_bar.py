@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
-from cliptagger.progress import format_duration
+from cliptagger.core.tagging.durations import format_duration
 
 if TYPE_CHECKING:
     from cliptagger.core.tagging.engine import Progress

@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.errors import LabelSetError
+from cliptagger.core.model.catalog import DEMO_KEY
 from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.storage.paths import resources_dir
 from cliptagger.core.tagging.templates import TEMPLATE_SETS, resolve_templates
 
 FORMAT_NAME = "cliptagger-labels"
@@ -290,6 +292,12 @@ def parse_label_sets(text: str, source: str = "label file") -> list[LabelSet]:
     if len(set(names)) != len(names):
         raise LabelSetError(f"{source} holds two label sets with the same name.")
     return result
+
+
+def default_label_file(model_key: str) -> Path:
+    """The bundled label sets a model starts with: the demo model's own, else the photo basics."""
+    name = "demo.json" if model_key.casefold() == DEMO_KEY else "photo-basics.json"
+    return resources_dir() / "labels" / name
 
 
 def load_label_sets(path: str | Path) -> list[LabelSet]:

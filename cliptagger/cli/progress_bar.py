@@ -1,18 +1,14 @@
-"""A plain-text progress bar for terminals (the CLI's; the GUI has its own widgets)."""
+"""A plain-text progress bar for terminals (the GUI has its own widgets)."""
 
 from __future__ import annotations
 
 import sys
-from typing import Optional, TextIO
+from typing import TYPE_CHECKING, Callable, Optional, TextIO
 
+from cliptagger.core.tagging.durations import format_duration
 
-def format_duration(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+if TYPE_CHECKING:
+    from cliptagger.core.tagging.engine import Progress
 
 
 class ProgressBar:
@@ -31,6 +27,10 @@ class ProgressBar:
         self.stream.write(f"\r[{bar}] {done}/{total}  {rate:5.1f} img/s  ETA {format_duration(eta)}{errors} ")
         self.stream.flush()
         self._shown = True
+
+    def callback(self) -> "Callable[[Progress], None]":
+        """The ``progress`` argument of the session's long verbs: this bar, updated."""
+        return lambda p: self.update(p.done, p.total, p.images_per_s, p.eta_s, p.failed)
 
     def clear(self) -> None:
         """Wipe the bar so that a line of output can be printed in its place."""

@@ -1,0 +1,133 @@
+"""``cliptagger tag``: propose tags, accept those above threshold, write sidecars and CSVs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cliptagger.cli.exits import EXIT_NOTHING_TAGGED, EXIT_OK, EXIT_SIDECARS_FAILED
+from cliptagger.cli.output import (
+    find_images,
+    format_result_json,
+    format_result_line,
+    print_warnings,
+    report_failures,
+    say,
+)
+from cliptagger.cli.progress_bar import ProgressBar
+from cliptagger.cli.session_setup import add_model_arguments, load_label_files, open_session
+from cliptagger.core.errors import CliptaggerError
+from cliptagger.core.metadata.export import ExportFormat
+from cliptagger.core.metadata.sidecars import SidecarStyle
+
+if TYPE_CHECKING:
+    from cliptagger.core.session import Session
+
+
+def register(commands: "argparse._SubParsersAction[Any]") -> None:
+    tag = commands.add_parser("tag", help="propose tags for images and folders")
+    tag.add_argument("paths", nargs="+", type=Path, help="image files and folders (searched recursively)")
+    tag.add_argument("--labels", action="append", type=Path, metavar="FILE",
+                     help="label set file (JSON); repeat for several; default: the bundled photo basics")
+    add_model_arguments(tag)
+    tag.add_argument("--batch-size", type=int, default=None, metavar="N",
+                     help="images per encoder batch (default 16 on CPU, 64 on CUDA)")
+    tag.add_argument("--exact", action="store_true",
+                     help="decode every image at full size (the reference path; slower, same tags)")
+    tag.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    tag.add_argument("--write-xmp", action="store_true",
+                     help="merge the proposed tags into XMP sidecars (undo with `cliptagger undo`)")
+    tag.add_argument("--sidecar-style", choices=[s.value for s in SidecarStyle], default="ext",
+                     help="name of new sidecars: IMG.ext.xmp (ext, default) or IMG.xmp (adobe)")
+    tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
+    tag.add_argument("--csv-format", choices=[f.value for f in ExportFormat], default=ExportFormat.SCORES.value,
+                     help="scores: one column per label probability; "
+                          "exiftool: keywords for `exiftool -csv+=` (adds to the photos' own)")
+    tag.add_argument("--json", action="store_true", help="print one JSON object per image (JSON Lines)")
+    tag.add_argument("--dry-run", action="store_true", help="show what would be written, change no file")
+    tag.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    tag.add_argument("--zero-shot", action="store_true",
+                     help="ignore the heads learned from your decisions and keywords (`cliptagger learn`)")
+    tag.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cliptagger.core.tagging.engine import ImageFailure
+
+    label_sets = load_label_files(args.labels, args.model)  # a bad label file is reported first
+    images = find_images(args.paths)
+    if not images:
+        return EXIT_NOTHING_TAGGED
+    session = open_session(args, label_sets)
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    tagged, failures = 0, []
+    try:
+        for outcome in session.tag(images, progress=bar.callback(), cancel=threading.Event()):
+            bar.clear()
+            if isinstance(outcome, ImageFailure):
+                failures.append(outcome)
+                if args.json:
+                    print(json.dumps({"path": str(outcome.path), "status": "error", "reason": outcome.reason}))
+                continue
+            tagged += 1
+            print(format_result_json(outcome) if args.json else format_result_line(outcome), flush=True)
+    finally:
+        bar.close()
+
+    # The CLI has no review step: every proposal above its set's threshold is accepted.
+    # Tags written to sidecars are the user's decision: they are kept as examples to learn from.
+    session.accept_above_threshold(record=args.write_xmp and not args.dry_run)
+    print_warnings(session)
+    sidecars_failed = False
+    if args.write_xmp or args.dry_run:
+        sidecars_failed = write_xmp(args, session)
+    if args.csv:
+        write_csv(args, session)
+    report_failures(failures)
+    say(f"tagged {tagged} of {len(images)} images" + (f", skipped {len(failures)}" if failures else "") + ".")
+    print_warnings(session)  # e.g. the cache turned itself off mid-run
+    if not tagged:
+        return EXIT_NOTHING_TAGGED
+    return EXIT_SIDECARS_FAILED if sidecars_failed else EXIT_OK
+
+
+def write_csv(args: argparse.Namespace, session: "Session") -> None:
+    if args.dry_run:
+        say(f"dry run, {args.csv} not written")
+        return
+    try:
+        report = session.export(args.csv, ExportFormat(args.csv_format))
+    except (CliptaggerError, OSError) as err:  # the tags are printed already: a warning, not an exit
+        say(f"{args.csv} not written: {err}")
+        return
+    if report.command:
+        say(f"wrote {args.csv}; apply it with:\n  {report.command}\n"
+            "  (it adds the keywords to each photo's own; exiftool keeps a NAME_original backup of each "
+            "photo it changes: add -overwrite_original to skip that)")
+    elif report.nothing_to_apply:
+        say(f"wrote {args.csv}: nothing to apply, the photos already have these keywords")
+    else:
+        say(f"wrote {args.csv}")
+
+
+def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
+    """Write (or show) the sidecars; True when any of them could not be written."""
+    report = session.write(SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
+                           description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
+    for warning in report.warnings:
+        say(f"warning: {warning}")
+    verb = "would write" if args.dry_run else "wrote"
+    for path in report.written:
+        change = report.changes.get(path)
+        what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
+        say(f"{verb} {path}" + (f": {what}" if what else ""))
+    for path, reason in report.failed:
+        say(f"sidecar not written: {path}: {reason}")
+    print(f"cliptagger: sidecars: {len(report.written)} {verb}, {len(report.unchanged)} already up to date, "
+          f"{len(report.failed)} failed" + ("" if args.dry_run or not report.written else
+                                             " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
+    return bool(report.failed)
