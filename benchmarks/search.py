@@ -124,9 +124,10 @@ def ui_apply(sizes: list[int]) -> None:
 
     from cliptagger.core.session.facade import Session
     from cliptagger.core.tagging.labels import Label, LabelSet
-    from cliptagger.gui.image_list import ImageListModel, ImageSortModel
-    from cliptagger.gui.photo_table import build_photo_table
-    from cliptagger.gui.search_bar import MAX_SHOWN, SearchController
+    from cliptagger.gui.controllers.search import SearchController
+    from cliptagger.gui.widgets.image_list import ImageListModel, ImageSortModel
+    from cliptagger.gui.widgets.photo_table import build_photo_table
+    from cliptagger.gui.workers.search import MAX_SHOWN
 
     app = QApplication.instance() or QApplication([])
     print(f"\n== app: UI-thread time to show a search's results (best {MAX_SHOWN}) and to clear it")

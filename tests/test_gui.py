@@ -20,8 +20,8 @@ from cliptagger.core.metadata.export import ExportFormat  # noqa: E402
 from cliptagger.core.session.decisions import Decision  # noqa: E402
 from cliptagger.core.tagging.engine import TaggingEngine  # noqa: E402
 from cliptagger.core.tagging.labels import Label, LabelSet  # noqa: E402
-from cliptagger.gui.image_list import Status  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
+from cliptagger.gui.widgets.image_list import Status  # noqa: E402
 from cliptagger.settings import Settings, demo_label_sets  # noqa: E402
 
 TIMEOUT_MS = 60_000
@@ -250,7 +250,7 @@ def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
     from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
 
     from cliptagger.core.tagging.labels import load_label_sets, save_label_sets
-    from cliptagger.gui.label_editor import LabelSetEditor
+    from cliptagger.gui.widgets.label_editor import LabelSetEditor
 
     editor = LabelSetEditor(demo_label_sets())
     qtbot.addWidget(editor)
@@ -330,7 +330,7 @@ def test_2_changing_device_keeps_results_and_decisions(qtbot, window, tmp_path, 
 
 
 def test_3_quit_and_clear_ask_about_unwritten_decisions(qtbot, window, tmp_path, monkeypatch):
-    from cliptagger.gui import dialogs
+    from cliptagger.gui.widgets import dialogs
 
     photos = add_and_run(qtbot, window, tmp_path, 2)
     select(window, photos[0])
@@ -373,7 +373,7 @@ def test_4_the_same_label_in_two_sets_has_two_ticks(qtbot, window, tmp_path):
 
 
 def test_4_editor_warns_about_a_keyword_in_two_sets(qtbot):
-    from cliptagger.gui.label_editor import LabelSetEditor
+    from cliptagger.gui.widgets.label_editor import LabelSetEditor
 
     editor = LabelSetEditor([LabelSet("Colour", (Label("red"), Label("blue"))),
                              LabelSet("Mood", (Label("red"), Label("calm")))])
@@ -417,7 +417,7 @@ def test_6_accept_all_keeps_a_rejection_made_in_the_panel(qtbot, window, tmp_pat
 def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline, monkeypatch):
     from cliptagger.core.errors import WeightsUnavailableError
     from cliptagger.core.model.weights import ModelRequest, resolve_weights
-    from cliptagger.gui.model_dialog import WeightsDialog
+    from cliptagger.gui.widgets.model_dialog import WeightsDialog
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: "no connection"
@@ -438,7 +438,7 @@ def test_7_first_run_dialog_says_one_thing_in_gui_words(qtbot, offline, monkeypa
 def test_7_offline_mode_offers_no_download(qtbot):
     from cliptagger.core.errors import WeightsUnavailableError
     from cliptagger.core.model.weights import ModelRequest, resolve_weights
-    from cliptagger.gui.model_dialog import WeightsDialog
+    from cliptagger.gui.widgets.model_dialog import WeightsDialog
 
     with pytest.raises(WeightsUnavailableError) as raised:  # the tests run with HF_HUB_OFFLINE=1
         resolve_weights(ModelRequest("ViT-B-32-256", "datacomp_s34b_b86k"), allow_download=False)
@@ -460,7 +460,7 @@ def test_8_write_and_undo_are_disabled_with_nothing_to_do(qtbot, window, tmp_pat
 
 
 def test_8_editor_says_what_is_wrong_with_a_set_name(qtbot):
-    from cliptagger.gui.label_editor import LabelSetEditor
+    from cliptagger.gui.widgets.label_editor import LabelSetEditor
 
     editor = LabelSetEditor(demo_label_sets())
     qtbot.addWidget(editor)
@@ -575,7 +575,7 @@ def test_undo_of_a_sidecar_edited_since_offers_the_safe_forced_undo(qtbot, windo
 def test_run_and_picking_the_same_model_again_retry_a_model_whose_weights_were_declined(qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QDialog
 
-    from cliptagger.gui import model_controller
+    from cliptagger.gui.controllers import model as model_controller
 
     asked = []
     monkeypatch.setattr(model_controller.WeightsDialog, "exec", lambda self: asked.append(1) or QDialog.Rejected)

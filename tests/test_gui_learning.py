@@ -96,7 +96,7 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
     from cliptagger.core.learning.head_store import LearnedModel, load_learned
     from cliptagger.core.tagging.head_scoring import LabelStats, SetHead
     from cliptagger.core.tagging.labels import Label, LabelSet, Mode, load_label_sets
-    from cliptagger.gui.label_editor import LabelSetEditor
+    from cliptagger.gui.widgets.label_editor import LabelSetEditor
 
     pair = LabelSet("Pair", (Label("a"), Label("b", threshold=0.25)), mode=Mode.INDEPENDENT, threshold=0.5)
     learned = LearnedModel("model-x")
@@ -231,7 +231,7 @@ XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.or
        '</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>\n')
 
 
-def keyworded_untagged(qtbot, tmp_path):
+def keyworded_untagged(qtbot, tmp_path, monkeypatch):
     """A window listing 12 untagged photos, 8 with sidecar keywords; the worker will wait at
     ``gates``: "encode" before its 2nd image batch, "read" at the 6th sidecar read."""
     import threading
@@ -267,7 +267,9 @@ def keyworded_untagged(qtbot, tmp_path):
         return real_read(path, listing)
 
     window.session.model.encode_listeners.append(slow_encoder)
-    window.learning.min_examples = 2
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *args: (2, True))  # the user types 2, OK
     return window, gates, batches, reads, slow_read
 
 
@@ -278,7 +280,7 @@ def test_learn_from_keywords_shows_progress_and_cancel_stops_it_adding_nothing(q
 
     from cliptagger.core.session import sidecar_sync as session_module
 
-    window, gates, batches, reads, slow_read = keyworded_untagged(qtbot, tmp_path)
+    window, gates, batches, reads, slow_read = keyworded_untagged(qtbot, tmp_path, monkeypatch)
     monkeypatch.setattr(session_module, "existing_keywords", slow_read)
     asked = []  # what was found is only shown when the work was not cancelled
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or QMessageBox.No)
@@ -315,13 +317,17 @@ def test_learn_from_keywords_shows_progress_and_cancel_stops_it_adding_nothing(q
     assert window.session.examples().examples(window.session.model_id) == []
 
 
-def test_learn_from_keywords_without_cancel_adds_the_labels(qtbot, tmp_path):
-    window, gates, _, _, _ = keyworded_untagged(qtbot, tmp_path)
+def test_learn_from_keywords_without_cancel_adds_the_labels(qtbot, tmp_path, monkeypatch):
+    window, gates, _, _, _ = keyworded_untagged(qtbot, tmp_path, monkeypatch)
     gates["encode"].set()
-    window.learning.confirm = False
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []  # what was found is shown first; the user agrees to add it
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or QMessageBox.Yes)
     with qtbot.waitSignal(window.learning.keywords_learned, timeout=TIMEOUT_MS) as learned:
         window.learning.learn_from_keywords()
     assert learned.args[0].labels == ["archive", "day", "night"] and not learned.args[0].cancelled
+    assert len(asked) == 1 and "archive" in asked[0][2]
     assert window.learning.progress_dialog is None
     assert "My keywords" in [s.name for s in window.session.learned.label_sets]
     assert all(window.session.result(p) is not None for p in window.images.paths)
@@ -335,7 +341,7 @@ def test_panel_keywords_on_top_notes_wrap_and_learned_beside_zero_shot(qtbot, tm
 
     from PySide6.QtCore import QPoint
 
-    from cliptagger.gui.results_panel import percent_text
+    from cliptagger.gui.widgets.results_panel import percent_text
 
     existing = ("Trips|Iceland|Reykjavik harbour at dawn", "a rather long keyword about the evening light", "family")
     window, keepers, _ = learned_window(qtbot, tmp_path, existing=existing)
@@ -385,7 +391,7 @@ def test_panel_keywords_on_top_notes_wrap_and_learned_beside_zero_shot(qtbot, tm
     (1.0, 0.9, "100%"),
 ])
 def test_percentages_have_one_decimal_at_most_and_stay_on_their_side(probability, threshold, expected):
-    from cliptagger.gui.results_panel import percent_text
+    from cliptagger.gui.widgets.results_panel import percent_text
 
     assert percent_text(probability, threshold) == expected
     assert (float(expected.rstrip("%")) / 100 >= threshold) == (probability >= threshold)

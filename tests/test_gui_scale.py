@@ -9,7 +9,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from cliptagger.core.session.decisions import Decision
 from cliptagger.gui.main_window import MainWindow
-from cliptagger.gui.thumbnails import ThumbnailLoader, pixmap_bytes
+from cliptagger.gui.workers.thumbnails import ThumbnailLoader, pixmap_bytes
 from cliptagger.settings import Settings, demo_label_sets
 from tests.core.session.scenes import library, scored
 from tests.gui_helpers import closing_without_asking

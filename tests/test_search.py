@@ -174,8 +174,8 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
-from cliptagger.gui.image_list import SCORE_COLUMN  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
+from cliptagger.gui.widgets.image_list import SCORE_COLUMN  # noqa: E402
 from cliptagger.settings import Settings  # noqa: E402
 from cliptagger.settings import demo_label_sets as app_label_sets  # noqa: E402
 
@@ -257,7 +257,9 @@ def test_more_like_this_ranks_the_photo_and_its_twins_first(qtbot, tmp_path):
     win.table.selectRow(win.sorted.row_of(target))
     rect = win.table.visualRect(win.sorted.index(win.sorted.row_of(target), 0))
     win.table.customContextMenuRequested.emit(rect.center())
-    menu = win.search.context_menu
+    from PySide6.QtWidgets import QMenu
+
+    menu = [m for m in win.table.findChildren(QMenu) if m.isVisible()][-1]  # the one just opened
     action = next(a for a in menu.actions() if a.text() == "More Like This")
     with qtbot.waitSignal(win.search.searched, timeout=TIMEOUT_MS):
         action.trigger()

@@ -22,7 +22,9 @@ def test_window_start_does_not_import_torch():
     code = (
         "import sys, time\n"
         "from cliptagger.gui.app import main\n"
-        "from cliptagger.gui import main_window, worker, thumbnails, results_panel, label_editor\n"
+        "from cliptagger.gui import main_window\n"
+        "from cliptagger.gui.workers import tagging, thumbnails\n"
+        "from cliptagger.gui.widgets import results_panel, label_editor\n"
         "assert 'torch' not in sys.modules, 'torch imported on the start-up path'\n"
         "assert 'open_clip' not in sys.modules\n"
     )

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QStyle
 from cliptagger.core.metadata.sidecars import SidecarStyle
 
 if TYPE_CHECKING:
+    from cliptagger.gui.controllers.model import ModelController
     from cliptagger.gui.main_window import MainWindow
-    from cliptagger.gui.model_controller import ModelController
 
 SIDECAR_STYLE_NAMES = {SidecarStyle.EXT: "IMG.jpg.xmp", SidecarStyle.ADOBE: "IMG.xmp (Adobe)"}
 
@@ -81,8 +81,9 @@ def build_actions(w: "MainWindow") -> WindowActions:
     )
 
 
-def build_menus(window: QMainWindow, a: WindowActions) -> QMenu:
-    """Returns the Recent Folders menu (the window fills it)."""
+def build_menus(window: QMainWindow, a: WindowActions) -> tuple[QMenu, QMenu]:
+    """Returns the Recent Folders menu (the window fills it) and the Tagging menu (controllers
+    add their actions to it)."""
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addActions([a.add_folder, a.add_files])
@@ -103,7 +104,7 @@ def build_menus(window: QMainWindow, a: WindowActions) -> QMenu:
     tag_menu.addActions([a.labels, a.errors])
     help_menu = bar.addMenu("&Help")
     help_menu.addActions([a.help, a.about])
-    return recent
+    return recent, tag_menu
 
 
 def build_toolbar(window: QMainWindow, a: WindowActions, models: "ModelController", style: str) -> QComboBox:

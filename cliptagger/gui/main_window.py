@@ -19,20 +19,20 @@ from cliptagger.core.media.scan import SUPPORTED_EXTENSIONS
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.facade import EngineOptions, Session
 from cliptagger.core.tagging.labels import LabelSet
-from cliptagger.gui import dialogs
 from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
-from cliptagger.gui.image_list import ImageListModel, ImageSortModel
-from cliptagger.gui.label_editor import LabelSetEditor
-from cliptagger.gui.learning_controller import LearningController
-from cliptagger.gui.model_controller import ModelController
-from cliptagger.gui.photo_table import build_photo_table
-from cliptagger.gui.results_panel import PREVIEW_SIZE, ResultsPanel
-from cliptagger.gui.scanner import FolderScanner
-from cliptagger.gui.search_bar import SearchController
-from cliptagger.gui.sidecar_controller import SidecarController
-from cliptagger.gui.status_bar import StatusWidgets
-from cliptagger.gui.thumbnails import ThumbnailLoader
-from cliptagger.gui.worker import WorkerClient
+from cliptagger.gui.controllers.learning import LearningController
+from cliptagger.gui.controllers.model import ModelController
+from cliptagger.gui.controllers.search import SearchController
+from cliptagger.gui.controllers.sidecar import SidecarController
+from cliptagger.gui.widgets import dialogs
+from cliptagger.gui.widgets.image_list import ImageListModel, ImageSortModel
+from cliptagger.gui.widgets.label_editor import LabelSetEditor
+from cliptagger.gui.widgets.photo_table import build_photo_table
+from cliptagger.gui.widgets.results_panel import PREVIEW_SIZE, ResultsPanel
+from cliptagger.gui.widgets.status_bar import StatusWidgets
+from cliptagger.gui.workers.scanner import FolderScanner
+from cliptagger.gui.workers.tagging import WorkerClient
+from cliptagger.gui.workers.thumbnails import ThumbnailLoader
 from cliptagger.settings import (
     Settings,
     label_family,
@@ -90,8 +90,11 @@ class MainWindow(QMainWindow):
         self.models.ready_changed.connect(self._model_ready_changed)
         self.models.family_changed.connect(self._family_changed)
         self.actions = build_actions(self)
-        self.recent_menu = build_menus(self, self.actions)
+        self.recent_menu, tagging_menu = build_menus(self, self.actions)
         self.learning = LearningController(self)  # re-learns after decisions; Tagging > Learn…
+        tagging_menu.addSeparator()
+        tagging_menu.addAction(self.learning.action)
+        self.learning.scores_changed.connect(self._current_changed)
         self._fill_recent_menu()
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
@@ -326,7 +329,7 @@ class MainWindow(QMainWindow):
         self.learning.relearned.disconnect(self._learned_for_editor)
         if editor is None:
             return
-        editor._precision_timer.stop()
+        editor.settle()
         if result == QDialog.Accepted:
             self.apply_label_sets(editor.label_sets())
             if editor.target_precision_value() != self.settings.target_precision:  # OK before it settled

@@ -24,8 +24,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QPixmap
 
 from cliptagger.core.session.decisions import Decision, TagKey, as_path
-from cliptagger.gui.results_panel import percent_text
-from cliptagger.gui.sorted_rows import KeyedRows, path_key
+from cliptagger.gui.widgets.results_panel import percent_text
+from cliptagger.gui.widgets.sorted_rows import KeyedRows, path_key
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import Session

@@ -17,14 +17,14 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.session.facade import Session
-from cliptagger.gui import dialogs
+from cliptagger.gui.widgets import dialogs
 
 if TYPE_CHECKING:
     from cliptagger.core.metadata.journal import UndoReport
     from cliptagger.core.metadata.sidecars import WriteReport
     from cliptagger.core.session.facade import ExportReport
-    from cliptagger.gui.image_list import ImageListModel
-    from cliptagger.gui.worker import WorkerClient
+    from cliptagger.gui.widgets.image_list import ImageListModel
+    from cliptagger.gui.workers.tagging import WorkerClient
     from cliptagger.settings import Settings
 
 EXPORT_FILTERS = {ExportFormat.SCORES: "Scores for spreadsheets (*.csv)",
@@ -58,9 +58,6 @@ class SidecarController(QObject):
         writer.undo_done.connect(self._undo_done)
         writer.export_done.connect(self._export_done)
         writer.failed.connect(self._failed)
-
-    def has_unwritten(self) -> bool:
-        return bool(self.session.unwritten())
 
     # ------------------------------------------------------------------ write
 

@@ -11,7 +11,6 @@ reaches them only through ``WorkerClient``'s queued signals; ``stop`` and
 from __future__ import annotations
 
 import threading
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -19,14 +18,16 @@ from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.gui.workers.guarded import GuardedWorker
 
 if TYPE_CHECKING:
+    from cliptagger.core.model.clip import ClipModel
     from cliptagger.core.model.weights import ModelRequest
     from cliptagger.core.session.facade import Session
     from cliptagger.core.tagging.labels import LabelSet
 
 
-class TaggingWorker(QObject):
+class TaggingWorker(GuardedWorker):
     model_loading = Signal(str)
     download_progress = Signal(int, object)       # bytes done, bytes total (or None)
     #: model id, device, precision (how it was chosen), whether earlier results were kept, devices here
@@ -53,11 +54,7 @@ class TaggingWorker(QObject):
 
     @Slot(object, str, str, bool)
     def load_model(self, request: "ModelRequest", device: str, precision: str, allow_download: bool) -> None:
-        from cliptagger.core.errors import (
-            CliptaggerError,
-            WeightsProblem,
-            WeightsUnavailableError,
-        )
+        from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
         from cliptagger.core.model.clip import load_model
         from cliptagger.core.tagging.threads import lower_current_thread_priority
 
@@ -65,24 +62,24 @@ class TaggingWorker(QObject):
         lower_current_thread_priority()
         self.model_loading.emit(request.label)
         self._cancel_download.clear()
-        try:
-            model = load_model(request, device=device, precision=precision, allow_download=allow_download,
-                               download_progress=lambda done, total: self.download_progress.emit(done, total),
-                               cancel_download=self._cancel_download)
-            kept = self.session.use_model(model)
-        except WeightsUnavailableError as err:
-            if err.problem is WeightsProblem.CANCELLED:
-                self.download_cancelled.emit(str(err))
-            else:
-                self.model_failed.emit(err)
+
+        def load() -> "Optional[tuple[ClipModel, bool]]":
+            try:
+                model = load_model(request, device=device, precision=precision, allow_download=allow_download,
+                                   download_progress=lambda done, total: self.download_progress.emit(done, total),
+                                   cancel_download=self._cancel_download)
+            except WeightsUnavailableError as err:  # its fields let the dialog say why, in its words
+                if err.problem is WeightsProblem.CANCELLED:
+                    self.download_cancelled.emit(str(err))
+                else:
+                    self.model_failed.emit(err)
+                return None
+            return model, self.session.use_model(model)
+
+        loaded = self.guarded("The model could not be loaded", load, self.model_failed.emit)
+        if loaded is None:
             return
-        except CliptaggerError as err:
-            self.model_failed.emit(str(err))
-            return
-        except Exception as err:  # never let a worker die silently
-            traceback.print_exc()
-            self.model_failed.emit(f"Unexpected error while loading the model: {err!r}")
-            return
+        model, kept = loaded
         from cliptagger.core.model.device import available_devices
 
         self.model_ready.emit(model.model_id, model.device, model.precision_info, kept, available_devices())
@@ -92,15 +89,15 @@ class TaggingWorker(QObject):
         from cliptagger.core.tagging.engine import ImageFailure
 
         self._cancel.clear()
-        try:
+
+        def tag() -> None:
             for outcome in self.session.tag(paths, progress=self.progress.emit, cancel=self._cancel):
                 if isinstance(outcome, ImageFailure):
                     self.failure.emit(outcome.path, outcome.reason)
                 else:
                     self.result.emit(outcome.path)
-        except Exception as err:
-            traceback.print_exc()
-            self.tagging_failed.emit(f"Tagging stopped by an unexpected error: {err}")
+
+        self.guarded("Tagging stopped", tag, self.tagging_failed.emit)
         for warning in self.session.take_warnings():
             self.warned.emit(warning)
         self.run_finished.emit(self._cancel.is_set())
@@ -108,17 +105,13 @@ class TaggingWorker(QObject):
     @Slot(object)
     def rescore(self, label_sets: "list[LabelSet]") -> None:
         """New scores for already-encoded photos: no decoding, no image encoding."""
-        from cliptagger.core.errors import CliptaggerError
-
-        try:
-            results = self.session.rescore(label_sets)
-        except CliptaggerError as err:
-            self.label_sets_failed.emit(str(err))
-            return
-        self.rescored.emit(len(results))
+        results = self.guarded("The label sets could not be applied", lambda: self.session.rescore(label_sets),
+                               self.label_sets_failed.emit)
+        if results is not None:
+            self.rescored.emit(len(results))
 
 
-class WriterWorker(QObject):
+class WriterWorker(GuardedWorker):
     write_done = Signal(object)        # core.sidecars.WriteReport
     undo_done = Signal(object)         # core.journal.UndoReport
     export_done = Signal(object)       # core.session.ExportReport
@@ -130,16 +123,9 @@ class WriterWorker(QObject):
         self.session = session
 
     def _guarded(self, what: str, action: Callable[[], object], done: SignalInstance) -> None:
-        from cliptagger.core.errors import CliptaggerError
-        from cliptagger.core.session.facade import SessionError
-
-        try:
-            done.emit(action())
-        except (CliptaggerError, SessionError, OSError) as err:
-            self.failed.emit(f"{what}: {err}")
-        except Exception as err:  # never let a worker die silently
-            traceback.print_exc()
-            self.failed.emit(f"{what}: unexpected error {err!r}")
+        result = self.guarded(what, action, self.failed.emit)
+        if result is not None:
+            done.emit(result)
 
     @Slot(str)
     def write(self, style: str) -> None:

@@ -11,9 +11,6 @@ arrives after a newer one was asked for is dropped.
 
 from __future__ import annotations
 
-import threading
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -28,65 +25,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cliptagger.core.tagging.search import SearchQuery, relevant
-from cliptagger.gui.image_list import SCORE_COLUMN
+from cliptagger.core.tagging.search import SearchQuery
+from cliptagger.gui.widgets.image_list import SCORE_COLUMN
+from cliptagger.gui.workers.search import SearchResult, SearchWorker
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
 
     from cliptagger.core.session.facade import Session
-    from cliptagger.gui.image_list import ImageListModel, ImageSortModel
+    from cliptagger.gui.widgets.image_list import ImageListModel, ImageSortModel
 
 #: Wait this long after the last keystroke before searching (ms).
 DEBOUNCE_MS = 120
-#: Show at most this many hits: the list's proxy filters and sorts in Python, and the UI
-#: thread must stay quick on a 100,000-photo list (a search is for finding a few).
-MAX_SHOWN = 1000
-
-
-@dataclass
-class SearchResult:
-    scores: dict[Path, float]     # every searchable photo
-    shown: set[Path]              # the ones that stand out (``core.search.relevant``)
-
-
-class SearchWorker(QObject):
-    """Runs ``Session.search`` off the UI thread; skips requests a newer one made stale."""
-
-    #: generation, SearchResult (None on error), error message
-    finished = Signal(int, object, str)
-
-    def __init__(self, session: "Session") -> None:
-        super().__init__()
-        self.session = session
-        self.latest = 0
-        self._lock = threading.Lock()
-
-    @Slot(int, object)
-    def search(self, generation: int, query: SearchQuery) -> None:
-        from cliptagger.core.errors import CliptaggerError
-        from cliptagger.core.session.facade import SessionError
-        from cliptagger.core.tagging.search import SearchError
-
-        with self._lock:
-            if generation < self.latest:
-                return  # the user typed on: a newer request is queued behind this one
-        try:
-            hits = self.session.search(query, encode=False)
-        except (SearchError, SessionError, CliptaggerError) as err:
-            self.finished.emit(generation, None, str(err))
-            return
-        except Exception as err:  # never let the worker die silently
-            traceback.print_exc()
-            self.finished.emit(generation, None, f"Search failed: {err!r}")
-            return
-        # The per-photo Python work happens here too, not on the UI thread.
-        scores = {hit.path: hit.score for hit in hits}
-        cut = relevant(list(scores.values()))
-        shown = {hit.path for hit in hits[:MAX_SHOWN] if hit.score >= cut}  # hits come best first
-        self.finished.emit(generation, SearchResult(scores, shown), "")
-
-
 class SearchController(QObject):
     """The search box, the Score column, the context menu and the worker behind them."""
 
@@ -216,8 +166,7 @@ class SearchController(QObject):
         if not self.active:
             return
         self._generation += 1
-        with self.worker._lock:
-            self.worker.latest = self._generation
+        self.worker.supersede(self._generation)
         self._query = SearchQuery(self.edit.text().strip(), self._like)
         self._request.emit(self._generation, self._query)
 
@@ -268,8 +217,8 @@ class SearchController(QObject):
         if path is None:
             return
         menu = QMenu(self.table)
+        menu.setAttribute(Qt.WA_DeleteOnClose)  # one menu per right click, gone when closed
         menu.addAction("More Like This", lambda: self.more_like(path))
         if self.active:
             menu.addAction("Clear Search (Esc)", self.clear)
         menu.popup(self.table.viewport().mapToGlobal(position))
-        self.context_menu = menu  # kept for tests

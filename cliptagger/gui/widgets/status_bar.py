@@ -10,7 +10,7 @@ from cliptagger.core.tagging.durations import format_duration
 
 if TYPE_CHECKING:
     from cliptagger.core.tagging.engine import Progress
-    from cliptagger.gui.image_list import Counts
+    from cliptagger.gui.widgets.image_list import Counts
 
 
 class StatusWidgets:

@@ -21,12 +21,12 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.errors import WeightsUnavailableError
 from cliptagger.core.model.catalog import CATALOG, DEMO_KEY
-from cliptagger.gui.model_dialog import WEIGHTS_FILTER, WeightsDialog
+from cliptagger.gui.widgets.model_dialog import WEIGHTS_FILTER, WeightsDialog
 
 if TYPE_CHECKING:
     from cliptagger.core.model.weights import ModelRequest
     from cliptagger.core.session.facade import Session
-    from cliptagger.gui.worker import WorkerClient
+    from cliptagger.gui.workers.tagging import WorkerClient
     from cliptagger.settings import Settings
 
 CHECKPOINT_ITEM = "Weights file…"

@@ -205,6 +205,11 @@ class LabelSetEditor(QDialog):
 
     # ---------------------------------------------------------------- public
 
+
+    def settle(self) -> None:
+        """The dialog is closing: a target precision still waiting for its re-learn is dropped
+        (the window applies the final value itself)."""
+        self._precision_timer.stop()
     def label_sets(self) -> list[LabelSet]:
         return list(self._sets)
 

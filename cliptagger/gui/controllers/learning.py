@@ -13,131 +13,29 @@ what it found, and only then adds the "My keywords" labels.
 from __future__ import annotations
 
 import threading
-import traceback
 from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QInputDialog,
-    QLabel,
     QMessageBox,
-    QProgressBar,
-    QVBoxLayout,
-    QWidget,
 )
 
 from cliptagger.core.tagging.durations import format_duration
+from cliptagger.gui.widgets.progress_dialog import ProgressDialog
+from cliptagger.gui.workers.learning import TAGGING, LearnWorker
 
 if TYPE_CHECKING:
-    from cliptagger.core.session.facade import KeywordLearning, Session
+    from cliptagger.core.session.facade import KeywordLearning
     from cliptagger.gui.main_window import MainWindow
-
-
-TAGGING, READING = "tagging", "reading"
-
-
-class ProgressDialog(QDialog):
-    """A count, a bar and Cancel. Not QProgressDialog: its setValue runs the event loop when
-    modal, so the end of the work could be handled in the middle of showing its progress."""
-
-    canceled = Signal()
-
-    def __init__(self, parent: QWidget, title: str) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.setWindowModality(Qt.WindowModal)  # no ticks or runs meanwhile
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setMinimumWidth(380)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 0)  # busy until the first count arrives
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
-        self.buttons.rejected.connect(self.cancel)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.buttons)
-
-    def setLabelText(self, text: str) -> None:
-        self.label.setText(text)
-
-    def labelText(self) -> str:
-        return self.label.text()
-
-    def setRange(self, low: int, high: int) -> None:
-        self.bar.setRange(low, high)
-
-    def setValue(self, value: int) -> None:
-        self.bar.setValue(value)
-
-    def value(self) -> int:
-        return self.bar.value()
-
-    def maximum(self) -> int:
-        return self.bar.maximum()
-
-    @Slot()
-    def cancel(self) -> None:
-        """Cancel (the button, Esc or closing the dialog): the work is asked to stop."""
-        self.buttons.button(QDialogButtonBox.Cancel).setEnabled(False)
-        self.label.setText("Stopping…")
-        self.canceled.emit()
-
-    def reject(self) -> None:  # Esc, the window's close button: cancel, stay open until it stopped
-        if self.buttons.button(QDialogButtonBox.Cancel).isEnabled():
-            self.cancel()
-
-
-class _LearnWorker(QObject):
-    relearned = Signal(object)                # {set name: SetHead}
-    keywords_found = Signal(object, bool)     # KeywordLearning, whether its labels were added
-    progress = Signal(str, int, int, object)  # stage (TAGGING, READING), done, total, ETA in s or None
-    failed = Signal(str)
-
-    def __init__(self, session: "Session") -> None:
-        super().__init__()
-        self.session = session
-
-    @Slot(object)
-    def relearn(self, target_precision: Optional[float]) -> None:
-        """Re-learn the sets decided on since; every set for a new ``target_precision``."""
-        try:
-            if target_precision is None:
-                self.relearned.emit(self.session.relearn(changed_only=True))
-            else:
-                self.relearned.emit(self.session.relearn(target_precision=target_precision))
-        except Exception as err:  # learning must never take the app down
-            traceback.print_exc()
-            self.failed.emit(f"Learning from your decisions failed: {err}")
-
-    @Slot(object, int, bool, object)
-    def learn_keywords(self, paths: list, min_examples: int, add: bool, cancel: threading.Event) -> None:
-        # The session counts the tagging of the untagged photos, then (from 0) the reading.
-        stage = [TAGGING if any(self.session.result(p) is None for p in paths) else READING, None]
-
-        def progress(p) -> None:
-            last = stage[1]
-            if last is not None and (p.done < last.done or p.total != last.total):
-                stage[0] = READING
-            stage[1] = p
-            self.progress.emit(stage[0], p.done, p.total, p.eta_s)
-
-        try:
-            report = self.session.learn_from_keywords(paths, min_examples, add=add, progress=progress,
-                                                      cancel=cancel)
-        except Exception as err:
-            traceback.print_exc()
-            self.failed.emit(f"Learning from the existing keywords failed: {err}")
-            return
-        self.keywords_found.emit(report, add)
 
 
 class LearningController(QObject):
     #: Emitted on the UI thread once the heads were re-learned and the photos re-scored.
     relearned = Signal(int)
+    #: Every photo's scores changed (the window shows the current photo again).
+    scores_changed = Signal()
     keywords_learned = Signal(object)
     #: Emitted on the UI thread when Learn from Existing Keywords was cancelled (nothing added).
     keywords_cancelled = Signal()
@@ -149,7 +47,7 @@ class LearningController(QObject):
         self.window = window
         self.session = window.session
         self.session.options.restore_decisions = True  # decisions survive a restart
-        self.worker = _LearnWorker(self.session)
+        self.worker = LearnWorker(self.session)
         self.worker.moveToThread(window.client.tagging_thread)
         self._relearn.connect(self.worker.relearn)
         self._learn_keywords.connect(self.worker.learn_keywords)
@@ -168,15 +66,9 @@ class LearningController(QObject):
         self.progress_dialog: Optional[ProgressDialog] = None
         self.notice: Optional[QMessageBox] = None
         window.models.ready_changed.connect(self._model_ready)
-        self.min_examples: Optional[int] = None  # None: ask (tests set it)
-        self.confirm = True                      # False: add what was found without asking (tests)
         self.action = QAction("Learn from Existing Keywords…", window)
         self.action.setStatusTip("Turn the keywords your photos already have into labels that are learned")
         self.action.triggered.connect(self.learn_from_keywords)
-        for item in window.menuBar().actions():
-            if item.menu() is not None and item.text().replace("&", "") == "Tagging":
-                item.menu().addSeparator()
-                item.menu().addAction(self.action)
 
     # ------------------------------------------------------------------ re-learning
 
@@ -223,7 +115,7 @@ class LearningController(QObject):
 
     def _refresh(self) -> None:
         self.window.images.refresh_all()
-        self.window._current_changed()
+        self.scores_changed.emit()
 
     # ------------------------------------------------------------------ existing keywords
 
@@ -232,15 +124,13 @@ class LearningController(QObject):
         if not paths or self.session.model is None:
             self.window.statusBar().showMessage("Add photos and wait for the model first.", 5000)
             return
-        minimum = self.min_examples
-        if minimum is None:
-            minimum, ok = QInputDialog.getInt(
-                self.window, "Learn from existing keywords",
-                "A keyword becomes a learned label when at least this many photos have it:", 5, 1, 1_000_000)
-            if not ok:
-                return
+        minimum, ok = QInputDialog.getInt(
+            self.window, "Learn from existing keywords",
+            "A keyword becomes a learned label when at least this many photos have it:", 5, 1, 1_000_000)
+        if not ok:
+            return
         self._minimum = minimum
-        self._start_keywords(paths, add=not self.confirm)
+        self._start_keywords(paths, add=False)  # look first; add only what the user agrees to
 
     def _start_keywords(self, paths: list, add: bool) -> None:
         """Run one pass on the tagging thread under a progress dialog whose Cancel stops it."""

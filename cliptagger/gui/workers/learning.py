@@ -1,0 +1,58 @@
+"""The learning worker: re-learning after decisions, learning the library's keywords."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Optional
+
+from PySide6.QtCore import Signal, Slot
+
+from cliptagger.gui.workers.guarded import GuardedWorker
+
+if TYPE_CHECKING:
+    from cliptagger.core.session import Session
+
+#: The two stages of Learn from Existing Keywords, as its progress reports them.
+TAGGING, READING = "tagging", "reading"
+
+
+class LearnWorker(GuardedWorker):
+    relearned = Signal(object)                # {set name: SetHead}
+    keywords_found = Signal(object, bool)     # KeywordLearning, whether its labels were added
+    progress = Signal(str, int, int, object)  # stage (TAGGING, READING), done, total, ETA in s or None
+    failed = Signal(str)
+
+    def __init__(self, session: "Session") -> None:
+        super().__init__()
+        self.session = session
+
+    @Slot(object)
+    def relearn(self, target_precision: Optional[float]) -> None:
+        """Re-learn the sets decided on since; every set for a new ``target_precision``."""
+        if target_precision is None:
+            heads = self.guarded("Learning from your decisions failed",
+                                 lambda: self.session.relearn(changed_only=True), self.failed.emit)
+        else:
+            heads = self.guarded("Learning from your decisions failed",
+                                 lambda: self.session.relearn(target_precision=target_precision), self.failed.emit)
+        if heads is not None:
+            self.relearned.emit(heads)
+
+    @Slot(object, int, bool, object)
+    def learn_keywords(self, paths: list, min_examples: int, add: bool, cancel: threading.Event) -> None:
+        # The session counts the tagging of the untagged photos, then (from 0) the reading.
+        stage = [TAGGING if any(self.session.result(p) is None for p in paths) else READING, None]
+
+        def progress(p) -> None:
+            last = stage[1]
+            if last is not None and (p.done < last.done or p.total != last.total):
+                stage[0] = READING
+            stage[1] = p
+            self.progress.emit(stage[0], p.done, p.total, p.eta_s)
+
+        report = self.guarded("Learning from the existing keywords failed",
+                              lambda: self.session.learn_from_keywords(paths, min_examples, add=add,
+                                                                       progress=progress, cancel=cancel),
+                              self.failed.emit)
+        if report is not None:
+            self.keywords_found.emit(report, add)

@@ -1,0 +1,59 @@
+"""The search worker: ``Session.search`` off the UI thread, stale requests skipped."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal, Slot
+
+from cliptagger.core.tagging.search import SearchQuery, relevant
+from cliptagger.gui.workers.guarded import GuardedWorker
+
+if TYPE_CHECKING:
+    from cliptagger.core.session import Session
+
+#: Show at most this many hits: the UI thread must stay quick on a 100,000-photo list
+#: (a search is for finding a few).
+MAX_SHOWN = 1000
+
+
+@dataclass
+class SearchResult:
+    scores: dict[Path, float]     # every searchable photo
+    shown: set[Path]              # the ones that stand out (``core.search.relevant``)
+
+
+class SearchWorker(GuardedWorker):
+    """Runs ``Session.search`` off the UI thread; skips requests a newer one made stale."""
+
+    #: generation, SearchResult (None on error), error message
+    finished = Signal(int, object, str)
+
+    def __init__(self, session: "Session") -> None:
+        super().__init__()
+        self.session = session
+        self.latest = 0
+        self._lock = threading.Lock()
+
+    def supersede(self, generation: int) -> None:
+        """Requests older than ``generation`` are stale: skip them (called from the UI thread)."""
+        with self._lock:
+            self.latest = generation
+
+    @Slot(int, object)
+    def search(self, generation: int, query: SearchQuery) -> None:
+        with self._lock:
+            if generation < self.latest:
+                return  # the user typed on: a newer request is queued behind this one
+        hits = self.guarded("", lambda: self.session.search(query, encode=False),
+                            lambda message: self.finished.emit(generation, None, message))
+        if hits is None:
+            return
+        # The per-photo Python work happens here too, not on the UI thread.
+        scores = {hit.path: hit.score for hit in hits}
+        cut = relevant(list(scores.values()))
+        shown = {hit.path for hit in hits[:MAX_SHOWN] if hit.score >= cut}  # hits come best first
+        self.finished.emit(generation, SearchResult(scores, shown), "")
