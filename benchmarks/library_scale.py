@@ -57,7 +57,8 @@ def measure_window(count: int) -> dict:
 
     from cliptagger.core.session.decisions import Decision
     from cliptagger.gui.main_window import MainWindow
-    from cliptagger.settings import Settings, demo_label_sets
+    from cliptagger.settings import Settings
+    from cliptagger.user_label_sets import demo_label_sets
     from tests.core.session.scenes import library, scored
 
     app = QApplication.instance() or QApplication([])
@@ -129,7 +130,7 @@ def tagging_throughput(photos: int, size: int) -> tuple[float, float]:
     from cliptagger.core.model.weights import request_for
     from cliptagger.core.session import EngineOptions, Session
     from cliptagger.core.tagging.threads import lower_current_thread_priority
-    from cliptagger.settings import demo_label_sets
+    from cliptagger.user_label_sets import demo_label_sets
 
     folder = Path(tempfile.mkdtemp(prefix="cliptagger-bench-")) / "photos"
     pictures = [p for p, _ in write_demo_folder(folder, count=photos, seed=3, size=size)]

@@ -71,7 +71,7 @@ def tag_and_write(photos: list[Path], precision: str = "auto") -> "tuple[Session
     from cliptagger.core.model.clip import load_model
     from cliptagger.core.model.weights import request_for
     from cliptagger.core.session.facade import Session
-    from cliptagger.settings import demo_label_sets
+    from cliptagger.user_label_sets import demo_label_sets
 
     session = Session(demo_label_sets())
     session.use_model(load_model(request_for("demo"), device="cpu", allow_download=False, precision=precision))

@@ -46,7 +46,7 @@ def test_cli_gui_and_self_test_agree(qtbot, tmp_path, capsys):
 
     # The app: drop the folder, run, Accept All Above Threshold, Write XMP.
     from cliptagger.gui.main_window import MainWindow
-    from cliptagger.settings import demo_label_sets
+    from cliptagger.user_label_sets import demo_label_sets
 
     window = MainWindow(Settings(model="demo", device="cpu", precision="fp32"), demo_label_sets())
     qtbot.addWidget(window)

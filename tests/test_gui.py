@@ -22,7 +22,8 @@ from cliptagger.core.tagging.engine import TaggingEngine  # noqa: E402
 from cliptagger.core.tagging.labels import Label, LabelSet  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
 from cliptagger.gui.widgets.image_list import Status  # noqa: E402
-from cliptagger.settings import Settings, demo_label_sets  # noqa: E402
+from cliptagger.settings import Settings  # noqa: E402
+from cliptagger.user_label_sets import demo_label_sets  # noqa: E402
 
 TIMEOUT_MS = 60_000
 
@@ -284,7 +285,7 @@ def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
 
 
 def test_1_label_set_edits_with_the_demo_model_survive_a_restart(qtbot):
-    from cliptagger.settings import label_family, load_user_label_sets
+    from cliptagger.user_label_sets import label_family, load_user_label_sets
 
     window = open_window(qtbot)
     mine = [LabelSet("Tint", (Label("warm"), Label("cool"))), *demo_label_sets()[:1]]

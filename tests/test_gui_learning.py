@@ -209,12 +209,7 @@ def test_heads_stored_with_another_target_are_refitted_for_the_apps_on_load(qtbo
 
 
 def test_target_precision_setting_is_kept_in_range():
-    from cliptagger.settings import (
-        TARGET_PRECISION_RANGE,
-        load_settings,
-        save_settings,
-        settings_path,
-    )
+    from cliptagger.settings import TARGET_PRECISION_RANGE, load_settings, save_settings, settings_path
 
     assert Settings().target_precision == 0.9
     assert Settings(target_precision=2.0).target_precision == TARGET_PRECISION_RANGE[1]
@@ -244,7 +239,7 @@ def keyworded_untagged(qtbot, tmp_path, monkeypatch):
         keywords = ["archive"] + (["night"] if index % 2 else ["day"])
         Path(f"{path}.xmp").write_text(XMP.format("".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)),
                                        encoding="utf-8")
-    from cliptagger.settings import demo_label_sets
+    from cliptagger.user_label_sets import demo_label_sets
 
     window = open_window(qtbot, label_sets=demo_label_sets())
     window.session.engine.batch_size = 4  # three batches

@@ -10,7 +10,8 @@ from PySide6.QtGui import QImage, QPixmap
 from cliptagger.core.session.decisions import Decision
 from cliptagger.gui.main_window import MainWindow
 from cliptagger.gui.workers.thumbnails import ThumbnailLoader, pixmap_bytes
-from cliptagger.settings import Settings, demo_label_sets
+from cliptagger.settings import Settings
+from cliptagger.user_label_sets import demo_label_sets
 from tests.core.session.scenes import library, scored
 from tests.gui_helpers import closing_without_asking
 

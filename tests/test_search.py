@@ -177,7 +177,7 @@ from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
 from cliptagger.gui.widgets.image_list import SCORE_COLUMN  # noqa: E402
 from cliptagger.settings import Settings  # noqa: E402
-from cliptagger.settings import demo_label_sets as app_label_sets  # noqa: E402
+from cliptagger.user_label_sets import demo_label_sets as app_label_sets  # noqa: E402
 
 TIMEOUT_MS = 60_000
 

@@ -35,7 +35,8 @@ def main() -> int:
 
     from cliptagger.core.media.synthetic import write_demo_folder
     from cliptagger.gui.main_window import THUMB_SIZE, MainWindow
-    from cliptagger.settings import Settings, demo_label_sets
+    from cliptagger.settings import Settings
+    from cliptagger.user_label_sets import demo_label_sets
 
     app = QApplication.instance() or QApplication([])
     app.setApplicationName("cliptagger")

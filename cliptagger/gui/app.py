@@ -28,7 +28,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from cliptagger.core.storage import paths
     from cliptagger.gui.main_window import MainWindow
-    from cliptagger.settings import load_settings, load_user_label_sets
+    from cliptagger.settings import load_settings
+    from cliptagger.user_label_sets import load_user_label_sets
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("cliptagger")
@@ -40,7 +41,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = load_settings()
     if args.model:
         settings.model = args.model
-    from cliptagger.settings import label_family
+    from cliptagger.user_label_sets import label_family
 
     window = MainWindow(settings, load_user_label_sets(label_family(settings.model)))
     window.show()

@@ -33,12 +33,8 @@ from cliptagger.gui.widgets.status_bar import StatusWidgets
 from cliptagger.gui.workers.scanner import FolderScanner
 from cliptagger.gui.workers.tagging import WorkerClient
 from cliptagger.gui.workers.thumbnails import ThumbnailLoader
-from cliptagger.settings import (
-    Settings,
-    label_family,
-    save_settings,
-    save_user_label_sets,
-)
+from cliptagger.settings import Settings, save_settings
+from cliptagger.user_label_sets import label_family, save_user_label_sets
 
 THUMB_SIZE = 64
 
@@ -351,7 +347,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _family_changed(self, family: str) -> None:
-        from cliptagger.settings import load_user_label_sets
+        from cliptagger.user_label_sets import load_user_label_sets
 
         self.label_sets = load_user_label_sets(family)
         self.client.rescore(self.label_sets)

@@ -24,13 +24,13 @@ from typing import Any, Iterable, Optional
 
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, set_aside
-from cliptagger.core.tagging.cache import file_stamp
+from cliptagger.core.tagging.cache import file_stamp, path_key
 
 
-def path_key(path: "Path | str") -> bytes:
-    """How a photo is named in the store: its absolute path as the file system's bytes, so a
-    name that is not valid UTF-8 is kept exactly (as text it could not even be stored)."""
-    return os.fsencode(str(Path(path).absolute()))
+def photo_key(path: "Path | str") -> bytes:
+    """How a photo is named in the store: its absolute path, stored as the embedding cache
+    stores names (the file system's bytes), so a name that is not valid UTF-8 is kept exactly."""
+    return path_key(Path(path).absolute())
 
 
 def size_and_mtime(path: str) -> tuple[Optional[int], Optional[int]]:
@@ -112,7 +112,7 @@ class ExampleStore:
         upserts, deletes, photos = [], [], {}
         now = time.time()
         for path, embedding, label_set, keyword, positive in items:
-            name = path_key(path)
+            name = photo_key(path)
             if positive is None:
                 deletes.append((name, model_id, label_set, keyword))
                 continue
@@ -179,7 +179,7 @@ class ExampleStore:
                       source: str = SOURCE_REVIEW) -> dict[Path, list[tuple[str, str, bool]]]:
         """Review decisions recorded for these photos while their file was as it is now:
         path -> [(label set, keyword, positive)] (restores decisions after a restart)."""
-        by_name = {path_key(p): Path(p) for p in paths_}
+        by_name = {photo_key(p): Path(p) for p in paths_}
         stamps = {name: size_and_mtime(os.fsdecode(name)) for name in by_name}  # one stat per photo, not per row
         found: dict[Path, list[tuple[str, str, bool]]] = {}
         with self._lock:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cliptagger.core.storage import paths
-from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.storage.fileio import atomic_write_text, set_aside
 from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION, SetHead
 from cliptagger.core.tagging.labels import LabelSet, label_set_from_dict, label_set_to_dict
 
@@ -113,7 +111,7 @@ def save_learned(learned: LearnedModel) -> Path:
         try:
             LearnedModel.from_json(location.read_text(encoding="utf-8"))
         except (ValueError, KeyError, TypeError, OSError, UnicodeDecodeError):
-            os.replace(location, location.with_name(f"{location.name}.corrupt-{int(time.time())}"))
+            set_aside(location)
     location.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(location, learned.to_json())
     return location

@@ -15,7 +15,6 @@ re-read and merged, never overwritten), and goes through symlinks to their targe
 from __future__ import annotations
 
 import os
-import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
@@ -33,6 +32,7 @@ from cliptagger.core.metadata.xmp import (
 from cliptagger.core.metadata.xmp_document import XmpError
 from cliptagger.core.storage.fileio import (
     FileChanged,
+    marked_read_only,
     remove_stale_temp_files,
     replace_if_unchanged,
     snapshot,
@@ -244,19 +244,10 @@ def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[Writ
     return True
 
 
-def _marked_read_only(path: Path) -> bool:
-    """No write permission for us, or no write bit at all (respected even when run as root)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-
-
 def _unwritable_reason(path: Path) -> str:
-    if path.exists() and _marked_read_only(path):
+    if path.exists() and marked_read_only(path):
         return "the sidecar is read-only; left untouched"
-    if _marked_read_only(path.parent):
+    if marked_read_only(path.parent):
         return f"the folder {path.parent} is read-only; no sidecar written"
     return ""
 

@@ -34,8 +34,10 @@ from cliptagger.core.metadata.xmp_document import (
     qname,
     serialize_xmp,
 )
+from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR
 
-HIERARCHY = "|"
+#: cliptagger's own separator of hierarchical keywords, as label sets write them (``A|B|leaf``)
+HIERARCHY = HIERARCHY_SEPARATOR
 CLIPTAGGER_NS = "http://ns.cliptagger.app/1.0/"
 
 
@@ -66,10 +68,10 @@ class KeywordProperty:
 
 
 DC_SUBJECT = KeywordProperty("dc", "http://purl.org/dc/elements/1.1/", "subject", "Bag", None)
-LR_HIERARCHICAL = KeywordProperty("lr", "http://ns.adobe.com/lightroom/1.0/", "hierarchicalSubject", "Bag", "|")
+LR_HIERARCHICAL = KeywordProperty("lr", "http://ns.adobe.com/lightroom/1.0/", "hierarchicalSubject", "Bag", HIERARCHY)
 DIGIKAM_TAGS = KeywordProperty("digiKam", "http://www.digikam.org/ns/1.0/", "TagsList", "Seq", "/")
 #: The record versions before 0.2 kept: every keyword added, ``A|B|leaf`` form (read, then dropped).
-AUTO_KEYWORDS = KeywordProperty("cliptagger", CLIPTAGGER_NS, "AutoKeywords", "Bag", "|")
+AUTO_KEYWORDS = KeywordProperty("cliptagger", CLIPTAGGER_NS, "AutoKeywords", "Bag", HIERARCHY)
 
 KEYWORD_PROPERTIES: tuple[KeywordProperty, ...] = (DC_SUBJECT, LR_HIERARCHICAL, DIGIKAM_TAGS)
 

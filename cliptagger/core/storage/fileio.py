@@ -97,6 +97,31 @@ class Snapshot:
         return self.size, self.mtime_ns, self.inode
 
 
+def set_aside(path: Path, companions: Iterable[str] = ()) -> Path:
+    """Move a damaged state file of ours out of the way, kept for inspection, as
+    ``NAME.corrupt-<time>`` (with its ``companions``, e.g. SQLite's ``-wal``, ``-shm``);
+    returns that name. A file that cannot be moved stays where it is (the caller then
+    refuses to overwrite it)."""
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    for suffix in ("", *companions):
+        try:
+            os.replace(str(path) + suffix, str(aside) + suffix)
+        except OSError:
+            pass
+    return aside
+
+
+def marked_read_only(path: Path) -> bool:
+    """No write permission for us, or no write bit at all (respected even when run as root,
+    who could write anyway): the user's way of saying "do not change this". False when the
+    file cannot be examined."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -4,11 +4,11 @@ deleting it."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+from cliptagger.core.storage import fileio
 
 
 def connect_checked(location: Path) -> tuple[sqlite3.Connection, int]:
@@ -29,13 +29,7 @@ def connect_checked(location: Path) -> tuple[sqlite3.Connection, int]:
 
 def set_aside(location: Path) -> Path:
     """Move a damaged database and its WAL files to ``NAME.corrupt-<time>``; returns that name."""
-    aside = location.with_name(f"{location.name}.corrupt-{int(time.time())}")
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            os.replace(str(location) + suffix, str(aside) + suffix)
-        except OSError:
-            pass
-    return aside
+    return fileio.set_aside(location, companions=("-wal", "-shm"))
 
 
 #: Keys per ``IN (...)`` query: below SQLite's default limit of host parameters on old builds (999).

@@ -22,12 +22,12 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import stat
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.storage import paths
+from cliptagger.core.storage.fileio import marked_read_only
 from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, set_aside
 
 SCHEMA_VERSION = 2
@@ -57,12 +57,8 @@ def path_key(path: "Path | str") -> bytes:
 
 
 def _writable(path: Path) -> bool:
-    """Write permission and a write bit (honoured even for root, like read-only sidecars)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    """There, with write permission and a write bit (honoured even for root, like read-only sidecars)."""
+    return path.exists() and not marked_read_only(path)
 
 
 class EmbeddingCache:

@@ -134,7 +134,7 @@ class ModelController(QObject):
         return True
 
     def _family(self) -> str:
-        from cliptagger.settings import label_family
+        from cliptagger.user_label_sets import label_family
 
         return label_family(self.model_key)
 

@@ -25,7 +25,7 @@ from PySide6.QtGui import QColor, QPixmap
 
 from cliptagger.core.session.decisions import Decision, TagKey, as_path
 from cliptagger.gui.widgets.results_panel import percent_text
-from cliptagger.gui.widgets.sorted_rows import KeyedRows, path_key
+from cliptagger.gui.widgets.sorted_rows import KeyedRows, name_sort_key
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import Session
@@ -141,7 +141,7 @@ class ImageListModel(QAbstractTableModel):
         """One row's key for sorting by ``column`` (cheap: no review rows are built)."""
         path = self.paths[row]
         if column == 1:
-            return (STATUS_ORDER[self.status(path)], path_key(path))
+            return (STATUS_ORDER[self.status(path)], name_sort_key(path))
         if column == 2:
             failure = self.session.failure(path)
             if failure:
@@ -154,7 +154,7 @@ class ImageListModel(QAbstractTableModel):
         if column == SCORE_COLUMN:
             score = (self.search_scores or {}).get(path)
             return float("-inf") if score is None else score
-        return path_key(path)
+        return name_sort_key(path)
 
     # ---------------------------------------------------------------- list edits
 

@@ -188,6 +188,6 @@ class KeyedRows(QAbstractProxyModel):
                                       roles)
 
 
-def path_key(path: Path) -> tuple[str, str]:
+def name_sort_key(path: Path) -> tuple[str, str]:
     """Names compare ignoring letter case, by code point (the same on every machine and Qt)."""
     return (path.name.casefold(), path.name)
