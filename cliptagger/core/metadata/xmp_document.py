@@ -9,9 +9,9 @@ and text runs are copied. The packet root (x:xmpmeta or rdf:RDF) is located by t
 itself, so comments and processing instructions before it (even ones mentioning
 ``<x:xmpmeta>``) cannot fool it; everything outside the root is kept as bytes.
 
-Safe: the packet is parsed by expat with DTDs refused outright (XMP never has one), which
-stops entity expansion ("billion laughs") and external entities (XXE) before they start;
-no network, no file access. Sizes and encodings are checked first.
+Safe: expat parses the packet with DTDs refused (XMP never has one): no entity expansion
+("billion laughs"), no external entities (XXE), no network or file access. Sizes and
+encodings are checked first.
 """
 
 from __future__ import annotations
@@ -41,10 +41,8 @@ def qname(namespace: str, local: str) -> str:
 
 
 def split_qname(tag: str) -> tuple[str, str]:
-    if tag.startswith("{"):
-        namespace, _, local = tag[1:].partition("}")
-        return namespace, local
-    return "", tag
+    namespace, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+    return namespace, local
 
 
 @dataclass

@@ -38,7 +38,7 @@ from cliptagger.core.session.decisions import Decision, ReviewState, TagKey, as_
 from cliptagger.core.session.embedding_source import SessionEmbeddings
 from cliptagger.core.session.exporting import ExportReport, export_results
 from cliptagger.core.session.keyword_learning import MY_KEYWORDS, KeywordLearning, learn_from_keywords
-from cliptagger.core.session.learner import ExampleItem, Learner
+from cliptagger.core.session.learner import Learner
 from cliptagger.core.session.options import EngineOptions
 from cliptagger.core.session.photos import PhotoTable
 from cliptagger.core.session.resume import restore_decisions
@@ -112,8 +112,7 @@ class Session:
     def learn_warnings(self) -> list[str]:
         return self.learner.warnings
 
-    def cache(self) -> "Optional[EmbeddingCache]":
-        """The embedding cache, opened on first use (off the UI thread)."""
+    def cache(self) -> "Optional[EmbeddingCache]":  # opened on first use, off the UI thread
         if self._cache is None and self.options.use_cache:
             from cliptagger.core.tagging.cache import EmbeddingCache
 
@@ -129,8 +128,7 @@ class Session:
             self._warnings_given.update(fresh)
         return fresh
 
-    def would_discard_results(self, model_id: Optional[str]) -> bool:
-        """True when switching to ``model_id`` would throw away results (a different model)."""
+    def would_discard_results(self, model_id: Optional[str]) -> bool:  # a different model's results
         return self.photos.counts().tagged > 0 and model_id != self.model_id
 
     def use_model(self, model: "ClipModel") -> bool:
@@ -169,11 +167,10 @@ class Session:
 
     # ------------------------------------------------------------------ photos and tagging
 
-    def add(self, paths: Iterable[Path]) -> list[Path]:
-        """Register photos (keeping order); returns the ones that were new."""
+    def add(self, paths: Iterable[Path]) -> list[Path]:  # in order; returns the new ones
         return self.photos.add(paths)
 
-    def remove_all(self) -> None:
+    def remove_all(self) -> None:  # the list was cleared
         self.photos.remove_all()
         self.review.clear()
         self.sidecars.forget_all()
@@ -181,8 +178,7 @@ class Session:
     def paths(self) -> list[Path]:
         return self.photos.paths()
 
-    def pending(self) -> list[Path]:
-        """Photos neither tagged nor failed."""
+    def pending(self) -> list[Path]:  # neither tagged nor failed
         return self.photos.pending()
 
     def result(self, path: Path) -> Optional[ImageResult]:
@@ -268,27 +264,17 @@ class Session:
         changed = self.sidecars.unwritten()
         return [p for p in self.paths() if p in changed] if changed else []
 
-    def is_written(self, path: Path) -> bool:
-        """Written by this session and unchanged since."""
+    def is_written(self, path: Path) -> bool:  # by this session, and unchanged since
         return self.sidecars.is_written(as_path(path))
 
     # ------------------------------------------------------------------ learning
 
-    def examples(self) -> "ExampleStore":
-        """The examples store (the data folder), opened on first use."""
+    def examples(self) -> "ExampleStore":  # in the data folder, opened on first use
         return self.learner.examples()
 
     def _record(self, decided: list[tuple[Path, list[TagKey]]], decision: Optional[Decision]) -> None:
-        model_id = self.model_id
-        if model_id is None:
-            return
-        positive = None if decision is None else decision is Decision.ACCEPTED
-        items: list[ExampleItem] = []
-        for path, keys in decided:
-            result = self.result(path)
-            if result is not None:
-                items.extend((path, result.embedding, key.label_set, key.keyword, positive) for key in keys)
-        self.learner.record(items, model_id)
+        if self.model_id is not None:
+            self.learner.record_decisions(decided, decision, self.photos.result, self.model_id)
 
     def relearn(self, target_precision: Optional[float] = None, changed_only: bool = False) -> "dict[str, SetHead]":
         """Train every label set's head from the recorded examples of the current model, store
@@ -306,8 +292,7 @@ class Session:
         self.rescore(self.label_sets)
         return heads
 
-    def label_stats(self, key: TagKey) -> "Optional[LabelStats]":
-        """What learning found for one label (None: no examples, zero-shot)."""
+    def label_stats(self, key: TagKey) -> "Optional[LabelStats]":  # None: no examples, zero-shot
         return self.learner.label_stats(key)
 
     def zero_shot_probability(self, path: Path, key: TagKey) -> Optional[float]:
@@ -352,12 +337,9 @@ class Session:
         """Take back the last batch of sidecar writes; the photos it touched count as unwritten."""
         return self.sidecars.undo(self.paths(), force)
 
-    @staticmethod
-    def can_undo() -> bool:
-        return SidecarSync.can_undo()
+    can_undo = staticmethod(SidecarSync.can_undo)
 
-    def known_existing_keywords(self, path: Path) -> Optional[list[str]]:
-        """The photo's existing keywords if they were read already (None: not yet); no disk I/O."""
+    def known_existing_keywords(self, path: Path) -> Optional[list[str]]:  # None: not read yet; no disk I/O
         return self.sidecars.known_existing(path)
 
     def existing_keywords(self, path: Path) -> list[str]:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from cliptagger.core.learning.head_store import LearnedModel, load_learned, save_learned
 from cliptagger.core.learning.training import train_heads
-from cliptagger.core.session.decisions import TagKey
+from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.options import EngineOptions
 from cliptagger.core.tagging.head_scoring import label_thresholds
 from cliptagger.core.tagging.labels import LabelSet
 
 if TYPE_CHECKING:
     from cliptagger.core.learning.examples import ExampleStore
+    from cliptagger.core.tagging.engine import ImageResult
     from cliptagger.core.tagging.head_scoring import LabelStats, SetHead
     from cliptagger.core.tagging.scoring import SetPrototypes
 
@@ -95,6 +96,17 @@ class Learner:
         self.examples().record(items, model_id)
         with self._lock:
             self._changed_sets.update(item[2] for item in items)
+
+    def record_decisions(self, decided: "list[tuple[Path, list[TagKey]]]", decision: "Optional[Decision]",
+                         result_of: "Callable[[Path], Optional[ImageResult]]", model_id: str) -> None:
+        """Keep review decisions (None: taken back) of tagged photos as examples."""
+        positive = None if decision is None else decision is Decision.ACCEPTED
+        items: list[ExampleItem] = []
+        for path, keys in decided:
+            result = result_of(path)
+            if result is not None:
+                items.extend((path, result.embedding, key.label_set, key.keyword, positive) for key in keys)
+        self.record(items, model_id)
 
     def prepare(self, model_id: str, target_precision: Optional[float] = None) -> LearnedModel:
         """The learned model to train into (made if there is none), at ``target_precision``."""
