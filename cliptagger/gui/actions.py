@@ -56,9 +56,9 @@ def _action(window: QMainWindow, text: str, slot: Callable[[], object],
 def build_actions(w: "MainWindow") -> WindowActions:
     """``w`` is the main window; every action calls one of its methods."""
     return WindowActions(
-        add_folder=_action(w, "Add Folder…", w.choose_folder, QKeySequence.Open,
+        add_folder=_action(w, "Add Folder…", lambda: w.intake.choose_folder(), QKeySequence.Open,
                            "Add a folder of photos (searched recursively)", QStyle.SP_DirOpenIcon),
-        add_files=_action(w, "Add Files…", w.choose_files, "Ctrl+Shift+O"),
+        add_files=_action(w, "Add Files…", lambda: w.intake.choose_files(), "Ctrl+Shift+O"),
         clear=_action(w, "Clear List", w.clear_list, tip="Remove every photo from the list (files stay)"),
         export=_action(w, "Export CSV…", w.sidecars.choose_export, "Ctrl+E", "Export tags or scores as CSV"),
         quit=_action(w, "Quit", w.close, QKeySequence.Quit),

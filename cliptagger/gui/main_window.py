@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QPixmap
-from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
-from cliptagger.core.media.scan import SUPPORTED_EXTENSIONS
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.facade import EngineOptions, Session
 from cliptagger.core.tagging.labels import LabelSet
 from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
+from cliptagger.gui.controllers.label_sets import LabelSetsController
 from cliptagger.gui.controllers.learning import LearningController
 from cliptagger.gui.controllers.model import ModelController
+from cliptagger.gui.controllers.photo_intake import PhotoIntake
 from cliptagger.gui.controllers.search import SearchController
 from cliptagger.gui.controllers.sidecar import SidecarController
 from cliptagger.gui.widgets import dialogs
@@ -30,11 +31,9 @@ from cliptagger.gui.widgets.label_editor import LabelSetEditor
 from cliptagger.gui.widgets.photo_table import build_photo_table
 from cliptagger.gui.widgets.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.widgets.status_bar import StatusWidgets
-from cliptagger.gui.workers.scanner import FolderScanner
 from cliptagger.gui.workers.tagging import WorkerClient
 from cliptagger.gui.workers.thumbnails import ThumbnailLoader
 from cliptagger.settings import Settings, save_settings
-from cliptagger.user_label_sets import label_family, save_user_label_sets
 
 THUMB_SIZE = 64
 
@@ -50,12 +49,10 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, label_sets: list[LabelSet]) -> None:
         super().__init__()
         self.settings = settings
-        self.label_sets = list(label_sets)
-        self.session = Session(self.label_sets, EngineOptions(background_priority=True))
+        self.session = Session(label_sets, EngineOptions(background_priority=True))
         self.client = WorkerClient(self.session, self)
         self.running = False
         self._run_when_ready = False
-        self.label_editor: Optional[LabelSetEditor] = None  # while the label set editor is open
         self.setWindowTitle("cliptagger")
         self.setAcceptDrops(True)
         self.resize(1280, 820)
@@ -77,21 +74,21 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailLoader(self)
         self.thumbnails.ready.connect(self._thumbnail_ready)
         self.images.thumbnail_source = self._row_thumbnail
-        self.scanner = FolderScanner(self)
-        self.scanner.scanned.connect(self._scanned)
         self.models = ModelController(self, settings, self.client, self.session, lambda: self.session.counts().unwritten)
         self.sidecars = SidecarController(self, self.session, self.client, self.images, settings,
                                           self.statusBar().showMessage)
         self.sidecars.changed.connect(self._sidecars_changed)
         self.models.ready_changed.connect(self._model_ready_changed)
-        self.models.family_changed.connect(self._family_changed)
         self.actions = build_actions(self)
         self.recent_menu, tagging_menu = build_menus(self, self.actions)
         self.learning = LearningController(self)  # re-learns after decisions; Tagging > Learn…
         tagging_menu.addSeparator()
         tagging_menu.addAction(self.learning.action)
         self.learning.scores_changed.connect(self._current_changed)
-        self._fill_recent_menu()
+        self.labels = LabelSetsController(self, label_sets, settings, self.session, self.client, self.models,
+                                          self.learning, self._warn)
+        self.intake = PhotoIntake(self, settings, self.images, self.client, self.recent_menu)
+        self.intake.added.connect(self._photos_added)
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
         self.status = StatusWidgets(self.statusBar(), self.models.state_text)
@@ -130,12 +127,6 @@ class MainWindow(QMainWindow):
             if value:
                 restore(QByteArray(base64.b64decode(value)))
 
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.settings.recent_folders:
-            self.recent_menu.addAction(folder, lambda f=folder: self.add_paths([Path(f)]))
-        self.recent_menu.setEnabled(bool(self.settings.recent_folders))
-
     # ------------------------------------------------------------------ adding photos
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -154,36 +145,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.add_paths(paths)
 
-    def choose_folder(self) -> None:
-        start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", start)
-        if folder:
-            self.add_paths([Path(folder)])
-
-    def choose_files(self) -> None:
-        patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
-        files, _ = QFileDialog.getOpenFileNames(self, "Add photos", "", f"Photos ({patterns});;All files (*)")
-        if files:
-            self.add_paths([Path(f) for f in files])
-
     def add_paths(self, paths: list[Path]) -> None:
-        for path in paths:
-            if path.is_dir():
-                self.settings.remember_folder(str(path))
-        self._fill_recent_menu()
-        self.statusBar().showMessage("Looking for photos…")
-        self.scanner.scan(paths)
+        self.intake.add_paths(paths)
 
-    @Slot(object, object)
-    def _scanned(self, images: list[Path], problems: list) -> None:
-        added = self.images.add_paths(images)
-        self.client.read_keywords(added)  # thumbnails: asked by the table for the rows it paints
-        message = f"Added {len(added)} photo{'s' if len(added) != 1 else ''}"
-        if len(images) > len(added):
-            message += f" ({len(images) - len(added)} already in the list)"
-        if problems:
-            message += f"; {len(problems)} item(s) skipped: " + "; ".join(f"{p.name}: {r}" for p, r in problems[:3])
-        self.statusBar().showMessage(message, 8000)
+    @Slot(list)
+    def _photos_added(self, added: list[Path]) -> None:
         if added and self.table.currentIndex().row() < 0:
             self.table.selectRow(0)
         self.flush_counts()
@@ -302,55 +268,18 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ label sets
 
     def edit_label_sets(self) -> LabelSetEditor:
-        """Open the label set editor (window-modal); its target precision re-learns live, and
-        Cancel puts the one the dialog opened with back."""
-        editor = LabelSetEditor(self.label_sets, self, learned=self.session.learned,
-                                target_precision=self.settings.target_precision)
-        self.label_editor = editor
-        self._editor_precision = self.settings.target_precision
-        editor.target_precision_changed.connect(self.learning.set_target_precision)
-        self.learning.relearned.connect(self._learned_for_editor)
-        editor.finished.connect(self._label_editor_closed)
-        editor.open()
-        return editor
-
-    @Slot(int)
-    def _learned_for_editor(self, _count: int) -> None:
-        if self.label_editor is not None:
-            self.label_editor.learned_changed(self.session.learned)
-
-    @Slot(int)
-    def _label_editor_closed(self, result: int) -> None:
-        editor, self.label_editor = self.label_editor, None
-        self.learning.relearned.disconnect(self._learned_for_editor)
-        if editor is None:
-            return
-        editor.settle()
-        if result == QDialog.Accepted:
-            self.apply_label_sets(editor.label_sets())
-            if editor.target_precision_value() != self.settings.target_precision:  # OK before it settled
-                self.learning.set_target_precision(editor.target_precision_value())
-        elif self.settings.target_precision != self._editor_precision:  # applied live: put it back
-            self.learning.set_target_precision(self._editor_precision)
-        editor.deleteLater()
+        return self.labels.edit()
 
     def apply_label_sets(self, label_sets: list[LabelSet]) -> None:
-        self.label_sets = list(label_sets)
-        family = label_family(self.models.model_key)
-        try:
-            where = save_user_label_sets(self.label_sets, family)
-            self.statusBar().showMessage(f"Label sets saved to {where}"
-                                         + (" (the demo model keeps its own)" if family == "demo" else ""), 8000)
-        except OSError as err:
-            self._warn(f"The label sets could not be saved: {err}")
-        self.client.rescore(self.label_sets)
+        self.labels.apply(label_sets)
 
-    @Slot(str)
-    def _family_changed(self, family: str) -> None:
-        from cliptagger.user_label_sets import load_user_label_sets
+    @property
+    def label_sets(self) -> list[LabelSet]:
+        return self.labels.label_sets
 
-        self.label_sets = load_user_label_sets(family)
-        self.client.rescore(self.label_sets)
+    @property
+    def label_editor(self) -> Optional[LabelSetEditor]:
+        return self.labels.editor
 
     @Slot(int)
     def _rescored(self, count: int) -> None:
@@ -428,7 +357,7 @@ class MainWindow(QMainWindow):
         except OSError:
             pass
         self.thumbnails.shutdown()
-        self.scanner.shutdown()
+        self.intake.shutdown()
         self.search.shutdown()
         self.client.shutdown()
         event.accept()

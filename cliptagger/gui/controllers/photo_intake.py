@@ -1,0 +1,79 @@
+"""Photos coming into the list: Add Folder / Add Files, Recent Folders, drops, the scan.
+
+Folders are scanned on a thread of their own (``FolderScanner``); the photos found are added
+to the list, their existing keywords read on the tagging thread. ``added`` tells the window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from cliptagger.core.media.scan import SUPPORTED_EXTENSIONS
+from cliptagger.gui.workers.scanner import FolderScanner
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMainWindow
+
+    from cliptagger.gui.widgets.image_list import ImageListModel
+    from cliptagger.gui.workers.tagging import WorkerClient
+    from cliptagger.settings import Settings
+
+
+class PhotoIntake(QObject):
+    #: The photos that were new to the list (maybe none).
+    added = Signal(list)
+
+    def __init__(self, window: "QMainWindow", settings: "Settings", images: "ImageListModel",
+                 client: "WorkerClient", recent_menu: QMenu) -> None:
+        super().__init__(window)
+        self.window, self.settings, self.images, self.client = window, settings, images, client
+        self.recent_menu = recent_menu
+        self.scanner = FolderScanner(self)
+        self.scanner.scanned.connect(self._scanned)
+        self.fill_recent_menu()
+
+    def fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.settings.recent_folders:
+            self.recent_menu.addAction(folder, lambda f=folder: self.add_paths([Path(f)]))
+        self.recent_menu.setEnabled(bool(self.settings.recent_folders))
+
+    def choose_folder(self) -> None:
+        start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self.window, "Add a folder of photos", start)
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def choose_files(self) -> None:
+        patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Add photos", "", f"Photos ({patterns});;All files (*)")
+        if files:
+            self.add_paths([Path(f) for f in files])
+
+    def add_paths(self, paths: list[Path]) -> None:
+        """Scan these files and folders (recursively, off the UI thread) and add what is found."""
+        for path in paths:
+            if path.is_dir():
+                self.settings.remember_folder(str(path))
+        self.fill_recent_menu()
+        self.window.statusBar().showMessage("Looking for photos…")
+        self.scanner.scan(paths)
+
+    @Slot(object, object)
+    def _scanned(self, images: list[Path], problems: list[tuple[Path, str]]) -> None:
+        added = self.images.add_paths(images)
+        self.client.read_keywords(added)  # thumbnails: asked by the table for the rows it paints
+        message = f"Added {len(added)} photo{'s' if len(added) != 1 else ''}"
+        if len(images) > len(added):
+            message += f" ({len(images) - len(added)} already in the list)"
+        if problems:
+            message += f"; {len(problems)} item(s) skipped: " + "; ".join(f"{p.name}: {r}" for p, r in problems[:3])
+        self.window.statusBar().showMessage(message, 8000)
+        self.added.emit(added)
+
+    def shutdown(self) -> None:
+        self.scanner.shutdown()
