@@ -7,6 +7,7 @@ crash. The user's label sets are their work, not a setting: ``user_label_sets``.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from dataclasses import asdict, dataclass, field, fields
@@ -42,6 +43,21 @@ class Settings:
     def __post_init__(self) -> None:
         low, high = TARGET_PRECISION_RANGE
         self.target_precision = min(high, max(low, float(self.target_precision)))
+
+    def remember_layout(self, geometry: bytes, state: bytes, splitter: bytes) -> None:
+        """The window's layout as Qt saved it (kept as base64 text in the JSON file)."""
+        self.window_geometry, self.window_state, self.splitter_state = (
+            base64.b64encode(bytes(value)).decode("ascii") for value in (geometry, state, splitter))
+
+    def layout(self) -> tuple[bytes, bytes, bytes]:
+        """(geometry, window state, splitter state) to restore; empty bytes where none was saved
+        or the saved text is damaged."""
+        def decoded(text: str) -> bytes:
+            try:
+                return base64.b64decode(text, validate=True)
+            except (ValueError, TypeError):
+                return b""
+        return decoded(self.window_geometry), decoded(self.window_state), decoded(self.splitter_state)
 
     def remember_folder(self, folder: str) -> None:
         if folder in self.recent_folders:

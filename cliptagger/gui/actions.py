@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QStyle
 
 from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.session.decisions import Decision
 
 if TYPE_CHECKING:
     from cliptagger.gui.controllers.model import ModelController
@@ -38,6 +39,17 @@ class WindowActions:
     help: QAction
     about: QAction
 
+    def enable(self, *, running: bool, photos: int, pending: int, tagged: int, unwritten: int,
+               can_undo: bool) -> None:
+        """Enable what makes sense now (from the session's kept counts: O(1))."""
+        self.run.setEnabled(not running and pending > 0)
+        self.stop.setEnabled(running)
+        for action in (self.accept, self.reject, self.accept_all, self.export):
+            action.setEnabled(tagged > 0)
+        self.write.setEnabled(unwritten > 0)
+        self.undo.setEnabled(can_undo)
+        self.clear.setEnabled(not running and photos > 0)
+
 
 def _action(window: QMainWindow, text: str, slot: Callable[[], object],
             shortcut: "QKeySequence.StandardKey | str | None" = None, tip: str = "",
@@ -65,9 +77,9 @@ def build_actions(w: "MainWindow") -> WindowActions:
         run=_action(w, "Run", w.run, "F5", "Tag the photos not tagged yet", QStyle.SP_MediaPlay),
         stop=_action(w, "Stop", w.stop, "Escape", "Stop after the current batch", QStyle.SP_MediaStop),
         labels=_action(w, "Label Sets…", w.edit_label_sets, "Ctrl+L"),
-        accept=_action(w, "Accept Proposals", w.accept_selected, "Ctrl+Return",
+        accept=_action(w, "Accept Proposals", lambda: w.decide_selected(Decision.ACCEPTED), "Ctrl+Return",
                        "Accept the proposed tags of the selected photos"),
-        reject=_action(w, "Reject Proposals", w.reject_selected, "Ctrl+Backspace",
+        reject=_action(w, "Reject Proposals", lambda: w.decide_selected(Decision.REJECTED), "Ctrl+Backspace",
                        "Reject the proposed tags of the selected photos"),
         accept_all=_action(w, "Accept All Above Threshold", w.accept_all, "Ctrl+Shift+Return",
                            "Accept every proposal you have not rejected", QStyle.SP_DialogApplyButton),

@@ -7,12 +7,11 @@ model's lifecycle. This class only wires them together.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtGui import QCloseEvent, QPixmap
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
 from cliptagger.core.session.decisions import Decision, TagKey
@@ -89,13 +88,14 @@ class MainWindow(QMainWindow):
                                           self.learning, self._warn)
         self.intake = PhotoIntake(self, settings, self.images, self.client, self.recent_menu)
         self.intake.added.connect(self._photos_added)
+        self.installEventFilter(self.intake)  # drops onto the window
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
         self.status = StatusWidgets(self.statusBar(), self.models.state_text)
         self.status.errors_button.clicked.connect(self.show_errors)
         self.models.state_changed.connect(self.status.model_label.setText)
         self._connect_workers()
-        # Counting is O(photos): coalesce bursts of results into one update per 150 ms.
+        # Coalesce bursts of results into one status update per 150 ms.
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(150)
@@ -121,29 +121,12 @@ class MainWindow(QMainWindow):
         writer.keywords_read.connect(self._keywords_read)
 
     def _restore_layout(self) -> None:
-        for value, restore in ((self.settings.window_geometry, self.restoreGeometry),
-                               (self.settings.window_state, self.restoreState),
-                               (self.settings.splitter_state, self.splitter.restoreState)):
+        for value, restore in zip(self.settings.layout(), (self.restoreGeometry, self.restoreState,
+                                                            self.splitter.restoreState)):
             if value:
-                restore(QByteArray(base64.b64decode(value)))
+                restore(QByteArray(value))
 
     # ------------------------------------------------------------------ adding photos
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.add_paths(paths)
 
     def add_paths(self, paths: list[Path]) -> None:
         self.intake.add_paths(paths)
@@ -227,11 +210,9 @@ class MainWindow(QMainWindow):
     def selected_paths(self) -> list[Path]:
         return self.sorted.paths_in(self.table.selectionModel().selection())
 
-    def accept_selected(self) -> None:
-        self._review(f"Accepted {self.images.decide(self.selected_paths(), Decision.ACCEPTED)} tag(s).")
-
-    def reject_selected(self) -> None:
-        self._review(f"Rejected {self.images.decide(self.selected_paths(), Decision.REJECTED)} tag(s).")
+    def decide_selected(self, decision: Decision) -> None:
+        """Accept or reject every proposal of the selected photos."""
+        self._review(f"{decision.value.capitalize()} {self.images.decide(self.selected_paths(), decision)} tag(s).")
 
     def accept_all(self) -> None:
         count = self.images.accept_above_threshold()
@@ -321,17 +302,12 @@ class MainWindow(QMainWindow):
         self.status.show_counts(self.images.counts())
         self._update_actions()
 
-    def _update_actions(self) -> None:
-        a, has_results = self.actions, self.images.has_results()
-        a.run.setEnabled(not self.running and self.images.has_pending())
-        a.stop.setEnabled(self.running)
+    def _update_actions(self) -> None:  # O(1): the counts are kept by the session
+        counts = self.session.counts()
+        self.actions.enable(running=self.running, photos=counts.photos, pending=counts.pending, tagged=counts.tagged,
+                            unwritten=counts.unwritten, can_undo=self.sidecars.can_undo)
         self.models.model_picker.setEnabled(not self.running)
         self.models.device_picker.setEnabled(not self.running)
-        for action in (a.accept, a.reject, a.accept_all, a.export):
-            action.setEnabled(has_results)
-        a.write.setEnabled(self.session.counts().unwritten > 0)  # O(1): kept by the session
-        a.undo.setEnabled(self.sidecars.can_undo)
-        a.clear.setEnabled(not self.running and bool(self.images.paths))
 
     def show_errors(self) -> None:
         self.errors_dialog = dialogs.show_errors(self, self.images.errors())
@@ -349,13 +325,11 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.client.stop()
-        for name, value in (("window_geometry", self.saveGeometry()), ("window_state", self.saveState()),
-                            ("splitter_state", self.splitter.saveState())):
-            setattr(self.settings, name, base64.b64encode(bytes(value)).decode("ascii"))
+        self.settings.remember_layout(self.saveGeometry(), self.saveState(), self.splitter.saveState())
         try:
             save_settings(self.settings)
         except OSError:
-            pass
+            pass  # the layout is a convenience: quitting must not fail for it
         self.thumbnails.shutdown()
         self.intake.shutdown()
         self.search.shutdown()

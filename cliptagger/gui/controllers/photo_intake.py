@@ -7,9 +7,10 @@ to the list, their existing keywords read on the tagging thread. ``added`` tells
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from cliptagger.core.media.scan import SUPPORTED_EXTENSIONS
@@ -74,6 +75,21 @@ class PhotoIntake(QObject):
             message += f"; {len(problems)} item(s) skipped: " + "; ".join(f"{p.name}: {r}" for p, r in problems[:3])
         self.window.statusBar().showMessage(message, 8000)
         self.added.emit(added)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Folders and photos dropped onto the window (installed as its event filter)."""
+        kind = event.type()
+        if kind not in (QEvent.DragEnter, QEvent.DragMove, QEvent.Drop):
+            return super().eventFilter(watched, event)
+        drag = cast(QDropEvent, event)  # DragEnter and DragMove events are drop events too
+        paths = [Path(u.toLocalFile()) for u in drag.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            event.ignore()
+        else:
+            drag.acceptProposedAction()
+            if kind == QEvent.Drop:
+                self.add_paths(paths)
+        return True
 
     def shutdown(self) -> None:
         self.scanner.shutdown()
