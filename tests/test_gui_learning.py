@@ -116,12 +116,21 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
     exported = tmp_path / "sets.json"
     editor.export_to(exported)
     assert [s.name for s in load_label_sets(exported)] == ["Pair"]
-    receiving = LearnedModel("model-x")
-    other = LabelSetEditor([pair], None, learned=receiving)
+    from cliptagger.core.session.learner import Learner
+    from cliptagger.core.session.options import EngineOptions
+
+    shown = LearnedModel("model-x")  # what the editor shows: it must not change it behind the session's back
+    other = LabelSetEditor([pair], None, learned=shown)
     qtbot.addWidget(other)
+    learner = Learner(EngineOptions())  # the session's, which installs imported heads under its lock
+    learner.prepare("model-x")
+    problems: list = []
+    other.heads_imported.connect(lambda blocks, renamed: problems.extend(learner.import_heads("model-x", blocks,
+                                                                                              renamed)))
     other.import_from(exported)
     assert [s.name for s in other.label_sets()] == ["Pair", "Pair 2"]
-    assert torch.equal(receiving.heads["Pair 2"].weight, learned.heads["Pair"].weight)
+    assert problems == [] and shown.heads == {}
+    assert torch.equal(learner.learned.heads["Pair 2"].weight, learned.heads["Pair"].weight)
     assert load_learned("model-x")[0].heads.keys() == {"Pair 2"}  # saved for the next start
 
 

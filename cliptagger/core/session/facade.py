@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from cliptagger.core.errors import SessionError
 from cliptagger.core.metadata.export import ExportFormat
@@ -120,8 +120,7 @@ class Session:
         return self._cache
 
     def take_warnings(self) -> list[str]:
-        """Warnings not handed out yet (the cache turned itself off, a learned-heads file could not
-        be read, ...): every front end shows them, once."""
+        """Warnings not handed out yet (the cache turned off, heads unreadable, ...): shown once."""
         with self._lock:
             warnings = (self._cache.warnings if self._cache is not None else []) + self.learner.warnings
             fresh = [w for w in dict.fromkeys(warnings) if w not in self._warnings_given]
@@ -259,8 +258,7 @@ class Session:
             self._record(decided, Decision.ACCEPTED)
         return changed
 
-    def unwritten(self) -> list[Path]:
-        """Photos whose accepted tags differ from what this session last wrote for them (in order)."""
+    def unwritten(self) -> list[Path]:  # accepted tags differ from what was last written; in order
         changed = self.sidecars.unwritten()
         return [p for p in self.paths() if p in changed] if changed else []
 
@@ -302,6 +300,9 @@ class Session:
             return None
         return label_probability(result.embedding, engine.prototypes(), model.logit_scale, key.label_set, key.keyword)
 
+    def import_learned_heads(self, blocks: "dict[str, dict[str, Any]]", renamed: dict[str, str]) -> list[str]:
+        return self.learner.import_heads(self.model_id, blocks, renamed) if self.model_id else []
+
     def forget_examples(self, label_set: str, keyword: Optional[str] = None) -> int:
         """Forget a label's examples (every label of the set when ``keyword`` is None) for
         the current model, then learn again. Returns how many examples went."""
@@ -333,8 +334,7 @@ class Session:
         assignments = {path: self.accepted_keywords(path) for path in targets}
         return self.sidecars.write(assignments, style, dry_run, description)
 
-    def undo(self, force: bool = False) -> "UndoReport":
-        """Take back the last batch of sidecar writes; the photos it touched count as unwritten."""
+    def undo(self, force: bool = False) -> "UndoReport":  # the photos it touched count as unwritten
         return self.sidecars.undo(self.paths(), force)
 
     can_undo = staticmethod(SidecarSync.can_undo)

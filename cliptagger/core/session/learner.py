@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from cliptagger.core.learning.head_store import LearnedModel, load_learned, save_learned
+from cliptagger.core.learning.head_store import LearnedModel, import_heads, load_learned, save_learned
 from cliptagger.core.learning.training import train_heads
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.options import EngineOptions
@@ -145,6 +145,15 @@ class Learner:
         learned = self.prepare(model_id)
         with self._lock:
             learned.label_sets = [s for s in learned.label_sets if s.name != label_set.name] + [label_set]
+
+    def import_heads(self, model_id: str, blocks: dict[str, dict[str, Any]], renamed: dict[str, str]) -> list[str]:
+        """Install the heads that came with an imported label-set file and store them; the problems."""
+        learned = self.prepare(model_id)
+        with self._lock:  # never while training swaps the heads
+            installed, problems = import_heads(learned, blocks, renamed)
+            if installed:
+                save_learned(learned)
+        return problems
 
     def label_stats(self, key: TagKey) -> "Optional[LabelStats]":
         """What learning found for one label (None: no examples, zero-shot)."""

@@ -7,10 +7,10 @@ is open; Cancel puts back the target the dialog opened with.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QMessageBox
 
 from cliptagger.gui.widgets.label_editor import LabelSetEditor
 from cliptagger.user_label_sets import label_family, load_user_label_sets, save_user_label_sets
@@ -47,6 +47,7 @@ class LabelSetsController(QObject):
         editor.target_precision_changed.connect(self.learning.set_target_precision)
         self.learning.relearned.connect(self._learned_for_editor)
         editor.finished.connect(self._editor_closed)
+        editor.heads_imported.connect(self._heads_imported)
         editor.open()
         return editor
 
@@ -54,6 +55,15 @@ class LabelSetsController(QObject):
     def _learned_for_editor(self, _count: int) -> None:
         if self.editor is not None:
             self.editor.learned_changed(self.session.learned)
+
+    @Slot(object, object)
+    def _heads_imported(self, blocks: "dict[str, dict[str, Any]]", renamed: dict[str, str]) -> None:
+        """Through the session: its learner installs and stores them under its own lock."""
+        problems = self.session.import_learned_heads(blocks, renamed)
+        if self.editor is not None:
+            self.editor.learned_changed(self.session.learned)
+            if problems:
+                QMessageBox.warning(self.editor, "Import", "\n".join(problems))
 
     @Slot(int)
     def _editor_closed(self, result: int) -> None:

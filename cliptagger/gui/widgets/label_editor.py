@@ -9,34 +9,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
-    QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QListWidget,
     QMessageBox,
     QPlainTextEdit,
-    QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from cliptagger.core.errors import LabelSetError
-from cliptagger.core.learning.head_store import LearnedModel, heads_for_export, import_heads, save_learned
+from cliptagger.core.learning.head_store import LearnedModel, heads_for_export
 from cliptagger.core.tagging.head_scoring import calibrated_threshold
 from cliptagger.core.tagging.labels import (
     HIERARCHY_SEPARATOR,
@@ -47,10 +38,26 @@ from cliptagger.core.tagging.labels import (
     load_learned_blocks,
     save_label_sets,
 )
-from cliptagger.core.tagging.templates import TEMPLATE_SETS
-from cliptagger.settings import DEFAULT_TARGET_PRECISION, TARGET_PRECISION_RANGE
-
-CUSTOM = "custom"
+from cliptagger.gui.widgets.label_editor_parts import (
+    CUSTOM,
+    ERROR_COLOUR,
+    QUIET_COLOUR,
+    WARNING_COLOUR,
+    append_label_row,
+    button_grid,
+    button_row,
+    form_label_set,
+    labels_table,
+    message_label,
+    mode_picker,
+    name_problem,
+    prompt_preview,
+    repeats_warning,
+    target_precision_box,
+    templates_picker,
+    threshold_box,
+    unique_name,
+)
 
 
 def _calibrated_text(threshold: Optional[float]) -> str:
@@ -61,6 +68,8 @@ class LabelSetEditor(QDialog):
     #: The user set another target precision (a fraction); the owner re-learns in the background
     #: and hands the new heads to ``learned_changed``.
     target_precision_changed = Signal(float)
+    #: Learned heads came with an imported file: (their blocks, {name in the file: name here}).
+    heads_imported = Signal(object, object)
 
     def __init__(self, label_sets: list[LabelSet], parent: Optional[QWidget] = None,
                  learned: Optional[LearnedModel] = None, target_precision: Optional[float] = None) -> None:
@@ -77,78 +86,29 @@ class LabelSetEditor(QDialog):
 
         self.set_list = QListWidget()
         self.set_list.currentRowChanged.connect(self._select)
-        buttons = QGridLayout()
-        for index, (text, slot) in enumerate((("New", lambda: self.new_set()), ("Rename", lambda: self.rename_set()),
-                                              ("Delete", self.delete_set), ("Import…", self.import_sets),
-                                              ("Export…", self.export_sets))):
-            button = QPushButton(text)
-            button.clicked.connect(slot)
-            buttons.addWidget(button, index // 3, index % 3)
+        buttons = button_grid((("New", lambda: self.new_set()), ("Rename", lambda: self.rename_set()),
+                               ("Delete", self.delete_set), ("Import…", self.import_sets), ("Export…", self.export_sets)))
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(QLabel("Label sets"))
         left_layout.addWidget(self.set_list)
         left_layout.addLayout(buttons)
-        self.name_problem = QLabel()  # what is wrong with a name typed in New / Rename
-        self.name_problem.setStyleSheet("color: #c62828")
-        self.name_problem.setWordWrap(True)
+        self.name_problem = message_label(ERROR_COLOUR)  # what is wrong with a name typed in New / Rename
         left_layout.addWidget(self.name_problem)
 
-        self.mode = QComboBox()
-        self.mode.addItem("Exclusive: pick one label", Mode.EXCLUSIVE.value)
-        self.mode.addItem("Independent: any number of labels", Mode.INDEPENDENT.value)
-        # In percent, as the probability bars show them: typing 5 means 5%, never a clamped 100%.
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 100.0)
-        self.threshold.setSingleStep(5.0)
-        self.threshold.setDecimals(1)
-        self.threshold.setSuffix(" %")
+        self.mode = mode_picker()
+        self.threshold = threshold_box()
         self.max_tags = QSpinBox()
         self.max_tags.setRange(1, 100)
-        self.templates = QComboBox()
-        for name, templates in TEMPLATE_SETS.items():
-            self.templates.addItem(f"{name} ({len(templates)} templates)", name)
-        self.templates.addItem("custom (below)", CUSTOM)
+        self.templates = templates_picker()
         self.custom_templates = QPlainTextEdit()
         self.custom_templates.setPlaceholderText("one template per line, {} is the label, e.g. a photo of a {}.")
         self.custom_templates.setMaximumHeight(80)
-        self.labels = QTableWidget(0, 5)
-        self.labels.setHorizontalHeaderLabels(["Label", "Parent", "Own prompts (;-separated)", "Threshold %",
-                                               "Calibrated"])
-        self.labels.horizontalHeaderItem(3).setToolTip(
-            "Your own threshold for this label, over the calibrated one and the set's (empty: none)")
-        self.labels.horizontalHeaderItem(4).setToolTip(
-            "The threshold learned from your decisions for the target precision (— : too few decisions)")
-        self.labels.horizontalHeaderItem(1).setToolTip("Keyword hierarchy, e.g. Animals or Places|Europe")
-        self.labels.horizontalHeaderItem(2).setToolTip("Sentences used instead of the templates; {} is the label")
-        self.labels.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.labels.setSelectionBehavior(QAbstractItemView.SelectRows)
-        add_label = QPushButton("Add label")
-        add_label.clicked.connect(self.add_label)
-        remove_label = QPushButton("Remove selected")
-        remove_label.clicked.connect(self.remove_labels)
-        label_buttons = QHBoxLayout()
-        label_buttons.addWidget(add_label)
-        label_buttons.addWidget(remove_label)
-        label_buttons.addStretch()
-        # Beside the Calibrated column it sets: a percentage, as every threshold here.
-        self.target_precision = QSpinBox()
-        self.target_precision.setRange(round(TARGET_PRECISION_RANGE[0] * 100), round(TARGET_PRECISION_RANGE[1] * 100))
-        self.target_precision.setSuffix(" %")
-        self.target_precision.setKeyboardTracking(False)  # typing 85 is one change, not 8 then 85
-        shown = target_precision if target_precision is not None else (
-            learned.target_precision if learned is not None else DEFAULT_TARGET_PRECISION)
-        self.target_precision.setValue(round(shown * 100))
-        self.target_precision.setEnabled(target_precision is not None)
-        tip = ("Calibrated thresholds are set so that at least this share of the tags a label proposes "
-               "would have been right on your own decisions. Higher: fewer, surer proposals; lower: more "
-               "proposals, more to untick. Needs 5 accepted and 5 rejected photos for a label.")
-        self.target_precision.setToolTip(tip)
-        target_label = QLabel("All calibrated thresholds aim for a precision of")
-        target_label.setToolTip(tip)
-        target_label.setBuddy(self.target_precision)
-        self.learning_note = QLabel()  # "re-learning…" while the heads are fitted again
-        self.learning_note.setStyleSheet("color: #7a7a7a")
+        self.labels = labels_table()
+        label_buttons = button_row((("Add label", self.add_label), ("Remove selected", self.remove_labels)))
+        # Beside the Calibrated column it sets
+        self.target_precision, target_label = target_precision_box(target_precision, learned)
+        self.learning_note = message_label(QUIET_COLOUR)  # "re-learning…" while the heads are fitted again
         label_buttons.addWidget(target_label)
         label_buttons.addWidget(self.target_precision)
         label_buttons.addWidget(self.learning_note)
@@ -159,12 +119,8 @@ class LabelSetEditor(QDialog):
         self.target_precision.valueChanged.connect(self._precision_timer.start)
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
-        self.problem = QLabel()
-        self.problem.setStyleSheet("color: #c62828")
-        self.problem.setWordWrap(True)
-        self.warning = QLabel()  # allowed, but worth knowing (a keyword in two sets)
-        self.warning.setStyleSheet("color: #b26a00")
-        self.warning.setWordWrap(True)
+        self.problem = message_label(ERROR_COLOUR)
+        self.warning = message_label(WARNING_COLOUR)  # allowed, but worth knowing (a keyword in two sets)
 
         form = QFormLayout()
         form.addRow("Mode", self.mode)
@@ -259,22 +215,11 @@ class LabelSetEditor(QDialog):
             self._load(self._sets[row])
 
     def _unique_name(self, base: str) -> str:
-        names = {s.name.casefold() for s in self._sets}
-        name, n = base, 1
-        while name.casefold() in names:
-            n += 1
-            name = f"{base} {n}"
-        return name
+        return unique_name(self._sets, base)
 
     def name_error(self, name: str, renaming: Optional[int] = None) -> str:
         """Why ``name`` cannot name a set ("" when it can); ``renaming``: the set being renamed."""
-        name = name.strip()
-        if not name:
-            return "A label set needs a name: the name was empty, nothing was changed."
-        for index, label_set in enumerate(self._sets):
-            if index != renaming and label_set.name.casefold() == name.casefold():
-                return f"There is already a label set called “{label_set.name}”: choose another name."
-        return ""
+        return name_problem(self._sets, name, renaming)
 
     def new_set(self, name: Optional[str] = None) -> bool:
         if name is None:
@@ -329,12 +274,9 @@ class LabelSetEditor(QDialog):
         for label_set in imported:
             renamed[label_set.name] = self._unique_name(label_set.name)
             self._sets.append(label_set.with_changes(name=renamed[label_set.name]))
-        if self._learned is not None:  # learned heads of this model travel with the file
-            installed, problems = import_heads(self._learned, load_learned_blocks(path), renamed)
-            if installed:
-                save_learned(self._learned)
-            if problems:
-                QMessageBox.warning(self, "Import", "\n".join(problems))
+        blocks = load_learned_blocks(path)
+        if blocks:  # learned heads travel with the file: the owner installs them (in the session)
+            self.heads_imported.emit(blocks, renamed)
         self._refresh_list()
         self._show_repeats()
 
@@ -371,13 +313,7 @@ class LabelSetEditor(QDialog):
         self._show_preview(label_set)
 
     def _append_row(self, name: str, parent: str, prompts: str, override: str = "", calibrated: str = "—") -> None:
-        row = self.labels.rowCount()
-        self.labels.insertRow(row)
-        for column, text in enumerate((name, parent, prompts, override)):
-            self.labels.setItem(row, column, QTableWidgetItem(text))
-        shown = QTableWidgetItem(calibrated)
-        shown.setFlags(shown.flags() & ~Qt.ItemIsEditable)
-        self.labels.setItem(row, 4, shown)
+        append_label_row(self.labels, (name, parent, prompts, override), calibrated)
 
     def add_label(self) -> None:
         self._append_row("new label", "", "")
@@ -389,23 +325,13 @@ class LabelSetEditor(QDialog):
         self._edited()
 
     def _form_to_set(self) -> LabelSet:
-        current = self._sets[self._current]
-        labels = []
-        for row in range(self.labels.rowCount()):
-            cells = [(self.labels.item(row, c).text() if self.labels.item(row, c) else "").strip() for c in range(4)]
-            if cells[0]:
-                prompts = tuple(p.strip() for p in cells[2].split(";") if p.strip())
-                try:
-                    override = float(cells[3].rstrip("% ")) / 100 if cells[3] else None
-                except ValueError:
-                    raise LabelSetError(f"The threshold of {cells[0]!r} must be a percentage, not {cells[3]!r}.") \
-                        from None
-                labels.append(Label(cells[0], cells[1].strip("| "), prompts, override))
+        rows = [[(self.labels.item(row, c).text() if self.labels.item(row, c) else "").strip() for c in range(4)]
+                for row in range(self.labels.rowCount())]
         template_choice = self.templates.currentData()
         templates = (tuple(t.strip() for t in self.custom_templates.toPlainText().splitlines() if t.strip())
                      if template_choice == CUSTOM else template_choice)
-        return LabelSet(current.name, tuple(labels), Mode(self.mode.currentData()), self.threshold.value() / 100,
-                        self.max_tags.value(), templates, current.baseline_prompts)
+        return form_label_set(self._sets[self._current], rows, Mode(self.mode.currentData()),
+                              self.threshold.value() / 100, self.max_tags.value(), templates)
 
     def _edited(self, *_args) -> None:
         if self._loading or not 0 <= self._current < len(self._sets):
@@ -424,27 +350,10 @@ class LabelSetEditor(QDialog):
         self._show_repeats()
 
     def _show_repeats(self) -> None:
-        """Warn (without blocking) about a keyword that is a label of several sets."""
-        sets_of: dict[str, list[str]] = {}
-        for label_set in self._sets:
-            for label in label_set.labels:
-                sets_of.setdefault(label.keyword.casefold(), []).append(label_set.name)
-        repeated = [(keyword, names) for keyword, names in sets_of.items() if len(names) > 1]
-        self.warning.setText("".join(
-            f"“{keyword}” is a label of {' and '.join(names)}: each set's proposal is decided on its own, "
-            "and the keyword is written if it is accepted in either. " for keyword, names in repeated))
+        self.warning.setText(repeats_warning(self._sets))
 
     def _show_preview(self, label_set: LabelSet) -> None:
         self.problem.setText("")
         self.buttons.button(QDialogButtonBox.Ok).setEnabled(True)
         self.custom_templates.setEnabled(self.templates.currentData() == CUSTOM)
-        lines = []
-        for label in label_set.labels:
-            prompts = label_set.prompts_for(label)
-            shown = prompts[:6]
-            more = f"   … and {len(prompts) - len(shown)} more" if len(prompts) > len(shown) else ""
-            lines.append(f"{label.keyword}:")
-            lines.extend(f"    {p}" for p in shown)
-            if more:
-                lines.append(more)
-        self.preview.setPlainText("\n".join(lines))
+        self.preview.setPlainText(prompt_preview(label_set))

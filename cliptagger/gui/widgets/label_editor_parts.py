@@ -1,0 +1,192 @@
+"""The label set editor's widgets, built and explained in one place (``label_editor`` wires them)."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+)
+
+from cliptagger.core.errors import LabelSetError
+from cliptagger.core.learning.head_store import LearnedModel
+from cliptagger.core.tagging.labels import Label, LabelSet, Mode
+from cliptagger.core.tagging.templates import TEMPLATE_SETS
+from cliptagger.settings import DEFAULT_TARGET_PRECISION, TARGET_PRECISION_RANGE
+
+CUSTOM = "custom"  # the templates picker's item for the custom templates below it
+ERROR_COLOUR, WARNING_COLOUR, QUIET_COLOUR = "#c62828", "#b26a00", "#7a7a7a"
+TARGET_PRECISION_TIP = (
+    "Calibrated thresholds are set so that at least this share of the tags a label proposes "
+    "would have been right on your own decisions. Higher: fewer, surer proposals; lower: more "
+    "proposals, more to untick. Needs 5 accepted and 5 rejected photos for a label.")
+
+
+def button_grid(buttons: Sequence[tuple[str, Callable[[], object]]], columns: int = 3) -> QGridLayout:
+    grid = QGridLayout()
+    for index, (text, slot) in enumerate(buttons):
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        grid.addWidget(button, index // columns, index % columns)
+    return grid
+
+
+def button_row(buttons: Sequence[tuple[str, Callable[[], object]]]) -> QHBoxLayout:
+    """Buttons side by side, then a stretch (more widgets may follow it)."""
+    row = QHBoxLayout()
+    for text, slot in buttons:
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        row.addWidget(button)
+    row.addStretch()
+    return row
+
+
+def append_label_row(table: QTableWidget, cells: Sequence[str], calibrated: str) -> None:
+    """A label's row: editable cells, then the calibrated threshold (read-only)."""
+    row = table.rowCount()
+    table.insertRow(row)
+    for column, text in enumerate(cells):
+        table.setItem(row, column, QTableWidgetItem(text))
+    shown = QTableWidgetItem(calibrated)
+    shown.setFlags(shown.flags() & ~Qt.ItemIsEditable)
+    table.setItem(row, len(cells), shown)
+
+
+def message_label(colour: str) -> QLabel:
+    """A wrapping line of text in one colour (a problem, a warning, a note)."""
+    label = QLabel()
+    label.setStyleSheet(f"color: {colour}")
+    label.setWordWrap(True)
+    return label
+
+
+def mode_picker() -> QComboBox:
+    mode = QComboBox()
+    mode.addItem("Exclusive: pick one label", Mode.EXCLUSIVE.value)
+    mode.addItem("Independent: any number of labels", Mode.INDEPENDENT.value)
+    return mode
+
+
+def threshold_box() -> QDoubleSpinBox:
+    """In percent, as the probability bars show them: typing 5 means 5%, never a clamped 100%."""
+    threshold = QDoubleSpinBox()
+    threshold.setRange(0.0, 100.0)
+    threshold.setSingleStep(5.0)
+    threshold.setDecimals(1)
+    threshold.setSuffix(" %")
+    return threshold
+
+
+def templates_picker() -> QComboBox:
+    templates = QComboBox()
+    for name, listed in TEMPLATE_SETS.items():
+        templates.addItem(f"{name} ({len(listed)} templates)", name)
+    templates.addItem("custom (below)", CUSTOM)
+    return templates
+
+
+def labels_table() -> QTableWidget:
+    table = QTableWidget(0, 5)
+    table.setHorizontalHeaderLabels(["Label", "Parent", "Own prompts (;-separated)", "Threshold %", "Calibrated"])
+    for column, tip in ((1, "Keyword hierarchy, e.g. Animals or Places|Europe"),
+                        (2, "Sentences used instead of the templates; {} is the label"),
+                        (3, "Your own threshold for this label, over the calibrated one and the set's (empty: none)"),
+                        (4, "The threshold learned from your decisions for the target precision (— : too few "
+                            "decisions)")):
+        table.horizontalHeaderItem(column).setToolTip(tip)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+    table.setSelectionBehavior(QAbstractItemView.SelectRows)
+    return table
+
+
+def target_precision_box(target_precision: Optional[float], learned: Optional[LearnedModel]) -> tuple[QSpinBox, QLabel]:
+    """The target precision as a percentage (as every threshold here) and its label; editable
+    only when the owner gave one (else the learned heads' own is shown)."""
+    box = QSpinBox()
+    box.setRange(round(TARGET_PRECISION_RANGE[0] * 100), round(TARGET_PRECISION_RANGE[1] * 100))
+    box.setSuffix(" %")
+    box.setKeyboardTracking(False)  # typing 85 is one change, not 8 then 85
+    shown = target_precision if target_precision is not None else (
+        learned.target_precision if learned is not None else DEFAULT_TARGET_PRECISION)
+    box.setValue(round(shown * 100))
+    box.setEnabled(target_precision is not None)
+    box.setToolTip(TARGET_PRECISION_TIP)
+    label = QLabel("All calibrated thresholds aim for a precision of")
+    label.setToolTip(TARGET_PRECISION_TIP)
+    label.setBuddy(box)
+    return box, label
+
+
+# ---------------------------------------------------------------- what the editor computes
+
+def unique_name(sets: list[LabelSet], base: str) -> str:
+    """``base``, or ``base 2``, ``base 3``... whichever no set is called yet (any letter case)."""
+    names = {s.name.casefold() for s in sets}
+    name, n = base, 1
+    while name.casefold() in names:
+        n += 1
+        name = f"{base} {n}"
+    return name
+
+
+def name_problem(sets: list[LabelSet], name: str, renaming: Optional[int] = None) -> str:
+    """Why ``name`` cannot name a set ("" when it can); ``renaming``: the index of the set being renamed."""
+    name = name.strip()
+    if not name:
+        return "A label set needs a name: the name was empty, nothing was changed."
+    for index, label_set in enumerate(sets):
+        if index != renaming and label_set.name.casefold() == name.casefold():
+            return f"There is already a label set called “{label_set.name}”: choose another name."
+    return ""
+
+
+def form_label_set(current: LabelSet, rows: list[list[str]], mode: Mode, threshold: float, max_tags: int,
+                   templates: "str | tuple[str, ...]") -> LabelSet:
+    """The set as the form shows it: ``rows`` of (label, parent, prompts ;-separated, threshold %)."""
+    labels = []
+    for name, parent, prompts_text, override_text in rows:
+        if not name:
+            continue
+        prompts = tuple(p.strip() for p in prompts_text.split(";") if p.strip())
+        try:
+            override = float(override_text.rstrip("% ")) / 100 if override_text else None
+        except ValueError:
+            raise LabelSetError(f"The threshold of {name!r} must be a percentage, not {override_text!r}.") from None
+        labels.append(Label(name, parent.strip("| "), prompts, override))
+    return LabelSet(current.name, tuple(labels), mode, threshold, max_tags, templates, current.baseline_prompts)
+
+
+def repeats_warning(sets: list[LabelSet]) -> str:
+    """A warning (not an error) for every keyword that is a label of several sets."""
+    sets_of: dict[str, list[str]] = {}
+    for label_set in sets:
+        for label in label_set.labels:
+            sets_of.setdefault(label.keyword.casefold(), []).append(label_set.name)
+    return "".join(
+        f"“{keyword}” is a label of {' and '.join(names)}: each set's proposal is decided on its own, "
+        "and the keyword is written if it is accepted in either. "
+        for keyword, names in sets_of.items() if len(names) > 1)
+
+
+def prompt_preview(label_set: LabelSet, per_label: int = 6) -> str:
+    """What the model reads for each label: its first prompts, and how many more."""
+    lines = []
+    for label in label_set.labels:
+        prompts = label_set.prompts_for(label)
+        lines.append(f"{label.keyword}:")
+        lines.extend(f"    {p}" for p in prompts[:per_label])
+        if len(prompts) > per_label:
+            lines.append(f"   … and {len(prompts) - per_label} more")
+    return "\n".join(lines)
