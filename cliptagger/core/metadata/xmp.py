@@ -21,11 +21,18 @@ reads TagsList first), Lightroom and darktable all keep seeing every keyword.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from cliptagger import __version__
+from cliptagger.core.metadata.rdf_arrays import (
+    append_item,
+    array_container,
+    drop_property,
+    property_values,
+    remove_child,
+    set_array,
+)
 from cliptagger.core.metadata.xmp_document import (
     RDF_NS,
     XmpDocument,
@@ -109,28 +116,6 @@ def new_document() -> XmpDocument:
 # ------------------------------------------------------------------------------ reading
 
 
-def _items(document: XmpDocument, prop: KeywordProperty) -> list[str]:
-    values: list[str] = []
-    for description in document.descriptions():
-        for element in description.findall(prop.tag):
-            values.extend(_array_values(element))
-        attribute = description.get(prop.tag)  # a single value in attribute form
-        if attribute:
-            values.append(attribute)
-    return values
-
-
-def _array_values(element: ET.Element) -> list[str]:
-    values = []
-    for container in element:
-        for item in container.findall(qname(RDF_NS, "li")):
-            if item.text and item.text.strip():
-                values.append(item.text.strip())
-    if len(element) == 0 and element.text and element.text.strip():
-        values.append(element.text.strip())  # a simple (non-array) value
-    return values
-
-
 @dataclass
 class KeywordState:
     """What a sidecar says, in our ``A|B|leaf`` form."""
@@ -162,12 +147,12 @@ def union_keywords(keywords: Iterable[str]) -> list[str]:
 
 def read_keywords(document: XmpDocument) -> KeywordState:
     return KeywordState(
-        leaves=[DC_SUBJECT.parse(v) for v in _items(document, DC_SUBJECT)],
-        hierarchical=[LR_HIERARCHICAL.parse(v) for v in _items(document, LR_HIERARCHICAL)],
-        digikam=[DIGIKAM_TAGS.parse(v) for v in _items(document, DIGIKAM_TAGS)],
+        leaves=[DC_SUBJECT.parse(v) for v in property_values(document, DC_SUBJECT)],
+        hierarchical=[LR_HIERARCHICAL.parse(v) for v in property_values(document, LR_HIERARCHICAL)],
+        digikam=[DIGIKAM_TAGS.parse(v) for v in property_values(document, DIGIKAM_TAGS)],
         auto=_dedupe([prop.parse(v) if prop.separator else v
-                      for prop, record in OWNERSHIP.items() for v in _items(document, record)]
-                     + [AUTO_KEYWORDS.parse(v) for v in _items(document, AUTO_KEYWORDS)]),
+                      for prop, record in OWNERSHIP.items() for v in property_values(document, record)]
+                     + [AUTO_KEYWORDS.parse(v) for v in property_values(document, AUTO_KEYWORDS)]),
     )
 
 
@@ -208,9 +193,9 @@ def _owned(document: XmpDocument, entries: dict[KeywordProperty, list[str]]) -> 
     owned: dict[KeywordProperty, set[str]] = {prop: set() for prop in KEYWORD_PROPERTIES}
     counts = {prop: _counts(prop, entries[prop]) for prop in KEYWORD_PROPERTIES}
     for prop, record in OWNERSHIP.items():
-        for value in _items(document, record):
+        for value in property_values(document, record):
             owned[prop].add(_key(prop, value))
-    for keyword in _items(document, AUTO_KEYWORDS):
+    for keyword in property_values(document, AUTO_KEYWORDS):
         keyword = AUTO_KEYWORDS.parse(keyword).strip(HIERARCHY + " ")
         for prop in (LR_HIERARCHICAL, DIGIKAM_TAGS):
             owned[prop].add(_key(prop, prop.render(keyword)))
@@ -283,7 +268,7 @@ def merge_keywords(
     of them. Comparisons ignore letter case.
     """
     wanted = _dedupe(k.strip(HIERARCHY + " ") for k in keywords if k.strip(HIERARCHY + " "))
-    entries = {prop: _items(document, prop) for prop in KEYWORD_PROPERTIES}
+    entries = {prop: property_values(document, prop) for prop in KEYWORD_PROPERTIES}
     owned = _owned(document, entries)
     user_paths, user_leaves = _user_keys(entries, owned)
     user_list = _user_keywords(entries, owned)
@@ -324,9 +309,9 @@ def merge_keywords(
                 owned[prop].add(key)
                 added.append(keyword)
         if values:
-            container = _container(document, prop)
+            container = array_container(document, prop)
             for value in values:
-                _append_item(container, value)
+                append_item(container, value)
             entries[prop].extend(values)
 
     outcome = MergeOutcome(added=_dedupe(added), removed=_dedupe(removed), carried=_dedupe(carried))
@@ -340,21 +325,14 @@ def _write_record(document: XmpDocument, entries: dict[KeywordProperty, list[str
     """Rewrite the ownership record: exactly our entries, as written, per property."""
     for prop, record in OWNERSHIP.items():
         ours = _dedupe(v.strip() for v in entries[prop] if _key(prop, v) in owned[prop])
-        current = _items(document, record)
+        current = property_values(document, record)
         if current == ours:
             continue
         if ours:
-            _set_array(document, record, ours)
+            set_array(document, record, ours)
         else:
-            _drop_property(document, record)
-    _drop_property(document, AUTO_KEYWORDS)  # the older record, now carried over
-
-
-def _drop_property(document: XmpDocument, prop: KeywordProperty) -> None:
-    for description in document.descriptions():
-        for element in description.findall(prop.tag):
-            _remove_child(description, element)
-        description.attrib.pop(prop.tag, None)
+            drop_property(document, record)
+    drop_property(document, AUTO_KEYWORDS)  # the older record, now carried over
 
 
 def _dedupe(keywords: Iterable[str]) -> list[str]:
@@ -367,89 +345,6 @@ def _dedupe(keywords: Iterable[str]) -> list[str]:
     return result
 
 
-def _target_description(document: XmpDocument, prop: KeywordProperty) -> ET.Element:
-    """The rdf:Description for ``prop``: the one holding it already, else one where its
-    namespace is declared (exiftool writes one Description per namespace), else the first
-    (the namespace is then declared on it)."""
-    descriptions = document.descriptions()
-    for description in descriptions:
-        if description.find(prop.tag) is not None or prop.tag in description.attrib:
-            return description
-    for description in descriptions:
-        if any(uri == prop.namespace and p for p, uri in document.in_scope(description).items()):
-            return description
-    if descriptions:
-        return descriptions[0]
-    rdf = document.rdf()
-    about = qname(RDF_NS, "about")
-    description = ET.SubElement(rdf, qname(RDF_NS, "Description"), {about: ""})
-    return description
-
-
-def _container(document: XmpDocument, prop: KeywordProperty) -> ET.Element:
-    """The rdf:Bag/Seq of the property, created (with indentation) when missing."""
-    description = _target_description(document, prop)
-    element = description.find(prop.tag)
-    if element is not None:
-        for child in element:
-            if child.tag in (qname(RDF_NS, "Bag"), qname(RDF_NS, "Seq"), qname(RDF_NS, "Alt")):
-                return child
-        # a simple value or attribute-less empty property: turn it into an array
-        value = (element.text or "").strip()
-        element.text = None
-        container = ET.SubElement(element, qname(RDF_NS, prop.container))
-        if value:
-            ET.SubElement(container, qname(RDF_NS, "li")).text = value
-        return container
-    if description.get(prop.tag) is not None:  # attribute form: move into element form
-        value = description.attrib.pop(prop.tag)
-    else:
-        value = ""
-    document.declare(description, prop.prefix, prop.namespace)
-    indent = _child_indent(description)
-    if len(description) == 0:
-        description.text = indent
-        closing = indent[:-1] if indent.endswith(" ") and len(description) == 0 and indent != "\n" else indent
-    else:
-        closing = description[-1].tail or ""
-        description[-1].tail = indent
-    element = ET.SubElement(description, prop.tag)
-    element.tail = closing
-    container = ET.SubElement(element, qname(RDF_NS, prop.container))
-    element.text = indent + " "
-    container.tail = indent
-    if value:
-        ET.SubElement(container, qname(RDF_NS, "li")).text = value
-    return container
-
-
-def _child_indent(element: ET.Element) -> str:
-    if len(element) and element.text and element.text.strip() == "":
-        return element.text
-    return "\n   "
-
-
-def _append_item(container: ET.Element, value: str) -> None:
-    """Append an rdf:li, following the indentation already used around the container."""
-    items = container.findall(qname(RDF_NS, "li"))
-    item = ET.Element(qname(RDF_NS, "li"))
-    item.text = value
-    if items:
-        between = container.text if container.text and not container.text.strip() else ""
-        item.tail = items[-1].tail
-        items[-1].tail = between
-        container.insert(list(container).index(items[-1]) + 1, item)
-    else:
-        outer = container.tail if container.tail and not container.tail.strip() else "\n"
-        container.text = outer + "  "
-        item.tail = outer + " "
-        container.append(item)
-
-
-def _array_values_of(container: ET.Element) -> list[str]:
-    return [item.text.strip() for item in container.findall(qname(RDF_NS, "li")) if item.text]
-
-
 def _remove_entries(document: XmpDocument, prop: KeywordProperty, doomed: set[str]) -> list[str]:
     """Remove the array items of ``prop`` whose key is in ``doomed``; returns them as keywords."""
     removed = []
@@ -459,27 +354,8 @@ def _remove_entries(document: XmpDocument, prop: KeywordProperty, doomed: set[st
                 for item in list(container.findall(qname(RDF_NS, "li"))):
                     if item.text and _key(prop, item.text) in doomed:
                         removed.append(item.text.strip() if prop.separator is None else prop.parse(item.text.strip()))
-                        _remove_child(container, item)
+                        remove_child(container, item)
     return removed
-
-
-def _remove_child(parent: ET.Element, child: ET.Element) -> None:
-    children = list(parent)
-    index = children.index(child)
-    if index > 0:
-        children[index - 1].tail = child.tail
-    elif len(children) == 1:
-        parent.text = child.tail  # the container's closing indentation
-    parent.remove(child)
-
-
-def _set_array(document: XmpDocument, prop: KeywordProperty, values: list[str]) -> None:
-    """Replace the items of ``prop`` with ``values`` (stored as given)."""
-    container = _container(document, prop)
-    for item in list(container.findall(qname(RDF_NS, "li"))):
-        _remove_child(container, item)
-    for value in values:
-        _append_item(container, value)
 
 
 # ------------------------------------------------------------------------------ public
