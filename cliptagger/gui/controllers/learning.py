@@ -24,10 +24,9 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.tagging.durations import format_duration
 from cliptagger.gui.widgets.progress_dialog import ProgressDialog
-from cliptagger.gui.workers.learning import TAGGING, LearnWorker
+from cliptagger.gui.workers.learning import TAGGING, KeywordsFound, LearnProgress, LearnWorker
 
 if TYPE_CHECKING:
-    from cliptagger.core.session.facade import KeywordLearning
     from cliptagger.gui.main_window import MainWindow
 
 
@@ -157,8 +156,9 @@ class LearningController(QObject):
             self.progress_dialog.deleteLater()
             self.progress_dialog = None
 
-    @Slot(str, int, int, object)
-    def _progress(self, stage: str, done: int, total: int, eta_s: Optional[float]) -> None:
+    @Slot(object)
+    def _progress(self, progress: LearnProgress) -> None:
+        stage, done, total, eta_s = progress.stage, progress.done, progress.total, progress.eta_s
         what = "Tagging the photos not tagged yet" if stage == TAGGING else "Reading the keywords of the photos"
         text = f"{what}: {done:,} of {total:,}" + (f", {format_duration(eta_s)} left" if eta_s and done < total else "")
         if self._cancel.is_set():
@@ -174,8 +174,9 @@ class LearningController(QObject):
         self.notice = QMessageBox(QMessageBox.Information, title, message, parent=self.window)
         self.notice.open()
 
-    @Slot(object, bool)
-    def _keywords_found(self, report: "KeywordLearning", added: bool) -> None:
+    @Slot(object)
+    def _keywords_found(self, found: KeywordsFound) -> None:
+        report, added = found.report, found.added
         self._close_progress()
         if report.cancelled:
             self._refresh()  # the photos tagged before the cancel keep their results

@@ -19,6 +19,7 @@ from cliptagger.gui.workers.scanner import FolderScanner
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
 
+    from cliptagger.core.media.scan import ScanResult
     from cliptagger.gui.widgets.image_list import ImageListModel
     from cliptagger.gui.workers.tagging import WorkerClient
     from cliptagger.settings import Settings
@@ -64,8 +65,9 @@ class PhotoIntake(QObject):
         self.window.statusBar().showMessage("Looking for photos…")
         self.scanner.scan(paths)
 
-    @Slot(object, object)
-    def _scanned(self, images: list[Path], problems: list[tuple[Path, str]]) -> None:
+    @Slot(object)
+    def _scanned(self, found: "ScanResult") -> None:
+        images, problems = found.images, found.problems
         added = self.images.add_paths(images)
         self.client.read_keywords(added)  # thumbnails: asked by the table for the rows it paints
         message = f"Added {len(added)} photo{'s' if len(added) != 1 else ''}"

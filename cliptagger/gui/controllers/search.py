@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.tagging.search import SearchQuery
 from cliptagger.gui.widgets.image_list import SCORE_COLUMN
-from cliptagger.gui.workers.search import SearchResult, SearchWorker
+from cliptagger.gui.workers.search import SearchOutcome, SearchWorker
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
@@ -170,8 +170,9 @@ class SearchController(QObject):
         self._query = SearchQuery(self.edit.text().strip(), self._like)
         self._request.emit(self._generation, self._query)
 
-    @Slot(int, object, str)
-    def _finished(self, generation: int, result: Optional[SearchResult], error: str) -> None:
+    @Slot(object)
+    def _finished(self, outcome: SearchOutcome) -> None:
+        generation, result, error = outcome.generation, outcome.result, outcome.error
         if generation != self._generation or not self.active:
             return  # the user typed on, or cleared the search
         if result is None:

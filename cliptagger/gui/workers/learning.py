@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Signal, Slot
@@ -11,15 +12,30 @@ from cliptagger.gui.workers.guarded import GuardedWorker
 
 if TYPE_CHECKING:
     from cliptagger.core.session import Session
+    from cliptagger.core.session.keyword_learning import KeywordLearning
 
 #: The two stages of Learn from Existing Keywords, as its progress reports them.
 TAGGING, READING = "tagging", "reading"
 
 
+@dataclass(frozen=True)
+class LearnProgress:
+    stage: str                 # TAGGING or READING
+    done: int
+    total: int
+    eta_s: Optional[float]
+
+
+@dataclass(frozen=True)
+class KeywordsFound:
+    report: "KeywordLearning"
+    added: bool                # whether its labels were added (or only looked at)
+
+
 class LearnWorker(GuardedWorker):
     relearned = Signal(object)                # {set name: SetHead}
-    keywords_found = Signal(object, bool)     # KeywordLearning, whether its labels were added
-    progress = Signal(str, int, int, object)  # stage (TAGGING, READING), done, total, ETA in s or None
+    keywords_found = Signal(object)   # KeywordsFound
+    progress = Signal(object)         # LearnProgress
     failed = Signal(str)
 
     def __init__(self, session: "Session") -> None:
@@ -48,11 +64,11 @@ class LearnWorker(GuardedWorker):
             if last is not None and (p.done < last.done or p.total != last.total):
                 stage[0] = READING
             stage[1] = p
-            self.progress.emit(stage[0], p.done, p.total, p.eta_s)
+            self.progress.emit(LearnProgress(stage[0], p.done, p.total, p.eta_s))
 
         report = self.guarded("Learning from the existing keywords failed",
                               lambda: self.session.learn_from_keywords(paths, min_examples, add=add,
                                                                        progress=progress, cancel=cancel),
                               self.failed.emit)
         if report is not None:
-            self.keywords_found.emit(report, add)
+            self.keywords_found.emit(KeywordsFound(report, add))

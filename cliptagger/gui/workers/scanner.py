@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 
 class _Signals(QObject):
-    done = Signal(object, object)   # list[Path], list[(Path, reason)]
+    done = Signal(object)  # core.media.scan.ScanResult
 
 
 class _ScanJob(QRunnable):
@@ -20,11 +20,12 @@ class _ScanJob(QRunnable):
         from cliptagger.core.media.scan import scan
 
         result = scan(self.inputs)
-        self.signals.done.emit(result.images, result.problems)
+        self.signals.done.emit(result)
 
 
 class FolderScanner(QObject):
-    scanned = Signal(object, object)
+    #: A ``core.media.scan.ScanResult``: the photos found and what was skipped, with why.
+    scanned = Signal(object)
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)

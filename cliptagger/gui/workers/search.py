@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Signal, Slot
 
@@ -26,11 +26,17 @@ class SearchResult:
     shown: set[Path]              # the ones that stand out (``core.search.relevant``)
 
 
+@dataclass(frozen=True)
+class SearchOutcome:
+    generation: int                # which request it answers (older ones are dropped)
+    result: Optional[SearchResult]  # None when the search could not run
+    error: str = ""
+
+
 class SearchWorker(GuardedWorker):
     """Runs ``Session.search`` off the UI thread; skips requests a newer one made stale."""
 
-    #: generation, SearchResult (None on error), error message
-    finished = Signal(int, object, str)
+    finished = Signal(object)  # SearchOutcome
 
     def __init__(self, session: "Session") -> None:
         super().__init__()
@@ -49,11 +55,11 @@ class SearchWorker(GuardedWorker):
             if generation < self.latest:
                 return  # the user typed on: a newer request is queued behind this one
         hits = self.guarded("", lambda: self.session.search(query, encode=False),
-                            lambda message: self.finished.emit(generation, None, message))
+                            lambda message: self.finished.emit(SearchOutcome(generation, None, message)))
         if hits is None:
             return
         # The per-photo Python work happens here too, not on the UI thread.
         scores = {hit.path: hit.score for hit in hits}
         cut = relevant(list(scores.values()))
         shown = {hit.path for hit in hits[:MAX_SHOWN] if hit.score >= cut}  # hits come best first
-        self.finished.emit(generation, SearchResult(scores, shown), "")
+        self.finished.emit(SearchOutcome(generation, SearchResult(scores, shown), ""))
