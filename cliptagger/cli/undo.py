@@ -20,6 +20,7 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cliptagger.core.metadata.journal import describe, held_batches, list_batches, undo_last_batch
+    from cliptagger.core.metadata.journal_retention import usage
 
     if args.list:
         batches = sorted(list_batches() + held_batches(), key=lambda b: b.name)
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
             print(describe(batch))
         if not batches:
             print("nothing to undo")
+        print(usage().describe())
         return EXIT_OK
     report = undo_last_batch(force=args.force)
     if report.batch is None:

@@ -23,6 +23,7 @@ from typing import Mapping, Optional, Sequence
 
 from cliptagger.core.media.scan import is_supported
 from cliptagger.core.metadata.journal import WriteBatch
+from cliptagger.core.metadata.journal_retention import prune as prune_journal
 from cliptagger.core.metadata.xmp import (
     MergeOutcome,
     keywords_in_sidecar,
@@ -170,6 +171,8 @@ def write_sidecars(
         if batch is not None:
             batch.close()
             report.journal = batch.path if batch.count else None
+            if batch.count:
+                prune_journal()  # bounded history: the oldest undone batches go first, never this one
     return report
 
 
