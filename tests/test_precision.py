@@ -12,7 +12,7 @@ import torch
 from cliptagger.core.errors import CliptaggerError
 from cliptagger.core.model import precision as precision_module
 from cliptagger.core.model.clip import load_model
-from cliptagger.core.model.precision import PrecisionChoice, pick, requested_precision
+from cliptagger.core.model.precision import PrecisionChoice, decide, pick, requested_precision
 from cliptagger.core.model.weights import ModelRequest, request_for
 from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
 
@@ -92,19 +92,20 @@ def test_env_variable_decides_what_auto_means_and_an_argument_wins(monkeypatch):
 def test_probe_measures_once_per_cpu_torch_and_model_then_reuses(monkeypatch, private_app_dirs):
     monkeypatch.delenv("CLIPTAGGER_PRECISION", raising=False)
     calls = []
-    real_measure = precision_module.measure
+    real_measure = precision_module.measure_rounds
 
     def counting(*args, **kwargs):
-        rates = real_measure(*args, **kwargs)
-        calls.append(rates)
-        return rates
+        rounds = real_measure(*args, **kwargs)
+        calls.append(rounds)
+        return rounds
 
-    monkeypatch.setattr(precision_module, "measure", counting)
+    monkeypatch.setattr(precision_module, "measure_rounds", counting)
     first = load_model(request_for("demo"), device="cpu")
     assert first.precision_choice.source == "measured"
     assert set(first.precision_choice.rates) == {"fp32", "bf16"}  # both run on every CPU
     assert all(rate > 0 for rate in first.precision_choice.rates.values())
-    assert first.precision == pick(first.precision_choice.rates)
+    assert first.precision == decide(calls[0])[0]
+    assert all(len(rates) == precision_module.PROBE_ROUNDS for rates in calls[0].values())
     expected_dtype = torch.bfloat16 if first.precision == "bf16" else torch.float32
     assert first.model.visual.conv1.weight.dtype == expected_dtype
     assert first.precision in first.precision_info and "img/s" in first.precision_info
@@ -138,3 +139,77 @@ def test_models_command_shows_the_measured_precision(monkeypatch, capsys):
     rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["demo"]["cpu_precision"].startswith(model.precision + " (measured: ")
     assert rows["ViT-L-14"]["cpu_precision"] is None
+
+
+# ---------------------------------------------------------------------- a decisive probe (issue: it flipped)
+
+NOISY = {"fp32": [176.7, 250.5, 120.0, 175.6, 178.1], "bf16": [175.6, 178.1, 247.4, 200.0, 176.7]}
+CLEAR = {"fp32": [100.0, 80.0, 110.0, 95.0, 100.0], "bf16": [150.0, 130.0, 140.0, 150.0, 160.0]}
+SLOWER = {"fp32": [100.0, 101.0, 99.0, 100.0, 98.0], "bf16": [30.0, 31.0, 29.0, 30.0, 30.0]}
+
+
+def test_rounds_that_disagree_never_choose_bf16_and_say_so():
+    assert decide(NOISY) == ("fp32", False)
+    assert decide(CLEAR) == ("bf16", True)
+    assert decide(SLOWER) == ("fp32", True)  # emulated bf16 (AVX2-only CPUs): decided, no re-probe
+    assert decide({"fp32": [100.0] * 5}) == ("fp32", True)  # bf16 failed to run
+    assert decide({"fp32": [100.0, 100.0], "bf16": [115.0, 109.0]}) == ("fp32", False)  # one round short
+
+
+def probe_with(monkeypatch, rounds_to_return):
+    """choose_precision on a fake tower whose measurement returns the given rounds."""
+    from cliptagger.core.model import precision
+
+    calls = []
+
+    def fake_rounds(*_args, **_kwargs):
+        calls.append(1)
+        return {k: list(v) for k, v in rounds_to_return.items()}
+
+    monkeypatch.setattr(precision, "measure_rounds", fake_rounds)
+    monkeypatch.setattr(precision, "candidates", lambda device: ("fp32", "bf16"))
+    return calls, lambda: precision.choose_precision("cpu", "auto", "fake-model", visual=object())
+
+
+def test_an_undecided_probe_keeps_fp32_and_is_measured_again_later(monkeypatch, private_app_dirs):
+    from cliptagger.core.model import precision
+
+    monkeypatch.delenv("CLIPTAGGER_PRECISION", raising=False)
+    calls, choose = probe_with(monkeypatch, NOISY)
+    first = choose()
+    assert (first.precision, first.decided, first.source) == ("fp32", False, "measured")
+    assert "too close to call" in first.describe()
+    second = choose()  # soon after: the stored answer, no new measurement
+    assert (second.precision, second.source, len(calls)) == ("fp32", "cached", 1)
+    now = precision.time.time()
+    monkeypatch.setattr(precision.time, "time", lambda: now + precision.PROBE_AGAIN_AFTER_S + 1)
+    third = choose()  # a day later: measured again
+    assert third.source == "measured" and len(calls) == 2
+
+
+def test_a_clear_win_is_chosen_and_kept(monkeypatch, private_app_dirs):
+    from cliptagger.core.model import precision
+
+    monkeypatch.delenv("CLIPTAGGER_PRECISION", raising=False)
+    calls, choose = probe_with(monkeypatch, CLEAR)
+    assert (choose().precision, choose().source) == ("bf16", "cached")
+    now = precision.time.time()
+    monkeypatch.setattr(precision.time, "time", lambda: now + 10 * precision.PROBE_AGAIN_AFTER_S)
+    assert choose().source == "cached" and len(calls) == 1  # decided: never measured again
+
+
+@pytest.mark.parametrize("damage", ["{not json", "[]", '{"KEY": "fp32"}', '{"KEY": {"precision": "bf16", "rates": [1]}}',
+                                    '{"KEY": {"precision": "fp64"}}'])
+def test_a_damaged_probe_file_is_measured_again(monkeypatch, private_app_dirs, damage):
+    from cliptagger.core.model import precision
+
+    monkeypatch.delenv("CLIPTAGGER_PRECISION", raising=False)
+    calls, choose = probe_with(monkeypatch, CLEAR)
+    key = precision.probe_key("cpu", "fake-model")
+    path = private_app_dirs / "cache" / precision.PROBE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(damage.replace("KEY", key.replace('"', '\\"')))
+    choice = choose()
+    assert choice.source == "measured" and choice.precision == "bf16" and len(calls) == 1
+    assert precision.cached_choices("fake") == [] or all(c.precision in ("fp32", "bf16")
+                                                         for c in precision.cached_choices("fake"))

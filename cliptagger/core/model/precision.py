@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, ContextManager, Iterator
+from typing import Any, ContextManager, Iterator, Optional
 
 from cliptagger.core.errors import CliptaggerError
 
@@ -47,6 +47,10 @@ PROBE_FILE = "precision-probe.json"
 #: bf16/fp16 must beat fp32 by this factor to be chosen (fp32 is the more exact one).
 MIN_GAIN = 1.10
 PROBE_BATCH = 2
+#: Interleaved timing rounds per precision (after one warm-up call each).
+PROBE_ROUNDS = 5
+#: An undecided probe (rounds that disagree) is measured again after this long.
+PROBE_AGAIN_AFTER_S = 24 * 3600
 
 _probe_lock = threading.Lock()
 
@@ -61,13 +65,16 @@ class PrecisionChoice:
     source: str
     #: Images per second per candidate precision on the probe batch (empty if not measured).
     rates: dict[str, float] = field(default_factory=dict)
+    #: False when the rounds of the probe disagreed: fp32 for now, measured again later.
+    decided: bool = True
 
     def describe(self) -> str:
         """One line, e.g. ``bf16 (measured: bf16 68.2 img/s, fp32 17.4 img/s)``."""
         if not self.rates:
             return f"{self.precision} ({self.source})"
         figures = ", ".join(f"{p} {r:.1f} img/s" for p, r in sorted(self.rates.items(), key=lambda kv: -kv[1]))
-        return f"{self.precision} ({self.source}: {figures})"
+        undecided = "; too close to call, measured again later" if not self.decided else ""
+        return f"{self.precision} ({self.source}: {figures}{undecided})"
 
 
 def check_precision(value: str, where: str = "precision") -> str:
@@ -154,34 +161,64 @@ def temporarily_cast(module: Any, dtype: Any) -> Iterator[Any]:
             tensor.data = data
 
 
-def measure(visual: Any, device: str, image_size: int, precisions: tuple[str, ...],
-            batch: int = PROBE_BATCH, rounds: int = 3) -> dict[str, float]:
-    """Images per second of the image tower at each precision on a small random batch.
+def measure_rounds(visual: Any, device: str, image_size: int, precisions: tuple[str, ...],
+                   batch: int = PROBE_BATCH, rounds: int = PROBE_ROUNDS) -> dict[str, list[float]]:
+    """Images per second of the image tower at each precision on a small random batch, per round.
 
     One warm-up call per precision (oneDNN builds its kernels then), then ``rounds`` rounds
-    that time each precision in turn, keeping each one's best: interleaving makes a burst of
-    load from other programs slow both, not just one. A precision that fails is left out.
+    that time each precision in turn: interleaving makes a burst of load from other programs
+    slow both in that round, so rounds compare like with like. A precision that fails is left out.
     """
     import torch
 
     generator = torch.Generator().manual_seed(0)
     pixels = torch.randn(batch, 3, image_size, image_size, generator=generator)
-    best: dict[str, float] = {}
+    timings: dict[str, list[float]] = {}
+    failed: set[str] = set()
     with torch.inference_mode():
-        for _ in range(rounds + 1):
+        for round_index in range(rounds + 1):
             for precision in precisions:
-                if precision in best and best[precision] < 0:
-                    continue  # failed before
+                if precision in failed:
+                    continue
                 try:
                     seconds = _time_once(visual, device, precision, pixels)
                 except Exception:  # e.g. an operator without a kernel for this dtype on this device
-                    best[precision] = -1.0
+                    failed.add(precision)
                     continue
-                if precision not in best:
-                    best[precision] = float("inf")  # this call was the warm-up
-                else:
-                    best[precision] = min(best[precision], seconds)
-    return {p: batch / s for p, s in best.items() if 0 < s < float("inf")}
+                if round_index:  # round 0 was the warm-up
+                    timings.setdefault(precision, []).append(batch / max(seconds, 1e-9))
+    return {p: rates for p, rates in timings.items() if p not in failed and len(rates) == rounds}
+
+
+def measure(visual: Any, device: str, image_size: int, precisions: tuple[str, ...],
+            batch: int = PROBE_BATCH, rounds: int = PROBE_ROUNDS) -> dict[str, float]:
+    """The best images per second of each precision over ``measure_rounds``."""
+    return best_rates(measure_rounds(visual, device, image_size, precisions, batch, rounds))
+
+
+def best_rates(rounds: dict[str, list[float]]) -> dict[str, float]:
+    return {precision: max(rates) for precision, rates in rounds.items() if rates}
+
+
+def decide(rounds: dict[str, list[float]], default: str = "fp32") -> tuple[str, bool]:
+    """(precision, decided) from interleaved rounds: another precision is chosen only when it
+    beats ``default`` by ``MIN_GAIN`` in every round; ``default`` is decided when no round
+    shows such a gain; rounds that disagree are undecided (``default`` for now)."""
+    if default not in rounds:
+        others = [p for p in rounds if rounds[p]]
+        return (others[0], True) if others else (default, True)
+    reference = rounds[default]
+    best, decided = default, True
+    for precision, rates in rounds.items():
+        if precision == default or len(rates) != len(reference):
+            continue
+        ratios = [rate / ref for rate, ref in zip(rates, reference) if ref > 0]
+        if ratios and min(ratios) >= MIN_GAIN:
+            if best == default or max(rates) > max(rounds[best]):
+                best = precision
+        elif ratios and max(ratios) >= MIN_GAIN:
+            decided = False  # some rounds say faster, some not: a coin flip is not a decision
+    return (best, True) if best != default else (default, decided)
 
 
 def _time_once(visual: Any, device: str, precision: str, pixels: Any) -> float:
@@ -229,13 +266,29 @@ def choose_precision(device: str, requested: str = "auto", model_id: str = "", v
         return PrecisionChoice(options[0], "default")
     key = probe_key(device, model_id)
     with _probe_lock:
-        cached = _read_probes().get(key)
-        if cached and cached.get("precision") in options:
-            return PrecisionChoice(cached["precision"], "cached", dict(cached.get("rates", {})))
-        rates = measure(visual, device, image_size, options)
-        choice = PrecisionChoice(pick(rates, options[0]), "measured", rates)
+        cached = _cached_choice(_read_probes().get(key), options)
+        if cached is not None:
+            return cached
+        rounds = measure_rounds(visual, device, image_size, options)
+        precision, decided = decide(rounds, options[0])
+        choice = PrecisionChoice(precision, "measured", best_rates(rounds), decided)
         _store_probe(key, choice, model_id)
     return choice
+
+
+def _cached_choice(entry: Any, options: tuple[str, ...]) -> Optional[PrecisionChoice]:
+    """The stored choice, unless it is missing, damaged, for other options, or an undecided
+    one whose time to be measured again has come."""
+    if not isinstance(entry, dict) or entry.get("precision") not in options:
+        return None
+    rates = entry.get("rates", {})
+    if not isinstance(rates, dict) or not all(isinstance(v, (int, float)) for v in rates.values()):
+        return None
+    decided = entry.get("decided", True) is not False
+    again = entry.get("probe_again_after", 0)
+    if not decided and (not isinstance(again, (int, float)) or time.time() >= again):
+        return None
+    return PrecisionChoice(entry["precision"], "cached", {str(k): float(v) for k, v in rates.items()}, decided)
 
 
 # --------------------------------------------------------------------------- probe cache
@@ -291,7 +344,10 @@ def _store_probe(key: str, choice: PrecisionChoice, model_id: str) -> None:
 
     probes = _read_probes()
     probes[key] = {"precision": choice.precision, "rates": {k: round(v, 2) for k, v in choice.rates.items()},
-                   "model_id": model_id, "batch": PROBE_BATCH, "threads": _torch_threads(), "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+                   "decided": choice.decided, "model_id": model_id, "batch": PROBE_BATCH, "threads": _torch_threads(),
+                   "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if not choice.decided:
+        probes[key]["probe_again_after"] = time.time() + PROBE_AGAIN_AFTER_S
     try:
         _probe_path().parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(_probe_path(), json.dumps(probes, indent=1, sort_keys=True))
@@ -304,8 +360,12 @@ def cached_choices(arch: str) -> list[PrecisionChoice]:
     import torch
 
     prefix = f"{cpu_model()} | torch {torch.__version__} | {arch}@"
-    return [PrecisionChoice(entry["precision"], "measured", dict(entry.get("rates", {})))
-            for key, entry in sorted(_read_probes().items()) if key.startswith(prefix)]
+    found = []
+    for key, entry in sorted(_read_probes().items()):
+        choice = _cached_choice(entry, tuple(p.value for p in Precision)) if key.startswith(prefix) else None
+        if choice is not None:  # a damaged entry is skipped, never a traceback
+            found.append(PrecisionChoice(choice.precision, "measured", choice.rates, choice.decided))
+    return found
 
 
 def cpu_has_native_bf16() -> bool:
