@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             print(describe(batch))
         if not batches:
             print("nothing to undo")
-        print(usage().describe())
+        say(usage().describe())  # stderr: stdout lists one batch a line
         return EXIT_OK
     report = undo_last_batch(force=args.force)
     if report.batch is None:

@@ -91,5 +91,6 @@ def test_undo_list_shows_the_journal_and_its_limits(tmp_path, capsys):
 
     write_batches(tmp_path, 2)
     assert cli.main(["undo", "--list"]) == 0
-    out = capsys.readouterr().out
-    assert "journal: 2 batch file(s)" in out and "keeps at most 100 / 256 MiB" in out
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2  # one line a batch
+    assert "journal: 2 batch file(s)" in captured.err and "keeps at most 100 / 256 MiB" in captured.err
