@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
+from cliptagger.core.learning import span_newton
 from cliptagger.core.learning.examples import Example
 from cliptagger.core.tagging.head_scoring import (
     DEFAULT_TARGET_PRECISION,
@@ -306,7 +307,6 @@ def _fit_in_span_batch(problem: _Problem, columns: list[int], w0: Any, test_mask
     """One batch of ``_fit_in_span``; ``held`` (a copy of these columns) is filled in and returned."""
     import torch
 
-    from cliptagger.core.learning import span_newton
 
     n, dim = problem.x.shape
     design = torch.cat([problem.x.double(), torch.ones(n, 1, dtype=torch.float64)], dim=1)

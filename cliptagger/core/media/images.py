@@ -6,6 +6,7 @@ palette, CMYK, greyscale and 16-bit images. Refuses decompression bombs before d
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -131,7 +132,6 @@ def _load_raw_preview(path: Path, draft_size: Optional[int]) -> Image.Image:
 
     Falls back to a half-size demosaic when the file has no usable preview.
     """
-    import io
 
     try:
         import rawpy

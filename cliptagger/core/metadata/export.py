@@ -11,6 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
+from cliptagger.core.metadata.sidecars import embedded_xmp_packet
 from cliptagger.core.metadata.xmp import KEYWORD_PROPERTIES, fold, read_keywords
 from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
 from cliptagger.core.storage.fileio import atomic_write_text
@@ -83,7 +84,6 @@ def _splits_cleanly(keyword: str, separator: str) -> bool:
 
 def embedded_keyword_values(image: Path) -> dict[str, set[str]]:
     """exiftool tag -> folded values the image's own XMP packet already holds (none if unreadable)."""
-    from cliptagger.core.metadata.sidecars import embedded_xmp_packet
 
     values: dict[str, set[str]] = {prop.exiftool_tag: set() for prop in KEYWORD_PROPERTIES}
     packet = embedded_xmp_packet(Path(image))

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from cliptagger.core.metadata.xmp import fold, read_keywords, union_keywords, updated_sidecar
+from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import (
     FileChanged,
@@ -43,6 +45,7 @@ from cliptagger.core.storage.fileio import (
     sha256,
     snapshot,
 )
+from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
 
 JOURNAL_VERSION = 2
 PENDING_SUFFIX = ".jsonl"
@@ -263,7 +266,6 @@ def undo_last_batch(force: bool = False) -> UndoReport:
 
 def _undo_entry(entry: JournalEntry, force: bool, report: UndoReport) -> bool:
     """Undo one write; False when the entry stays for a later ``undo --force``."""
-    from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
 
     try:
         with sidecar_lock(entry.path):
@@ -331,8 +333,6 @@ class _MergeRefused(Exception):
 
 def _owned_keywords(data: Optional[bytes], source: str) -> list[str]:
     """The keywords a sidecar records as cliptagger's own."""
-    from cliptagger.core.metadata.xmp import read_keywords, union_keywords
-    from cliptagger.core.metadata.xmp_document import parse_xmp
 
     if data is None:
         return []
@@ -347,8 +347,6 @@ def _without_our_keywords(entry: JournalEntry, current: bytes) -> Optional[bytes
     The user's later edits (their keywords, captions, ratings, ...) stay: only keywords
     cliptagger's own record lists are touched. None: nothing to change.
     """
-    from cliptagger.core.metadata.xmp import fold, updated_sidecar
-    from cliptagger.core.metadata.xmp_document import XmpError
 
     source = str(entry.path)
     try:

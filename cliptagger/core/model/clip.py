@@ -21,6 +21,7 @@ from cliptagger.core.model.precision import (
     casts_weights,
     choose_precision,
     compute_context,
+    torch_dtype,
 )
 from cliptagger.core.model.weights import (
     DownloadProgress,
@@ -79,7 +80,6 @@ class ClipModel:
         """The dtype image batches are fed in: the weights' dtype where they were cast."""
         import torch
 
-        from cliptagger.core.model.precision import torch_dtype
 
         return torch_dtype(self.precision) if casts_weights(self.device, self.precision) else torch.float32
 

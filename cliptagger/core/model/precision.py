@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, ContextManager, Iterator, Optional
 
 from cliptagger.core.errors import CliptaggerError
+from cliptagger.core.storage import paths
+from cliptagger.core.storage.fileio import atomic_write_text
 
 
 class Precision(str, Enum):
@@ -326,7 +328,6 @@ def probe_key(device: str, model_id: str) -> str:
 
 
 def _probe_path() -> Path:
-    from cliptagger.core.storage import paths
 
     return paths.cache_dir() / PROBE_FILE
 
@@ -340,7 +341,6 @@ def _read_probes() -> dict[str, dict[str, Any]]:
 
 
 def _store_probe(key: str, choice: PrecisionChoice, model_id: str) -> None:
-    from cliptagger.core.storage.fileio import atomic_write_text
 
     probes = _read_probes()
     probes[key] = {"precision": choice.precision, "rates": {k: round(v, 2) for k, v in choice.rates.items()},

@@ -8,7 +8,10 @@ watching that folder grow, which works whichever transport open_clip picks.
 from __future__ import annotations
 
 import hashlib
+import logging as child_logging
+import multiprocessing
 import os
+import queue as queue_module
 import socket
 import threading
 import urllib.parse
@@ -113,7 +116,6 @@ class DownloadCancelled(WeightsUnavailableError):
 
 def _download_in_child(cfg: dict[str, Any], cache: str, results: Any) -> None:
     """Child process: open_clip's own download code; the path or the error goes back."""
-    import logging as child_logging
 
     import open_clip
 
@@ -136,8 +138,6 @@ def download_weights(
     (huggingface_hub has no way to interrupt a file mid-way); progress is read from the
     cache folder growing.
     """
-    import multiprocessing
-    import queue as queue_module
 
     cfg = pretrained_config(arch, tag)
     cache = paths.weights_dir()

@@ -45,6 +45,7 @@ from cliptagger.core.session.resume import restore_decisions
 from cliptagger.core.session.review_rows import ReviewRow, accepted_keywords, review_rows
 from cliptagger.core.session.searcher import Searcher
 from cliptagger.core.session.sidecar_sync import SidecarSync
+from cliptagger.core.tagging.cache import EmbeddingCache
 from cliptagger.core.tagging.engine import ImageFailure, ImageResult, Outcome, Progress, TaggingEngine
 from cliptagger.core.tagging.labels import LabelSet
 from cliptagger.core.tagging.scoring import label_probability
@@ -114,7 +115,6 @@ class Session:
 
     def cache(self) -> "Optional[EmbeddingCache]":  # opened on first use, off the UI thread
         if self._cache is None and self.options.use_cache:
-            from cliptagger.core.tagging.cache import EmbeddingCache
 
             self._cache = EmbeddingCache(self.options.cache_path)
         return self._cache

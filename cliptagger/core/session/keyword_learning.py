@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
+from cliptagger.core.learning.examples import SOURCE_LIBRARY
 from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR, Label, LabelSet, Mode
 
 if TYPE_CHECKING:
@@ -89,7 +90,6 @@ def learn_from_keywords(session: "Session", paths: list[Path], min_examples: int
     found (the app shows it before adding anything). ``progress`` hears the tagging, then the
     reading (a new count from 0); ``cancel`` stops either, and then nothing is added.
     """
-    from cliptagger.core.learning.examples import SOURCE_LIBRARY
 
     model_id = session.model_id
     assert model_id is not None, "the session checks that a model is loaded"

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
+from cliptagger.core.learning.examples import ExampleStore
 from cliptagger.core.learning.head_store import LearnedModel, import_heads, load_learned, save_learned
 from cliptagger.core.learning.training import train_heads
 from cliptagger.core.session.decisions import Decision, TagKey
@@ -47,7 +48,6 @@ class Learner:
 
     def examples(self) -> "ExampleStore":
         """The examples store (the data folder), opened on first use."""
-        from cliptagger.core.learning.examples import ExampleStore
 
         with self._lock:
             if self._examples is None:

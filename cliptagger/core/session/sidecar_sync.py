@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Sequence
 
+from cliptagger.core.metadata.journal import list_batches, undo_last_batch
 from cliptagger.core.metadata.sidecars import (
     FolderListing,
     SidecarStyle,
@@ -139,7 +140,6 @@ class SidecarSync:
 
     def undo(self, photos: Sequence[Path], force: bool = False) -> "UndoReport":
         """Take back the last batch of writes; the ``photos`` it touched count as unwritten."""
-        from cliptagger.core.metadata.journal import undo_last_batch
 
         report = undo_last_batch(force=force)
         touched = {Path(p) for p in [*report.restored, *report.removed, *report.merged]}
@@ -153,6 +153,5 @@ class SidecarSync:
 
     @staticmethod
     def can_undo() -> bool:
-        from cliptagger.core.metadata.journal import list_batches
 
         return bool(list_batches())
