@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -205,7 +206,8 @@ def best_rates(rounds: dict[str, list[float]]) -> dict[str, float]:
 def decide(rounds: dict[str, list[float]], default: str = "fp32") -> tuple[str, bool]:
     """(precision, decided) from interleaved rounds: another precision is chosen only when it
     beats ``default`` by ``MIN_GAIN`` in every round; ``default`` is decided when no round
-    shows such a gain; rounds that disagree are undecided (``default`` for now)."""
+    shows such a gain, or when the other is clearly slower in the median round (a noisy round
+    does not reopen the question); otherwise the rounds disagree: undecided, ``default`` for now."""
     if default not in rounds:
         others = [p for p in rounds if rounds[p]]
         return (others[0], True) if others else (default, True)
@@ -218,7 +220,7 @@ def decide(rounds: dict[str, list[float]], default: str = "fp32") -> tuple[str, 
         if ratios and min(ratios) >= MIN_GAIN:
             if best == default or max(rates) > max(rounds[best]):
                 best = precision
-        elif ratios and max(ratios) >= MIN_GAIN:
+        elif ratios and max(ratios) >= MIN_GAIN and statistics.median(ratios) * MIN_GAIN >= 1.0:
             decided = False  # some rounds say faster, some not: a coin flip is not a decision
     return (best, True) if best != default else (default, decided)
 
