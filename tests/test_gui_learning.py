@@ -12,13 +12,12 @@ pytest.importorskip("PySide6")
 from cliptagger.core.session.decisions import Decision  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
 from cliptagger.settings import Settings  # noqa: E402
+from tests.gui_helpers import closing_without_asking  # noqa: E402
 from tests.test_learning import KEEPERS, KEY, keeper_pictures  # noqa: E402
 
 TIMEOUT_MS = 60_000
 
 
-def closing_without_asking(window: MainWindow) -> None:
-    window.sidecars.settle_unwritten = lambda *_args: True
 
 
 def open_window(qtbot, settings: Settings | None = None, label_sets=None) -> MainWindow:
