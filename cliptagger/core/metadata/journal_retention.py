@@ -107,7 +107,12 @@ def prune(policy: Optional[JournalRetention] = None) -> list[Path]:
     files = journal_files()
     live = [f for f in files if not f.undone]
     newest = max((f.sequence for f in live if f.suffix == PENDING_SUFFIX), default=None)
-    candidates = [f for f in files if f.undone] + [f for f in live if f.sequence != newest]
+    # the highest number stays too: new batches are numbered after it, so a pruned number is
+    # never reused (a reused one could meet an older .held file of the same number)
+    highest = max((f.sequence for f in files), default=None)
+    kept = {newest, highest}
+    candidates = [f for f in files if f.undone and f.sequence not in kept] + \
+                 [f for f in live if f.sequence not in kept]
     count, size = len(files), sum(f.size for f in files)
     removed = []
     for candidate in candidates:

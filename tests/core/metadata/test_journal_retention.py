@@ -50,12 +50,20 @@ def test_undone_batches_go_first_and_the_newest_is_never_removed(tmp_path):
     journal.undo_last_batch()  # batch 3 too
     removed = prune(JournalRetention(max_batches=3))
     assert [p.name for p in removed] == ["000000000003.undone"]  # undone first, although newer than 1 and 2
-    removed = prune(JournalRetention(max_batches=2))
-    assert [p.name for p in removed] == ["000000000004.undone"]
     removed = prune(JournalRetention(max_batches=1))
-    assert [p.name for p in removed] == ["000000000001.jsonl"]  # then the oldest undoable
-    assert [f.path.name for f in journal_files()] == ["000000000002.jsonl"]
+    # then the oldest undoable; the newest undoable (2) and the highest number (4) always stay
+    assert [p.name for p in removed] == ["000000000001.jsonl"]
+    assert [f.path.name for f in journal_files()] == ["000000000002.jsonl", "000000000004.undone"]
     assert prune(JournalRetention(max_batches=1, max_bytes=1)) == []  # the newest stays whatever its size
+
+
+def test_a_pruned_batch_number_is_never_reused(tmp_path):
+    write_batches(tmp_path, 3)
+    journal.undo_last_batch()  # 3 is undone and has the highest number
+    prune(JournalRetention(max_batches=1))
+    (tmp_path / "more").mkdir()
+    write_batches(tmp_path / "more", 1)
+    assert max(f.sequence for f in journal_files()) == 4  # after 3, not a reused 3
 
 
 def test_the_byte_budget_holds(tmp_path):
