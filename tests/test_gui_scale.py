@@ -137,3 +137,33 @@ def test_the_selection_gives_its_photos_in_table_order(qtbot):
     finally:
         closing_without_asking(win)
         win.close()
+
+
+def test_accepting_thousands_of_photos_runs_off_the_ui_thread(qtbot):
+    import threading
+
+    from cliptagger.gui.controllers.review import BULK_PHOTOS
+
+    win = window_with(qtbot, BULK_PHOTOS * 2)
+    threads = []
+    real = win.session.decide
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    win.session.decide = recording  # type: ignore[method-assign]
+    try:
+        win.table.selectAll()
+        with qtbot.waitSignal(win.review.reviewed, timeout=TIMEOUT_MS):
+            win.actions.accept.trigger()
+            assert win.review.pending == 1  # sent, the window goes on
+        assert threads == [False]  # decided on the writer thread
+        assert win.session.counts().unwritten == BULK_PHOTOS * 2
+        assert "Accepted" in win.statusBar().currentMessage()
+        win.table.selectRow(0)
+        win.actions.reject.trigger()  # one photo: at once, on the UI thread
+        assert threads == [False, True] and win.session.counts().unwritten == BULK_PHOTOS * 2 - 1
+    finally:
+        closing_without_asking(win)
+        win.close()

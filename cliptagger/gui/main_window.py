@@ -14,7 +14,6 @@ from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QPixmap
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
-from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.facade import EngineOptions, Session
 from cliptagger.core.tagging.labels import LabelSet
 from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
@@ -22,6 +21,7 @@ from cliptagger.gui.controllers.label_sets import LabelSetsController
 from cliptagger.gui.controllers.learning import LearningController
 from cliptagger.gui.controllers.model import ModelController
 from cliptagger.gui.controllers.photo_intake import PhotoIntake
+from cliptagger.gui.controllers.review import ReviewController
 from cliptagger.gui.controllers.search import SearchController
 from cliptagger.gui.controllers.sidecar import SidecarController
 from cliptagger.gui.widgets import dialogs
@@ -61,7 +61,6 @@ class MainWindow(QMainWindow):
         self.table = build_photo_table(self.sorted, THUMB_SIZE)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.panel = ResultsPanel(self.session)
-        self.panel.decision.connect(self._decide_one)
         self.splitter = QSplitter()
         self.search = SearchController(self, self.session, self.images, self.sorted, self.table)
         self.splitter.addWidget(self.search.widget)  # the search box above the table
@@ -88,6 +87,9 @@ class MainWindow(QMainWindow):
                                           self.learning, self._warn)
         self.intake = PhotoIntake(self, settings, self.images, self.client, self.recent_menu)
         self.intake.added.connect(self._photos_added)
+        self.review = ReviewController(self.images, self.sorted, self.table, self.panel, self.client,
+                                       self.statusBar().showMessage, self)
+        self.review.reviewed.connect(self._reviewed)
         self.installEventFilter(self.intake)  # drops onto the window
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
@@ -208,24 +210,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ review
 
     def selected_paths(self) -> list[Path]:
-        return self.sorted.paths_in(self.table.selectionModel().selection())
+        return self.review.selected_paths()
 
-    def decide_selected(self, decision: Decision) -> None:
-        """Accept or reject every proposal of the selected photos."""
-        self._review(f"{decision.value.capitalize()} {self.images.decide(self.selected_paths(), decision)} tag(s).")
-
-    def accept_all(self) -> None:
-        count = self.images.accept_above_threshold()
-        self._review(f"Accepted {count} pending proposal(s); rejected tags stay rejected.")
-
-    def _decide_one(self, key: TagKey, decision: Optional[Decision]) -> None:
-        if self.panel.path is not None:
-            self.images.decide([self.panel.path], decision, key)
-            self._review("")
-
-    def _review(self, message: str) -> None:
-        if message:
-            self.statusBar().showMessage(message, 4000)
+    @Slot()
+    def _reviewed(self) -> None:
         self.learning.decisions_changed()
         self.flush_counts()
         self._current_changed()
@@ -234,7 +222,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _sidecars_changed(self) -> None:
-        self._review("")
+        self._reviewed()
 
     @Slot(list)
     def _keywords_read(self, paths: list) -> None:

@@ -11,6 +11,7 @@ reaches them only through ``WorkerClient``'s queued signals; ``stop`` and
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -18,6 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.session.decisions import Decision
 from cliptagger.gui.workers.guarded import GuardedWorker
 
 if TYPE_CHECKING:
@@ -116,6 +118,7 @@ class WriterWorker(GuardedWorker):
     undo_done = Signal(object)         # core.journal.UndoReport
     export_done = Signal(object)       # core.session.ExportReport
     keywords_read = Signal(list)       # paths whose existing keywords are now known
+    decided = Signal(object)           # BulkDecision
     failed = Signal(str)
 
     def __init__(self, session: "Session") -> None:
@@ -141,6 +144,18 @@ class WriterWorker(GuardedWorker):
         self._guarded(f"Export to {path} failed", lambda: self.session.export(Path(path), ExportFormat(form)),
                       self.export_done)
 
+    @Slot(object, object)
+    def decide(self, paths: list, decision: "Optional[Decision]") -> None:
+        """Accept or reject every proposal of many photos (a selection of thousands)."""
+        self._guarded("Deciding failed", lambda: BulkDecision(paths, self.session.decide(paths, decision), decision),
+                      self.decided)
+
+    @Slot()
+    def accept_all(self) -> None:
+        """Accept every pending proposal of every photo; rejections stay."""
+        self._guarded("Accepting failed",
+                      lambda: BulkDecision(None, self.session.accept_above_threshold(), Decision.ACCEPTED), self.decided)
+
     @Slot(object)
     def read_keywords(self, paths: list) -> None:
         """Existing keywords of newly added photos, in chunks so the list fills in as it goes."""
@@ -148,6 +163,13 @@ class WriterWorker(GuardedWorker):
             chunk = paths[start:start + 200]
             self.session.refresh_existing(chunk)
             self.keywords_read.emit(chunk)
+
+
+@dataclass(frozen=True)
+class BulkDecision:
+    paths: Optional[list[Path]]  # None: every photo
+    changed: int
+    decision: "Optional[Decision]"
 
 
 class WorkerClient(QObject):
@@ -160,6 +182,8 @@ class WorkerClient(QObject):
     _undo = Signal(bool)
     _export = Signal(str, str)
     _read_keywords = Signal(object)
+    _decide = Signal(object, object)
+    _accept_all = Signal()
 
     def __init__(self, session: "Session", parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
@@ -181,6 +205,8 @@ class WorkerClient(QObject):
         self._undo.connect(self.writer.undo)
         self._export.connect(self.writer.export)
         self._read_keywords.connect(self.writer.read_keywords)
+        self._decide.connect(self.writer.decide)
+        self._accept_all.connect(self.writer.accept_all)
         self.tagging_thread.start()
         self.writer_thread.start()
 
@@ -210,6 +236,13 @@ class WorkerClient(QObject):
 
     def export(self, path: Path, form: ExportFormat) -> None:
         self._export.emit(str(path), ExportFormat(form).value)
+
+    def decide(self, paths: list, decision: "Optional[Decision]") -> None:
+        """On the writer thread: thousands of photos cost the UI thread nothing (``writer.decided``)."""
+        self._decide.emit(list(paths), decision)
+
+    def accept_all(self) -> None:
+        self._accept_all.emit()
 
     def read_keywords(self, paths: list) -> None:
         self._read_keywords.emit(list(paths))
