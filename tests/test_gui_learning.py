@@ -293,10 +293,13 @@ def test_learn_from_keywords_shows_progress_and_cancel_stops_it_adding_nothing(q
         window.learning.learn_from_keywords()
         dialog = window.learning.progress_dialog
         assert dialog is not None and dialog.isVisible()
-        if stage == "tagging":  # 4 of 12 encoded, the worker waits before the next batch
-            qtbot.waitUntil(lambda: "Tagging the photos not tagged yet: 4 of 12" in dialog.labelText(),
+        if stage == "tagging":  # the first batch encoded, the worker waits before the second
+            # a batch holds what the decode pool has ready (4 on an idle machine, fewer under load)
+            qtbot.waitUntil(lambda: len(batches) == 2, timeout=TIMEOUT_MS)
+            first = batches[0]
+            qtbot.waitUntil(lambda: f"Tagging the photos not tagged yet: {first} of 12" in dialog.labelText(),
                             timeout=TIMEOUT_MS)
-            assert " left" in dialog.labelText() and dialog.value() == 4 and dialog.maximum() == 12
+            assert " left" in dialog.labelText() and dialog.value() == first and dialog.maximum() == 12
         else:  # all tagged, reading the sidecars: the worker waits at the 6th
             qtbot.waitUntil(lambda: "Reading the keywords of the photos: 0 of 12" in dialog.labelText(),
                             timeout=TIMEOUT_MS)
@@ -313,7 +316,7 @@ def test_learn_from_keywords_shows_progress_and_cancel_stops_it_adding_nothing(q
     assert "no label was added" in window.learning.notice.text() and window.learning.notice.isVisible()
     if stage == "tagging":
         assert len(batches) == 2 and reads == []  # stopped before the 3rd batch; no sidecar read
-        assert sum(window.session.result(p) is None for p in window.images.paths) == 4
+        assert sum(window.session.result(p) is None for p in window.images.paths) == 12 - sum(batches)
     else:
         assert len(reads) == 6  # stopped reading
     assert "My keywords" not in [s.name for s in window.session.learned.label_sets]
