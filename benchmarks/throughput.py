@@ -309,7 +309,7 @@ def main() -> int:
         print(f"corpus: {len(corpus)} JPEGs, {megapixels:.1f} MP, {megabytes:.1f} MB on average")
 
         probe_seconds = []
-        real_measure = precision_module.measure
+        real_measure = precision_module.measure_rounds  # what choose_precision runs
 
         def timed_measure(*a, **k):
             started = time.perf_counter()
@@ -318,13 +318,13 @@ def main() -> int:
             finally:
                 probe_seconds.append(time.perf_counter() - started)
 
-        precision_module.measure = timed_measure
+        precision_module.measure_rounds = timed_measure
         torch.manual_seed(0)
         clip = load_model(ModelRequest(ARCH, TAG), device="cpu", random_weights=True)
-        precision_module.measure = real_measure
+        precision_module.measure_rounds = real_measure
         probe = f" in {probe_seconds[0] * 1000:.0f} ms" if probe_seconds else ""
         print(f"0. model {ARCH} (random weights). Precision chosen: {clip.precision_info}"
-              f"{probe} (probe: batch {precision_module.PROBE_BATCH}, warm-up + best of 3 interleaved)")
+              f"{probe} (probe: batch {precision_module.PROBE_BATCH}, warm-up + {precision_module.PROBE_ROUNDS} interleaved rounds)")
         models = {clip.precision: clip}
         for other in precision_module.candidates("cpu"):
             if other not in models:
