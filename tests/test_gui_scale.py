@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QDialogButtonBox
 
 from cliptagger.core.session.decisions import Decision
 from cliptagger.gui.main_window import MainWindow
@@ -158,12 +159,54 @@ def test_accepting_thousands_of_photos_runs_off_the_ui_thread(qtbot):
         with qtbot.waitSignal(win.review.reviewed, timeout=TIMEOUT_MS):
             win.actions.accept.trigger()
             assert win.review.pending == 1  # sent, the window goes on
-        assert threads == [False]  # decided on the writer thread
+        assert threads and not any(threads)  # decided on the writer thread, a chunk at a time
         assert win.session.counts().unwritten == BULK_PHOTOS * 2
         assert "Accepted" in win.statusBar().currentMessage()
         win.table.selectRow(0)
         win.actions.reject.trigger()  # one photo: at once, on the UI thread
-        assert threads == [False, True] and win.session.counts().unwritten == BULK_PHOTOS * 2 - 1
+        assert threads[-1] is True and win.session.counts().unwritten == BULK_PHOTOS * 2 - 1
     finally:
+        closing_without_asking(win)
+        win.close()
+
+
+def test_a_bulk_decision_shows_progress_and_cancel_keeps_the_rest_unchanged(qtbot):
+    import threading
+
+    from cliptagger.gui.controllers.review import BULK_PHOTOS
+    from cliptagger.gui.workers.tagging import DECISION_CHUNK
+
+    total = DECISION_CHUNK * 3
+    assert total > BULK_PHOTOS
+    win = window_with(qtbot, total)
+    release, calls = threading.Event(), []
+    real = win.session.decide
+
+    def held_first_chunk(paths, *args, **kwargs):  # the user has time to press Cancel
+        calls.append(len(paths))
+        if len(calls) == 1:
+            release.wait(TIMEOUT_MS / 1000)
+        return real(paths, *args, **kwargs)
+
+    win.session.decide = held_first_chunk  # type: ignore[method-assign]
+    try:
+        win.table.selectAll()
+        win.actions.accept.trigger()
+        qtbot.waitUntil(lambda: win.review.progress is not None and win.review.progress.isVisible(),
+                        timeout=TIMEOUT_MS)
+        assert "1,500 photos" in win.review.progress.labelText()
+        with qtbot.waitSignal(win.review.reviewed, timeout=TIMEOUT_MS):
+            win.review.progress.buttons.button(QDialogButtonBox.Cancel).click()
+            release.set()
+        assert calls == [DECISION_CHUNK]  # stopped after the chunk in flight
+        assert win.session.counts().unwritten == DECISION_CHUNK  # those stay decided, the rest unchanged
+        assert f"Stopped after {DECISION_CHUNK} of {total:,} photos" in win.statusBar().currentMessage()
+        assert win.review.progress is None and win.review.pending == 0
+        win.table.selectAll()  # the next bulk decision is not cancelled by the last one's Cancel
+        with qtbot.waitSignal(win.review.reviewed, timeout=TIMEOUT_MS):
+            win.actions.accept.trigger()
+        assert win.session.counts().unwritten == total
+    finally:
+        release.set()
         closing_without_asking(win)
         win.close()

@@ -119,11 +119,13 @@ class WriterWorker(GuardedWorker):
     export_done = Signal(object)       # core.session.ExportReport
     keywords_read = Signal(list)       # paths whose existing keywords are now known
     decided = Signal(object)           # BulkDecision
+    decide_progress = Signal(int, int)  # photos decided, of how many
     failed = Signal(str)
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "Session", cancel_decisions: threading.Event) -> None:
         super().__init__()
         self.session = session
+        self._cancel_decisions = cancel_decisions
 
     def _guarded(self, what: str, action: Callable[[], object], done: SignalInstance) -> None:
         result = self.guarded(what, action, self.failed.emit)
@@ -147,14 +149,28 @@ class WriterWorker(GuardedWorker):
     @Slot(object, object)
     def decide(self, paths: list, decision: "Optional[Decision]") -> None:
         """Accept or reject every proposal of many photos (a selection of thousands)."""
-        self._guarded("Deciding failed", lambda: BulkDecision(paths, self.session.decide(paths, decision), decision),
-                      self.decided)
+        self._guarded("Deciding failed",
+                      lambda: self._in_chunks(paths, lambda chunk: self.session.decide(chunk, decision), decision,
+                                              every_photo=False), self.decided)
 
     @Slot()
     def accept_all(self) -> None:
         """Accept every pending proposal of every photo; rejections stay."""
         self._guarded("Accepting failed",
-                      lambda: BulkDecision(None, self.session.accept_above_threshold(), Decision.ACCEPTED), self.decided)
+                      lambda: self._in_chunks(self.session.paths(), self.session.accept_above_threshold,
+                                              Decision.ACCEPTED, every_photo=True), self.decided)
+
+    def _in_chunks(self, paths: list, decide: Callable[[list], int], decision: "Optional[Decision]",
+                   every_photo: bool) -> "BulkDecision":
+        """``decide`` over ``paths`` a chunk at a time, with progress; a cancel stops between
+        chunks (what was decided stays decided, and is reported)."""
+        changed, done = 0, 0
+        while done < len(paths) and not self._cancel_decisions.is_set():
+            chunk = paths[done:done + DECISION_CHUNK]
+            changed += decide(chunk)
+            done += len(chunk)
+            self.decide_progress.emit(done, len(paths))
+        return BulkDecision(paths[:done], changed, decision, total=len(paths), every_photo=every_photo)
 
     @Slot(object)
     def read_keywords(self, paths: list) -> None:
@@ -165,11 +181,21 @@ class WriterWorker(GuardedWorker):
             self.keywords_read.emit(chunk)
 
 
+#: Photos decided between two progress reports (and cancel checks) of a bulk decision.
+DECISION_CHUNK = 500
+
+
 @dataclass(frozen=True)
 class BulkDecision:
-    paths: Optional[list[Path]]  # None: every photo
-    changed: int
+    paths: list[Path]  # the photos decided (fewer than ``total`` when cancelled)
+    changed: int       # tags whose decision changed
     decision: "Optional[Decision]"
+    total: int         # the photos asked for
+    every_photo: bool  # Accept All (over the whole list)
+
+    @property
+    def cancelled(self) -> bool:
+        return len(self.paths) < self.total
 
 
 class WorkerClient(QObject):
@@ -190,8 +216,9 @@ class WorkerClient(QObject):
         self.session = session
         self._cancel = threading.Event()
         self._cancel_download = threading.Event()
+        self._cancel_decisions = threading.Event()
         self.tagging = TaggingWorker(session, self._cancel, self._cancel_download)
-        self.writer = WriterWorker(session)
+        self.writer = WriterWorker(session, self._cancel_decisions)
         self.tagging_thread = QThread(self)
         self.tagging_thread.setObjectName("cliptagger-tagging")
         self.writer_thread = QThread(self)
@@ -238,11 +265,18 @@ class WorkerClient(QObject):
         self._export.emit(str(path), ExportFormat(form).value)
 
     def decide(self, paths: list, decision: "Optional[Decision]") -> None:
-        """On the writer thread: thousands of photos cost the UI thread nothing (``writer.decided``)."""
+        """On the writer thread: thousands of photos cost the UI thread nothing (``writer.decided``,
+        with ``writer.decide_progress`` meanwhile)."""
+        self._cancel_decisions.clear()  # here, not on the worker: a cancel may come before it starts
         self._decide.emit(list(paths), decision)
 
     def accept_all(self) -> None:
+        self._cancel_decisions.clear()
         self._accept_all.emit()
+
+    def cancel_decisions(self) -> None:
+        """Stop a bulk decision after its current chunk (at once: the writer's loop is busy)."""
+        self._cancel_decisions.set()
 
     def read_keywords(self, paths: list) -> None:
         self._read_keywords.emit(list(paths))
