@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed cliptagger's keywords from {path} (changed since; the other changes stay)")
     for path, reason in report.skipped:
         say(f"not undone: {path}: {reason}")
+    for path, reason in report.refused:
+        say(f"journal line not acted on: {path}: {reason}; the file was not touched")
     if report.skipped and not args.force:
         say("run `cliptagger undo --force` to take cliptagger's keywords out of those too "
             "(the changes made since stay); `cliptagger undo` goes on with older batches")

@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
     def clear_list(self) -> None:
         if self.running or not self.sidecars.settle_unwritten("clearing the list", self.clear_list):
             return
+        self.intake.stop_adding()
         self.images.clear()
         self.thumbnails.forget()
         self.panel.show_photo(None)

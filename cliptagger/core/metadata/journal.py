@@ -33,6 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from cliptagger.core.metadata.journal_integrity import (
+    JournalKeyError,
+    Signer,
+    load_key,
+    undo_target_problem,
+    verify_chain,
+    writing_key,
+)
 from cliptagger.core.metadata.xmp import fold, read_keywords, union_keywords, updated_sidecar
 from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
 from cliptagger.core.storage import paths
@@ -47,7 +55,7 @@ from cliptagger.core.storage.fileio import (
 )
 from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
 
-JOURNAL_VERSION = 2
+JOURNAL_VERSION = 3  # 3: every line signed (journal_integrity); 2: unsigned
 PENDING_SUFFIX = ".jsonl"
 HELD_SUFFIX = ".held"
 
@@ -78,6 +86,8 @@ class WriteBatch:
     def __init__(self, description: str = "") -> None:
         folder = journal_dir()
         folder.mkdir(parents=True, exist_ok=True)
+        key = writing_key(folder, newest_batch=max((_sequence(p) for p in folder.iterdir()), default=0))
+        self._signer = Signer(key.secret)
         self.path, self._fd = _create_batch_file(folder)
         self._broken_line = False
         self.count = 0
@@ -91,7 +101,7 @@ class WriteBatch:
         _fsync_folder(folder)  # the batch file itself survives a crash
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=True) + "\n"
+        line = json.dumps(self._signer.sign(record), ensure_ascii=True) + "\n"
         if self._broken_line:
             line = "\n" + line  # never glue a record onto a line a failed write cut short
         data = line.encode("ascii")
@@ -215,17 +225,43 @@ def _entry(record: dict[str, Any]) -> Optional[JournalEntry]:
 
 
 def read_batch(path: Path) -> list[JournalEntry]:
-    """The writes of a batch, in order, without the ones marked abandoned."""
+    """The writes of a batch that undo may take back, in order, without the ones marked
+    abandoned (``checked_batch`` also says which lines were refused, and why)."""
+    return checked_batch(path)[0]
+
+
+def checked_batch(path: Path) -> tuple[list[JournalEntry], list[tuple[Path, str]]]:
+    """(entries undo may take back, (path, why) of entries refused: not cliptagger's own
+    line, or naming a file cliptagger never writes)."""
     records = _records(path)
-    abandoned = {r["abandoned"] for r in records if "abandoned" in r}
-    entries = []
-    for record in records:
+    trusted, why_not = _trust(path, records)
+    abandoned = {r["abandoned"] for r, ok in zip(records, trusted) if ok and "abandoned" in r}
+    entries, refused = [], []
+    for record, ok in zip(records, trusted):
         if "path" not in record and "path_bytes" not in record:
             continue
         entry = _entry(record)
-        if entry is not None and not (entry.id >= 0 and entry.id in abandoned):
+        if entry is None:
+            continue
+        problem = why_not if not ok else undo_target_problem(entry.path)
+        if problem:
+            refused.append((entry.path, f"refused: {problem}"))
+        elif not (entry.id >= 0 and entry.id in abandoned):
             entries.append(entry)
-    return entries
+    return entries, refused
+
+
+def _trust(batch: Path, records: list[dict[str, Any]]) -> tuple[list[bool], str]:
+    """Which records are cliptagger's own, and what to say of the others."""
+    try:
+        key = load_key(batch.parent)
+    except JournalKeyError as err:
+        return [False] * len(records), str(err)
+    signed = any(r.get("version", 0) >= 3 for r in records if "batch" in r and isinstance(r.get("version"), int))
+    if signed or (key is not None and _sequence(batch) > key.legacy_until):
+        why = "the journal line fails its integrity check (not written by cliptagger, or edited since)"
+        return verify_chain(records, key.secret if key is not None else None), why
+    return [True] * len(records), ""  # a batch from before signing: containment alone
 
 
 @dataclass
@@ -240,6 +276,8 @@ class UndoReport:
     not_written: list[Path] = field(default_factory=list)
     #: Where the entries left alone were kept for ``undo --force`` (None: nothing kept).
     held: Optional[Path] = None
+    #: Journal lines undo would not act on (tampered, or naming a file cliptagger never writes).
+    refused: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def undo_last_batch(force: bool = False) -> UndoReport:
@@ -249,12 +287,12 @@ def undo_last_batch(force: bool = False) -> UndoReport:
         if not candidates:
             return UndoReport([], [], [], None)
         batch = max(candidates, key=lambda p: (_sequence(p), p.suffix == HELD_SUFFIX))
-        entries = read_batch(batch)
-        if entries:
+        entries, refused = checked_batch(batch)
+        if entries or refused:
             break
         # A run killed before its first write left an empty batch: it must not use up an undo.
         _settle_batch(batch, [], UndoReport([], [], [], batch))
-    report = UndoReport([], [], [], batch)
+    report = UndoReport([], [], [], batch, refused=refused)
     kept: list[JournalEntry] = []
     # Newest first, so that a file written twice in one batch ends at its first prior.
     for entry in reversed(entries):
@@ -395,13 +433,23 @@ def _settle_batch(batch: Path, kept: list[JournalEntry], report: UndoReport) -> 
     held = batch.with_name(sequence + HELD_SUFFIX)
     if kept:
         kept_keys = {(e.id, os.fsencode(e.path)) for e in kept}
-        lines = []
+        kept_records = []
         for record in _records(batch):
+            record = {k: v for k, v in record.items() if k != "mac"}
             entry = _entry(record) if ("path" in record or "path_bytes" in record) else None
             if entry is None and "batch" in record:
-                lines.append(json.dumps(record, ensure_ascii=True))
+                kept_records.append(record)
             elif entry is not None and (entry.id, os.fsencode(entry.path)) in kept_keys:
-                lines.append(json.dumps(record, ensure_ascii=True))
+                kept_records.append(record)
+        try:
+            key = load_key(batch.parent)
+        except JournalKeyError:
+            key = None  # then unsigned, and refused by undo: nothing it names is touched
+        if key is not None:  # signed again: the chain of the lines that stay
+            signer = Signer(key.secret)
+            kept_records = [signer.sign({**r, "version": JOURNAL_VERSION} if "batch" in r else r)
+                            for r in kept_records]
+        lines = [json.dumps(r, ensure_ascii=True) for r in kept_records]
         atomic_write_bytes(held, ("\n".join(lines) + "\n").encode("ascii"))
         report.held = held
     elif batch.suffix == HELD_SUFFIX:

@@ -110,6 +110,11 @@ class SidecarController(QObject):
             message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
             if report.merged:
                 message += f", {len(report.merged)} kept with only cliptagger's keywords taken out"
+            if report.refused:
+                self._report_box("Undo", f"The undo journal names {len(report.refused)} file(s) that cliptagger "
+                                 "did not act on: its lines fail their integrity check or name files cliptagger "
+                                 "never writes. Those files were not touched.",
+                                 "\n".join(f"{p}: {why}" for p, why in report.refused), warning=True)
             if report.skipped:
                 message += f", {len(report.skipped)} left as they are"
                 self._offer_forced_undo(message + ".", report)

@@ -252,7 +252,7 @@ class ImageSortModel(KeyedRows):
     ignoring letter case); while a search is active, only the photos it shows (``show_only``)."""
 
     def __init__(self, source: ImageListModel, parent=None) -> None:
-        super().__init__(source, source.sort_key, parent)
+        super().__init__(source, source.sort_key, frozenset({SCORE_COLUMN}), parent)
         self._source = source
 
     def show_only(self, paths: Optional[set[Path]]) -> None:

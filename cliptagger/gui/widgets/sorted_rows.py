@@ -3,14 +3,17 @@
 ``QSortFilterProxyModel`` sorts by calling ``lessThan`` (or ``data``) for every comparison: at
 20,000 photos that is ~600,000 calls into Python per click on a header, and it re-sorts
 everything again on every filter change and every ``dataChanged`` of a sorted column. This
-proxy keeps one sort key per photo, computed when the photo's row changes (``invalidate_keys``),
-and sorts with ``sorted(rows, key=keys)``, all in C; a search filters the current order
-without re-sorting; rows whose data change keep their place (they move at the next sort, as
-in a file manager, so the row under the cursor does not jump while the user reviews).
+proxy keeps one sort key per photo and column. A changed row's keys are computed again in the
+background (a timer turn computes at most ``FILL_ROWS`` keys within ``FILL_BUDGET_S``), so
+a click on a header finds them ready and sorts with ``sorted(rows, key=keys.__getitem__)``,
+all in C. A search filters the current order without re-sorting; rows whose data change keep
+their place (they move at the next sort, as in a file manager, so the row under the cursor
+does not jump while the user reviews).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -20,31 +23,48 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
 )
 
 Index = QModelIndex | QPersistentModelIndex
+
+#: At most this many keys are computed in the background per event-loop turn ...
+FILL_ROWS = 2_000
+#: ... and no more once this much time has passed (a turn stays far below a visible gap).
+FILL_BUDGET_S = 0.008
 
 
 class KeyedRows(QAbstractProxyModel):
     """A proxy over a flat table whose rows are only appended or reset.
 
     ``sort_key(column, source_row)`` gives a row's key for a column (comparable within that
-    column); keys are cached until ``invalidate_keys`` names the row (or all rows).
+    column, never None); keys are kept until ``invalidate_keys`` names the row (or all rows),
+    then computed again in the background or, for rows still stale, at the next sort.
     ``row_filter`` (set through ``set_filter``) decides which source rows are shown.
+    ``lazy_columns`` are not filled in the background.
     """
 
-    def __init__(self, source: QAbstractItemModel, sort_key: Callable[[int, int], Any], parent=None) -> None:
+    def __init__(self, source: QAbstractItemModel, sort_key: Callable[[int, int], Any],
+                 lazy_columns: frozenset[int] = frozenset(), parent=None) -> None:
         super().__init__(parent)
         self._sort_key = sort_key
-        self._keys: dict[int, dict[int, Any]] = {}  # column -> source row -> key
+        #: Columns whose keys are computed only by a sort (all change at once, e.g. search scores).
+        self._lazy = lazy_columns
+        self._keys: dict[int, list[Any]] = {}   # column -> source row -> key (None: stale)
+        self._stale: dict[int, set[int]] = {}   # column -> source rows whose key is stale
+        self._fill_timer = QTimer(self)
+        self._fill_timer.setSingleShot(True)
+        self._fill_timer.setInterval(0)
+        self._fill_timer.timeout.connect(self._fill_some)
         self._column = -1
         self._order = Qt.AscendingOrder
         self._filter: Optional[Callable[[int], bool]] = None
         self._ordered: list[int] = []   # every source row, in the current sort order
         self._rows: list[int] = []      # proxy row -> source row (the shown ones)
         self._proxy_of: dict[int, int] = {}  # source row -> proxy row
-        #: How many sort keys were computed (tests count work, not time).
+        #: How many sort keys were computed (tests count work, not time), and by sorting.
         self.keys_computed = 0
+        self.keys_computed_by_sort = 0
         self.setSourceModel(source)
         source.rowsInserted.connect(self._inserted)
         source.modelReset.connect(self._reset)
@@ -91,37 +111,80 @@ class KeyedRows(QAbstractProxyModel):
         return [rows[r] for r in proxy_rows if 0 <= r < count]
 
     def invalidate_keys(self, source_rows: Optional[list[int]] = None) -> None:
-        """These rows' data changed (None: every row's); their keys are computed again at the next sort."""
-        if source_rows is None:
-            self._keys.clear()
-            return
-        for keys in self._keys.values():
-            for row in source_rows:
-                keys.pop(row, None)
+        """These rows' data changed (None: every row's); their keys are computed again soon."""
+        for column in range(self.columnCount()):
+            self._invalidate(column, source_rows)
 
     def invalidate_column(self, column: int) -> None:
         """Every row's key for ``column`` changed (e.g. a new search's scores)."""
-        self._keys.pop(column, None)
+        self._invalidate(column, None)
+
+    def keys_pending(self) -> int:
+        """How many keys the background fill has still to compute."""
+        return sum(len(rows) for column, rows in self._stale.items() if column not in self._lazy)
+
+    def _invalidate(self, column: int, source_rows: Optional[list[int]]) -> None:
+        count = self.sourceModel().rowCount()
+        keys = self._keys.setdefault(column, [])
+        if len(keys) != count:
+            keys.extend([None] * (count - len(keys)))
+            del keys[count:]
+        stale = self._stale.setdefault(column, set())
+        if source_rows is None:
+            keys[:] = [None] * count
+            stale.update(range(count))
+        else:
+            for row in source_rows:
+                if row < count:
+                    keys[row] = None
+            stale.update(r for r in source_rows if r < count)
+        if stale and column not in self._lazy:
+            self._fill_timer.start()
+
+    def _fill_some(self) -> None:
+        """One event-loop turn of background key computation: bounded in rows and time."""
+        deadline, budget = time.perf_counter() + FILL_BUDGET_S, FILL_ROWS
+        for column, stale in self._stale.items():
+            if column in self._lazy:
+                continue
+            keys = self._keys[column]
+            while stale and budget > 0:
+                row = stale.pop()
+                keys[row] = self._sort_key(column, row)
+                self.keys_computed += 1
+                budget -= 1
+                if budget % 64 == 0 and time.perf_counter() > deadline:
+                    budget = 0
+            if budget <= 0:
+                break
+        if self.keys_pending():
+            self._fill_timer.start()
+
+    def _keys_of(self, column: int) -> list[Any]:
+        """Every row's key for ``column``, the stale ones computed now (by the sort)."""
+        stale = self._stale.get(column)
+        if column not in self._keys:
+            self._invalidate(column, None)
+            stale = self._stale[column]
+        keys = self._keys[column]
+        while stale:
+            row = stale.pop()
+            keys[row] = self._sort_key(column, row)
+            self.keys_computed += 1
+            self.keys_computed_by_sort += 1
+        return keys
 
     def set_filter(self, accepts: Optional[Callable[[int], bool]]) -> None:
         """Show only the source rows ``accepts`` takes (None: all), in the current order."""
         self._filter = accepts
         self._relayout(resort=False)
 
-    def _key(self, column: int, row: int) -> Any:
-        keys = self._keys.setdefault(column, {})
-        key = keys.get(row)
-        if key is None:
-            key = keys[row] = self._sort_key(column, row)
-            self.keys_computed += 1
-        return key
-
     def _sorted(self, rows: list[int]) -> list[int]:
+        by_number = sorted(rows)  # the order photos were added
         if self._column < 0:
-            return sorted(rows)  # the order photos were added
-        column = self._column
-        # the row number breaks ties: a stable, total order whatever the keys
-        ordered = sorted(rows, key=lambda r: (self._key(column, r), r))
+            return by_number
+        # a stable sort of rows in number order: the row number breaks ties, a total order
+        ordered = sorted(by_number, key=self._keys_of(self._column).__getitem__)
         return ordered[::-1] if self._order == Qt.DescendingOrder else ordered
 
     # ---------------------------------------------------------------- source changes
@@ -129,6 +192,8 @@ class KeyedRows(QAbstractProxyModel):
     def _reset(self) -> None:
         self.beginResetModel()
         self._keys.clear()
+        self._stale.clear()
+        self.invalidate_keys()
         self._ordered = self._sorted(list(range(self.sourceModel().rowCount())))
         self._apply_filter()
         self.endResetModel()
@@ -154,6 +219,7 @@ class KeyedRows(QAbstractProxyModel):
     def _inserted(self, parent: Index, first: int, last: int) -> None:
         """Rows appended to the source: shown at the end, or in their place when sorted."""
         new = list(range(first, last + 1))
+        self.invalidate_keys(new)  # grows the key lists; the new rows' keys come in the background
         if self._column >= 0:
             self._ordered += new
             self._relayout(resort=True)
