@@ -24,16 +24,18 @@ from typing import Mapping, Optional, Sequence
 from cliptagger.core.media.scan import is_supported
 from cliptagger.core.metadata.journal import WriteBatch
 from cliptagger.core.metadata.journal_retention import prune as prune_journal
+from cliptagger.core.metadata.keyword_rules import keyword_problem, shown
 from cliptagger.core.metadata.xmp import (
     MergeOutcome,
     keywords_in_sidecar,
     union_keywords,
     updated_sidecar,
 )
-from cliptagger.core.metadata.xmp_document import XmpError
+from cliptagger.core.metadata.xmp_document import MAX_SIDECAR_BYTES, XmpError
 from cliptagger.core.storage.fileio import (
     FileChanged,
     marked_read_only,
+    read_bounded,
     remove_stale_temp_files,
     replace_if_unchanged,
     snapshot,
@@ -153,8 +155,14 @@ def write_sidecars(
     description: str = "",
 ) -> WriteReport:
     """Merge each image's keywords into its sidecar. One bad sidecar never stops the rest."""
+    assignments, refused = _writable(assignments)
     plans, warnings = plan_writes(assignments, style)
     report = WriteReport(warnings=list(warnings))
+    for image, reason in refused:
+        if reason.startswith("keyword"):
+            report.warnings.append(f"{image.name}: {reason}")
+        else:
+            report.failed.append((image, reason))
     try:
         batch = None if dry_run else WriteBatch(description)
     except OSError as err:  # no undo journal, no write: the user must be able to take it back
@@ -174,6 +182,28 @@ def write_sidecars(
             if batch.count:
                 prune_journal()  # bounded history: the oldest undone batches go first, never this one
     return report
+
+
+def _writable(assignments: Mapping[Path, Sequence[str]]) -> tuple[dict[Path, list[str]], list[tuple[Path, str]]]:
+    """The photos still there, with the keywords that can be written; (photo, why) for the rest:
+    a photo deleted or renamed since it was tagged gets no (orphan) sidecar, and a keyword that
+    would make the sidecar invalid is left out and named."""
+    kept: dict[Path, list[str]] = {}
+    refused: list[tuple[Path, str]] = []
+    for image, keywords in assignments.items():
+        image = Path(image)
+        if not os.path.isfile(image):
+            refused.append((image, "the photo is no longer there (deleted or renamed since it was tagged); "
+                                   "no sidecar written"))
+            continue
+        kept[image] = []
+        for keyword in keywords:
+            problem = keyword_problem(keyword)
+            if problem:
+                refused.append((image, f"keyword '{shown(keyword)}' not written: {problem}"))
+            else:
+                kept[image].append(keyword)
+    return kept, refused
 
 
 def _write_one(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBatch], dry_run: bool) -> None:
@@ -202,9 +232,12 @@ def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[Writ
     """One read-merge-write; True when the sidecar is settled (written, unchanged or failed)."""
     path = plan.sidecar
     try:
-        before = snapshot(path)
+        before = snapshot(path, max_bytes=MAX_SIDECAR_BYTES)
     except OSError as err:
-        report.failed.append((path, f"cannot read sidecar: {err.strerror or err}"))
+        report.failed.append((path, f"cannot read sidecar: {err.strerror or err}; left alone"))
+        return True
+    except ValueError as err:
+        report.failed.append((path, f"the sidecar is {err}, larger than any real XMP sidecar; left alone"))
         return True
     existing = before.data
     try:
@@ -309,8 +342,8 @@ def existing_keywords(image: Path, listing: Optional[FolderListing] = None) -> t
     problems: list[str] = []
     for sidecar in existing_sidecars(image, listing):
         try:
-            keywords.extend(keywords_in_sidecar(sidecar.read_bytes(), str(sidecar)))
-        except (XmpError, OSError) as err:
+            keywords.extend(keywords_in_sidecar(read_bounded(sidecar, MAX_SIDECAR_BYTES), str(sidecar)))
+        except (XmpError, OSError, ValueError) as err:
             problems.append(f"{sidecar.name}: {err}")
     keywords.extend(embedded_keywords(image))
     return union_keywords(keywords), problems

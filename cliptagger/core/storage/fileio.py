@@ -28,7 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import BinaryIO, Iterable, Optional
 
 #: Temp files are ``.NAME.<random>.tmp`` next to NAME (``tempfile.mkstemp``: 8 characters).
 TEMP_PREFIX_MARK = "."
@@ -136,7 +136,7 @@ def snapshot(path: Path, max_bytes: Optional[int] = None) -> Snapshot:
     target = write_target(path)
     for _ in range(5):
         try:
-            with open(target, "rb") as handle:
+            with open_regular(target) as handle:
                 before = os.fstat(handle.fileno())
                 if max_bytes is not None and before.st_size > max_bytes:
                     raise ValueError(f"{before.st_size} bytes")
@@ -148,6 +148,35 @@ def snapshot(path: Path, max_bytes: Optional[int] = None) -> Snapshot:
             return Snapshot(path, target, data, before.st_size, before.st_mtime_ns, before.st_ino, sha256(data))
         time.sleep(0.001)  # written while we read: read again
     raise FileChanged(f"{path} kept changing while it was read")
+
+
+class NotARegularFile(OSError):
+    """A FIFO, device, socket or folder where a file of ours or a sidecar should be: reading
+    it could block forever or never end, so it is not read."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open for reading without blocking on a FIFO, refusing anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(errno.EINVAL, "not a regular file (a FIFO, device or folder); not read", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes; ``ValueError`` (before reading) if it is larger than ``max_bytes``."""
+    with open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise ValueError(f"{path} is {size:,} bytes (limit {max_bytes:,}); not read")
+        return handle.read(max_bytes + 1)[:max_bytes]
 
 
 def _identity(info: os.stat_result) -> tuple[int, int, int]:
