@@ -60,3 +60,34 @@ def test_nothing_to_apply_gives_no_command(tmp_path):
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP:all=", str(other)], check=True)
     command = write_exiftool_csv(tmp_path / "tags.csv", {photo: ["beach"], Path(other): ["beach"]})
     assert str(other) in command and str(photo) not in command
+
+
+def test_keywords_exiftool_would_split_on_a_spaced_separator_come_back_whole(tmp_path):
+    """exiftool reads a space in -sep as 'any whitespace or none': ', ' split 'com,ma', ' ~ ' split 'a~b'."""
+    photo = helpers.photo(tmp_path / "a.jpg")
+    keywords = ["com,ma", "a~b", "p;q", "x  y", "semi;", "~"]
+    separator = pick_list_separator(keywords)
+    assert " " not in separator
+    command = write_exiftool_csv(tmp_path / "tags.csv", {photo: keywords})
+    require("exiftool")
+    subprocess.run(["bash", "-c", command], check=True, timeout=60, capture_output=True)
+    assert exiftool_keywords(photo)["XMP-lr:HierarchicalSubject"] == keywords
+
+
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "＝1+1"]
+
+
+def test_no_scores_csv_cell_is_a_formula_to_a_spreadsheet(tmp_path):
+    from cliptagger.core.metadata.export import FORMULA_STARTS, scores_csv_text
+    from cliptagger.core.tagging.engine import ImageResult, SetScores
+    from cliptagger.core.tagging.labels import Label, LabelSet
+    from cliptagger.core.tagging.scoring import Proposal
+
+    labels = tuple(Label(k) for k in FORMULAS)
+    label_set = LabelSet("=cmd|' /C calc'!A0", labels, threshold=0.0)
+    result = ImageResult(Path("/p/=1+1.jpg"), None,
+                         [SetScores(label_set, [1 / len(labels)] * len(labels), [Proposal(lb, 0.1) for lb in labels])])
+    text = scores_csv_text([result], [label_set], accepted={result.path: FORMULAS})
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert cells and not [c for c in cells if c.startswith(FORMULA_STARTS)]
+    assert any(c.startswith("'=HYPERLINK") for c in cells)  # shown as text, not dropped

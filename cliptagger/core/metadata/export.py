@@ -25,6 +25,17 @@ class ExportFormat(str, Enum):
     EXIFTOOL = "exiftool"   # keywords, for ``exiftool -csv+=``
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection),
+#: also in their full-width forms, which some spreadsheets fold to ASCII.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it and never runs it: a leading ``'`` where it would
+    start a formula (numbers we write, like ``0.25``, never start so)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def scores_csv_text(results: Sequence[Any], label_sets: Sequence[LabelSet],
                     accepted: Optional[Mapping[Path, Sequence[str]]] = None) -> str:
     """One row per image: path, proposed keywords, accepted keywords (when a review happened),
@@ -33,12 +44,13 @@ def scores_csv_text(results: Sequence[Any], label_sets: Sequence[LabelSet],
     writer = csv.writer(buffer, lineterminator="\r\n")
     label_columns = [(s, label) for s in label_sets for label in s.labels]
     review = ["accepted_tags"] if accepted is not None else []
-    writer.writerow(["path", "proposed_tags", *review] + [f"{s.name}: {label.keyword}" for s, label in label_columns])
+    writer.writerow(["path", "proposed_tags", *review]
+                    + [spreadsheet_safe(f"{s.name}: {label.keyword}") for s, label in label_columns])
     for result in results:
         by_set = {scores.label_set.name: scores for scores in result.scores}
-        row = [str(result.path), "; ".join(result.keywords)]
+        row = [spreadsheet_safe(str(result.path)), spreadsheet_safe("; ".join(result.keywords))]
         if accepted is not None:
-            row.append("; ".join(accepted.get(result.path, ())))
+            row.append(spreadsheet_safe("; ".join(accepted.get(result.path, ()))))
         for label_set, label in label_columns:
             scores = by_set.get(label_set.name)
             if scores is None:
@@ -55,14 +67,16 @@ def write_scores_csv(path: Path, results: Sequence[Any], label_sets: Sequence[La
     atomic_write_text(Path(path), "\ufeff" + scores_csv_text(results, label_sets, accepted))
 
 
-LIST_SEPARATORS = (", ", "; ", " ~ ")
+#: No spaces: exiftool reads a space in ``-sep`` as "any whitespace, or none", so with ", "
+#: the keyword "com,ma" was split in two (and " ~ " split "a~b"). Without spaces it splits literally.
+LIST_SEPARATORS = (";;", "~~", "^^")
 
 
 def _separator_candidates() -> Iterator[str]:
     yield from LIST_SEPARATORS
-    width = 2
-    while True:  # " ~~ ", " ~~~ ", ...: some width is in no keyword, so this always ends
-        yield " " + "~" * width + " "
+    width = 3
+    while True:  # "~~~", "~~~~", ...: some width is in no keyword, so this always ends
+        yield "~" * width
         width += 1
 
 
