@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from cliptagger import __version__
 from cliptagger.cli import cache, demo, learn, models, search, tag, undo
 from cliptagger.cli.exits import EXIT_INTERRUPTED, EXIT_SETUP
-from cliptagger.cli.output import pass_file_names_through, say
+from cliptagger.cli.output import escaped_terminal_output, pass_file_names_through, say
 from cliptagger.core.errors import CliptaggerError
 
 COMMANDS = (tag, models, undo, cache, learn, demo, search)
@@ -26,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     pass_file_names_through()
-    args = build_parser().parse_args(argv)
+    with escaped_terminal_output():
+        args = build_parser().parse_args(argv)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.func(args)
         return code

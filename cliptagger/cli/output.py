@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 if TYPE_CHECKING:
     from cliptagger.core.session import Session
@@ -26,6 +28,41 @@ def pass_file_names_through() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="surrogateescape")
+
+
+#: C0 controls but newline, DEL, C1 controls, and C1 bytes of non-UTF-8 names (surrogateescape):
+#: a file name or keyword holding them could clear the screen or retitle the window.
+_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\udc80-\udc9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character but newline shown as ``\\xNN``."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()) & 0xFF:02x}", text)
+
+
+class EscapingStream:
+    """A text stream whose writes have their control characters escaped (``escape_controls``);
+    ``unescaped`` is the stream itself, for the progress bar's own ``\\r``."""
+
+    def __init__(self, stream: Any) -> None:
+        self.unescaped = stream
+
+    def write(self, text: str) -> int:
+        return int(self.unescaped.write(escape_controls(text)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.unescaped, name)
+
+
+@contextlib.contextmanager
+def escaped_terminal_output() -> Iterator[None]:
+    """While the CLI runs, nothing it prints can drive the terminal (restored afterwards)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(sys.stdout), EscapingStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def find_images(paths: Sequence[Path]) -> list[Path]:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 class ProgressBar:
     def __init__(self, stream: TextIO = sys.stderr, width: int = 28, enabled: Optional[bool] = None) -> None:
-        self.stream = stream
+        self.stream = getattr(stream, "unescaped", stream)  # its own \r and erase-line must pass
         self.width = width
         self.enabled = stream.isatty() if enabled is None else enabled
         self._shown = False

@@ -1,0 +1,32 @@
+"""Nothing the CLI prints can drive the terminal: file names and keywords holding escape
+sequences (clear screen, retitle the window) are printed escaped, on stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+
+from cliptagger import cli
+from cliptagger.cli.output import escape_controls
+from tests import helpers
+
+CLEAR_AND_RETITLE = "\x1b[2J\x1b]0;pwned\x07"
+
+
+def test_escape_sequences_in_names_and_keywords_are_printed_escaped(capsys, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    helpers.photo(folder / f"evil{CLEAR_AND_RETITLE}.jpg")
+    (folder / f"broken{CLEAR_AND_RETITLE}.jpg").write_bytes(b"not a jpeg")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"label_sets": [{"name": "Evil\x9b2J", "mode": "independent", "threshold": 0.0,
+                                                  "labels": [f"a{CLEAR_AND_RETITLE}b", "plain"]}]}))
+    code = cli.main(["tag", str(folder), "--model", "demo", "--device", "cpu", "--labels", str(labels)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    for stream in (captured.out, captured.err):
+        assert not any(c in stream for c in "\x1b\x07\x9b"), stream
+    assert "evil\\x1b[2J" in captured.out + captured.err
+
+
+def test_escape_controls_keeps_newlines_and_text():
+    assert escape_controls("a\nb\tc\x1bd\x7f\x85é😀") == "a\nb\\x09c\\x1bd\\x7f\\x85é😀"
