@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cliptagger.core.storage import paths
-from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, set_aside
+from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, is_busy, is_damaged, set_aside
 from cliptagger.core.tagging.cache import file_stamp, path_key
 
 
@@ -62,28 +62,60 @@ class Example:
     source: str = SOURCE_REVIEW
 
 
+class _NewerStore(sqlite3.DatabaseError):
+    """The store's schema is newer than this cliptagger's (its args: that version)."""
+
+
 class ExampleStore:
     def __init__(self, location: Optional[Path] = None) -> None:
         self.location = Path(location or default_examples_path())
         self.warnings: list[str] = []
         self._lock = threading.Lock()
-        self._db = self._open()
+        self._db: Optional[sqlite3.Connection] = self._open()
 
-    def _open(self) -> sqlite3.Connection:
-        self.location.parent.mkdir(parents=True, exist_ok=True)
+    def _open(self) -> Optional[sqlite3.Connection]:
+        """The store, or None (unavailable: busy, newer, unwritable) with a warning that says
+        so. Only a damaged store is set aside: busy is not damaged, newer is not damaged."""
         try:
+            self.location.parent.mkdir(parents=True, exist_ok=True)
             return self._connect()
+        except _NewerStore as err:
+            return self._unavailable(f"was written by a newer cliptagger (schema {err}, this one reads "
+                                     f"{SCHEMA_VERSION}); it is left as it is. Update cliptagger to use it")
         except sqlite3.DatabaseError as err:
+            if is_busy(err):
+                return self._unavailable("is in use by another program (still busy after 30 s); it is left as it "
+                                         "is. Close the other cliptagger and start this one again")
+            if not is_damaged(err):
+                return self._unavailable(f"cannot be opened ({err}); it is left as it is")
             aside = set_aside(self.location)
-            message = (f"The examples store {self.location} could not be read ({err}); "
+            self._warn(f"The examples store {self.location} could not be read ({err}); "
                        f"it was set aside as {aside.name} and a new one started.")
-            log.warning(message)
-            self.warnings.append(message)
-            return self._connect()
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError as again:
+                return self._unavailable(f"cannot be started again ({again})")
+        except OSError as err:
+            return self._unavailable(f"cannot be opened ({err.strerror or err}); it is left as it is")
+
+    def _unavailable(self, why: str) -> Optional[sqlite3.Connection]:
+        """Say why the store is not used (returns None: no connection)."""
+        self._warn(f"The examples store {self.location} {why}. Decisions made now are not kept for learning.")
+        return None
+
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+    @property
+    def available(self) -> bool:
+        return self._db is not None
 
     def _connect(self) -> sqlite3.Connection:
         db, version = connect_checked(self.location)
         try:
+            if version > SCHEMA_VERSION:
+                raise _NewerStore(str(version))
             if version not in (0, SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"unknown schema version {version}")
             db.execute(
@@ -121,19 +153,26 @@ class ExampleStore:
                 vector = np.ascontiguousarray(embedding.detach().float().cpu().numpy(), dtype=np.float32)
                 photos[name] = (name, model_id, stamp[0], stamp[1], int(vector.shape[0]), vector.tobytes())
             upserts.append((name, model_id, label_set, keyword, int(bool(positive)), source, now))
-        if not upserts and not deletes:
+        if not upserts and not deletes or self._db is None:
             return 0
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._db
             try:
-                self._db.executemany("INSERT OR REPLACE INTO photos VALUES (?,?,?,?,?,?)", list(photos.values()))
-                self._db.executemany("INSERT OR REPLACE INTO examples VALUES (?,?,?,?,?,?,?)", upserts)
-                self._db.executemany("DELETE FROM examples WHERE path=? AND model_id=? AND label_set=? AND keyword=?",
-                                     deletes)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany("INSERT OR REPLACE INTO photos VALUES (?,?,?,?,?,?)", list(photos.values()))
+                    db.executemany("INSERT OR REPLACE INTO examples VALUES (?,?,?,?,?,?,?)", upserts)
+                    db.executemany("DELETE FROM examples WHERE path=? AND model_id=? AND label_set=? AND keyword=?",
+                                   deletes)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:  # a failed COMMIT (disk full) may have rolled back already
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as err:  # full, read-only, busy: the decision stands, unlearned
+                self._warn(f"Decisions could not be kept in the examples store {self.location} ({err}); "
+                           "they count for this review but not for learning.")
+                return 0
         return len(upserts) + len(deletes)
 
     def forget(self, label_set: str, keyword: Optional[str] = None, model_id: Optional[str] = None,
@@ -146,6 +185,8 @@ class ExampleStore:
                 where.append(f"{column} = ?")
                 args.append(value)
         with self._lock:
+            if self._db is None:
+                return 0
             cursor = self._db.execute(f"DELETE FROM examples WHERE {' AND '.join(where)}", args)
             return cursor.rowcount
 
@@ -163,6 +204,8 @@ class ExampleStore:
             query += " AND e.label_set = ?"
             args.append(label_set)
         with self._lock:
+            if self._db is None:
+                return []
             rows = self._db.execute(query + " ORDER BY e.decided, e.path, e.keyword", args).fetchall()
         found: list[Example] = []
         vectors: dict[bytes, Any] = {}  # per photo: one tensor shared by its examples
@@ -183,6 +226,8 @@ class ExampleStore:
         stamps = {name: size_and_mtime(os.fsdecode(name)) for name in by_name}  # one stat per photo, not per row
         found: dict[Path, list[tuple[str, str, bool]]] = {}
         with self._lock:
+            if self._db is None:
+                return found
             for chunk, marks in in_chunks(list(by_name)):
                 rows = self._db.execute(
                     "SELECT e.path, e.label_set, e.keyword, e.positive, p.size, p.mtime_ns FROM examples e"
@@ -197,6 +242,8 @@ class ExampleStore:
     def counts(self, model_id: str) -> dict[tuple[str, str], tuple[int, int]]:
         """(label set, keyword) -> (positives, negatives)."""
         with self._lock:
+            if self._db is None:
+                return {}
             rows = self._db.execute(
                 "SELECT label_set, keyword, SUM(positive), SUM(1 - positive) FROM examples WHERE model_id = ?"
                 " GROUP BY label_set, keyword", (model_id,)).fetchall()
@@ -204,4 +251,5 @@ class ExampleStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()

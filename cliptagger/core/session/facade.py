@@ -122,7 +122,8 @@ class Session:
     def take_warnings(self) -> list[str]:
         """Warnings not handed out yet (the cache turned off, heads unreadable, ...): shown once."""
         with self._lock:
-            warnings = (self._cache.warnings if self._cache is not None else []) + self.learner.warnings
+            warnings = ((self._cache.warnings if self._cache is not None else []) + self.learner.warnings
+                        + self.learner.store_warnings())
             fresh = [w for w in dict.fromkeys(warnings) if w not in self._warnings_given]
             self._warnings_given.update(fresh)
         return fresh

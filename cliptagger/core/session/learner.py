@@ -46,6 +46,11 @@ class Learner:
         with self._lock:
             return self._learned
 
+    def store_warnings(self) -> list[str]:
+        """What the examples store had to say (unavailable, a decision not kept), if opened."""
+        store = self._examples
+        return list(store.warnings) if store is not None else []
+
     def examples(self) -> "ExampleStore":
         """The examples store (the data folder), opened on first use."""
 

@@ -27,6 +27,21 @@ def connect_checked(location: Path) -> tuple[sqlite3.Connection, int]:
         raise
 
 
+#: SQLite's own words for a file that is not (or no longer) a database: the only case to set aside.
+DAMAGED_CODES = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+BUSY_CODES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+def is_damaged(err: BaseException) -> bool:
+    """A damaged database (set it aside), not a busy, locked, read-only or full one."""
+    return getattr(err, "sqlite_errorname", "") in DAMAGED_CODES or "integrity check failed" in str(err)
+
+
+def is_busy(err: BaseException) -> bool:
+    """Another connection held the database past the busy timeout (wait, report; never set aside)."""
+    return getattr(err, "sqlite_errorname", "") in BUSY_CODES or "database is locked" in str(err)
+
+
 def set_aside(location: Path) -> Path:
     """Move a damaged database and its WAL files to ``NAME.corrupt-<time>``; returns that name."""
     return fileio.set_aside(location, companions=("-wal", "-shm"))
