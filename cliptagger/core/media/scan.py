@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 #: Ordinary image files (compared case-insensitively).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -36,7 +36,13 @@ def is_supported(path: Path) -> bool:
 
 
 def scan(inputs: Iterable[str | os.PathLike[str]]) -> ScanResult:
-    """Expand folders recursively (skipping hidden ones); keep order, drop duplicates."""
+    """Expand folders recursively (skipping hidden ones); keep order, drop duplicates.
+
+    Photos keep the path the user sees (absolute, without ``..``; a symlinked photo is named
+    by its link, so its sidecar goes next to the link, inside the tree the user named); the
+    same file reached twice counts once. Symlinked folders are not followed (no loops, nothing
+    outside the tree): one pointing outside the named folder, and a broken link, is reported.
+    """
     result = ScanResult()
     seen: set[Path] = set()
 
@@ -44,25 +50,47 @@ def scan(inputs: Iterable[str | os.PathLike[str]]) -> ScanResult:
         resolved = path.resolve()
         if resolved not in seen:
             seen.add(resolved)
-            result.images.append(resolved)
+            result.images.append(Path(os.path.abspath(path)))
 
     for raw in inputs:
         path = Path(raw).expanduser()
         if path.is_dir():
-            def on_error(err: OSError, folder: Path = path) -> None:
-                result.problems.append((Path(err.filename or folder), f"cannot list folder: {err.strerror}"))
-
-            for root, dirs, files in os.walk(path, onerror=on_error):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    candidate = Path(root) / name
-                    if is_supported(candidate):
-                        add(candidate)
+            _walk(path, add, result)
         elif path.is_file():
             if is_supported(path):
                 add(path)
             else:
                 result.problems.append((path, f"not a supported image type ({path.suffix or 'no extension'})"))
+        elif path.is_symlink():
+            result.problems.append((path, f"a broken link (to {os.readlink(path)})"))
         else:
             result.problems.append((path, "no such file or folder"))
     return result
+
+
+def _walk(top: Path, add: Callable[[Path], None], result: ScanResult) -> None:
+    def on_error(err: OSError) -> None:
+        result.problems.append((Path(err.filename or top), f"cannot list folder: {err.strerror}"))
+
+    real_top = top.resolve()
+    for root, dirs, files in os.walk(top, onerror=on_error):
+        for name in [d for d in dirs if os.path.islink(os.path.join(root, d)) and not d.startswith(".")]:
+            link = Path(root) / name
+            target = link.resolve()
+            if not target.is_dir():
+                result.problems.append((link, f"a broken link (to {os.readlink(link)})"))
+            elif not target.is_relative_to(real_top):
+                result.problems.append((link, f"a link to the folder {target}, outside {top}: not followed "
+                                              "(add that folder itself to tag it)"))
+            # a link to a folder inside this one: its photos are found there
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d)))
+        for name in sorted(files):
+            candidate = Path(root) / name
+            if not is_supported(candidate):
+                continue
+            if candidate.is_file():
+                add(candidate)
+            elif candidate.is_symlink():
+                result.problems.append((candidate, f"a broken link (to {os.readlink(candidate)})"))
+            else:
+                result.problems.append((candidate, "not a regular file (a FIFO, device or socket)"))

@@ -231,6 +231,10 @@ WRITE_ATTEMPTS = 5
 def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBatch], dry_run: bool) -> bool:
     """One read-merge-write; True when the sidecar is settled (written, unchanged or failed)."""
     path = plan.sidecar
+    if os.path.islink(path) and not os.path.exists(path):  # writing would create its target, anywhere
+        report.failed.append((path, f"the sidecar is a broken link (to {os.readlink(path)}); not followed, "
+                                    "nothing written"))
+        return True
     try:
         before = snapshot(path, max_bytes=MAX_SIDECAR_BYTES)
     except OSError as err:
