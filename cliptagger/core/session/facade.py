@@ -159,8 +159,7 @@ class Session:
             return []
         engine.heads = self.learner.heads_in_force()
         engine.set_label_sets(self.learner.sets_to_score(self.label_sets))
-        # a result without an embedding (synthetic ones: tests, the scale benchmark) keeps its scores
-        results = [r for r in self.photos.results() if r.embedding is not None]
+        results = [r for r in self.photos.results() if r.embedding is not None]  # synthetic ones have none
         for result, scores in zip(results, engine.score_results(results)):
             result.scores = scores
         self._refresh_accepted(r.path for r in results)
