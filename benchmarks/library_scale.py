@@ -99,7 +99,8 @@ def measure_window(count: int) -> dict:
         while time.perf_counter() - quiet_since < 0.3 and time.perf_counter() < deadline:
             begin = time.perf_counter()
             app.processEvents()
-            if time.perf_counter() - begin > 0.002 or window.sorted.keys_pending():
+            busy = window.sorted.keys_pending() or window.review.pending or window.intake.busy
+            if time.perf_counter() - begin > 0.002 or busy:
                 quiet_since = time.perf_counter()
             time.sleep(0.005)
 
