@@ -85,12 +85,15 @@ class ReviewState:
         with self._lock:
             return as_path(path) in self._decisions
 
-    def clear(self) -> None:
+    def clear(self, notify: bool = True) -> None:
+        """Forget every decision; ``notify=False`` when the listeners forget everything too
+        (the list was cleared: telling them photo by photo was 130 ms at 20,000)."""
         with self._lock:
-            paths = list(self._decisions)
+            paths = list(self._decisions) if notify else []
             self._decisions.clear()
             self._count = 0
-        self._changed(paths)
+        if paths:
+            self._changed(paths)
 
     def count(self) -> int:
         """How many decisions are recorded, over every photo (kept as they change: O(1))."""

@@ -172,7 +172,7 @@ class Session:
 
     def remove_all(self) -> None:  # the list was cleared
         self.photos.remove_all()
-        self.review.clear()
+        self.review.clear(notify=False)
         self.sidecars.forget_all()
 
     def paths(self) -> list[Path]:

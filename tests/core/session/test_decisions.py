@@ -20,3 +20,23 @@ def test_count_is_kept_and_listeners_hear_only_real_changes():
     heard.clear()
     state.clear()
     assert state.count() == 0 and heard == [[b]]
+
+
+def test_clearing_the_list_does_not_tell_the_listeners_photo_by_photo():
+    """Clear List at 20,000 decided photos spent 130 ms telling the sidecar bookkeeping about
+    each; it forgets everything itself."""
+    from pathlib import Path
+
+    from cliptagger.core.session.decisions import Decision, ReviewState, TagKey
+
+    review, heard = ReviewState(), []
+    review.on_change(heard.extend)
+    paths = [Path(f"/p/{i}.jpg") for i in range(50)]
+    for path in paths:
+        review.set(path, [TagKey("Scene", "beach")], Decision.ACCEPTED)
+    heard.clear()
+    review.clear(notify=False)
+    assert heard == [] and review.count() == 0
+    review.set(paths[0], [TagKey("Scene", "beach")], Decision.ACCEPTED)
+    review.clear()
+    assert heard == [paths[0], paths[0]]
