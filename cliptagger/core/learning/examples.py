@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cliptagger.core.storage import paths
-from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, is_busy, is_damaged, set_aside
+from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, is_busy, is_damaged, start_afresh
 from cliptagger.core.tagging.cache import file_stamp, path_key
 
 
@@ -88,13 +88,10 @@ class ExampleStore:
                                          "is. Close the other cliptagger and start this one again")
             if not is_damaged(err):
                 return self._unavailable(f"cannot be opened ({err}); it is left as it is")
-            aside = set_aside(self.location)
-            self._warn(f"The examples store {self.location} could not be read ({err}); "
-                       f"it was set aside as {aside.name} and a new one started.")
-            try:
-                return self._connect()
-            except sqlite3.DatabaseError as again:
-                return self._unavailable(f"cannot be started again ({again})")
+            db, message, again = start_afresh(self.location, err, self._connect, "examples store",
+                                              "a new one started")
+            self._warn(message)
+            return db if again is None else self._unavailable(f"cannot be started again ({again})")
         except OSError as err:
             return self._unavailable(f"cannot be opened ({err.strerror or err}); it is left as it is")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from cliptagger.core.storage import fileio
 
@@ -45,6 +45,18 @@ def is_busy(err: BaseException) -> bool:
 def set_aside(location: Path) -> Path:
     """Move a damaged database and its WAL files to ``NAME.corrupt-<time>``; returns that name."""
     return fileio.set_aside(location, companions=("-wal", "-shm"))
+
+
+def start_afresh(location: Path, err: Exception, connect: Callable[[], sqlite3.Connection],
+                 store: str, afterwards: str) -> tuple[Optional[sqlite3.Connection], str, Optional[sqlite3.Error]]:
+    """Set a damaged store aside and open a new one in its place: (connection, the message that
+    says so, the error if the new one could not be opened either)."""
+    aside = set_aside(location)
+    message = f"The {store} {location} could not be read ({err}); it was set aside as {aside.name} and {afterwards}."
+    try:
+        return connect(), message, None
+    except sqlite3.Error as again:
+        return None, message, again
 
 
 #: Keys per ``IN (...)`` query: below SQLite's default limit of host parameters on old builds (999).

@@ -28,16 +28,13 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import marked_read_only
-from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, set_aside
+from cliptagger.core.storage.sqlite_files import connect_checked, in_chunks, is_damaged, start_afresh
 
 SCHEMA_VERSION = 2
 log = logging.getLogger(__name__)
 
 #: (size, mtime_ns, inode): what says "the same file, unchanged".
 FileStamp = tuple[int, int, int]
-
-_CORRUPT_CODES = {"SQLITE_NOTADB", "SQLITE_CORRUPT"}
-
 
 def default_cache_path() -> Path:
     return paths.cache_dir() / "embeddings.sqlite3"
@@ -94,7 +91,7 @@ class EmbeddingCache:
         try:
             return self._connect()
         except sqlite3.DatabaseError as err:
-            if getattr(err, "sqlite_errorname", "") in _CORRUPT_CODES or "integrity" in str(err):
+            if is_damaged(err):
                 return self._set_aside(err)
             if getattr(err, "sqlite_errorname", "") in ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"):
                 return self._open_read_only(f"it cannot be written ({err})")
@@ -102,14 +99,11 @@ class EmbeddingCache:
             return None
 
     def _set_aside(self, err: Exception) -> Optional[sqlite3.Connection]:
-        aside = set_aside(self.location)
-        self._warn(f"The embedding cache {self.location} could not be read ({err}); it was set aside as "
-                   f"{aside.name} and is rebuilt.")
-        try:
-            return self._connect()
-        except sqlite3.Error as again:
+        db, message, again = start_afresh(self.location, err, self._connect, "embedding cache", "is rebuilt")
+        self._warn(message)
+        if again is not None:
             self._turn_off(f"it cannot be rebuilt ({again})")
-            return None
+        return db
 
     def _open_read_only(self, why: str) -> Optional[sqlite3.Connection]:
         self.read_only = True
