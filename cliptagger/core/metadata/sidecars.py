@@ -155,14 +155,9 @@ def write_sidecars(
     description: str = "",
 ) -> WriteReport:
     """Merge each image's keywords into its sidecar. One bad sidecar never stops the rest."""
-    assignments, refused = _writable(assignments)
+    assignments, gone, left_out = _writable(assignments)
     plans, warnings = plan_writes(assignments, style)
-    report = WriteReport(warnings=list(warnings))
-    for image, reason in refused:
-        if reason.startswith("keyword"):
-            report.warnings.append(f"{image.name}: {reason}")
-        else:
-            report.failed.append((image, reason))
+    report = WriteReport(warnings=list(warnings) + left_out, failed=gone)
     try:
         batch = None if dry_run else WriteBatch(description)
     except OSError as err:  # no undo journal, no write: the user must be able to take it back
@@ -184,26 +179,28 @@ def write_sidecars(
     return report
 
 
-def _writable(assignments: Mapping[Path, Sequence[str]]) -> tuple[dict[Path, list[str]], list[tuple[Path, str]]]:
-    """The photos still there, with the keywords that can be written; (photo, why) for the rest:
-    a photo deleted or renamed since it was tagged gets no (orphan) sidecar, and a keyword that
-    would make the sidecar invalid is left out and named."""
+def _writable(assignments: Mapping[Path, Sequence[str]]
+              ) -> tuple[dict[Path, list[str]], list[tuple[Path, str]], list[str]]:
+    """(the photos still there with the keywords that can be written, (photo, why) of photos
+    gone, a warning per keyword left out). A photo deleted or renamed since it was tagged gets
+    no (orphan) sidecar; a keyword that would make the sidecar invalid is left out and named."""
     kept: dict[Path, list[str]] = {}
-    refused: list[tuple[Path, str]] = []
+    gone: list[tuple[Path, str]] = []
+    left_out: list[str] = []
     for image, keywords in assignments.items():
         image = Path(image)
         if not os.path.isfile(image):
-            refused.append((image, "the photo is no longer there (deleted or renamed since it was tagged); "
-                                   "no sidecar written"))
+            gone.append((image, "the photo is no longer there (deleted or renamed since it was tagged); "
+                                "no sidecar written"))
             continue
         kept[image] = []
         for keyword in keywords:
             problem = keyword_problem(keyword)
             if problem:
-                refused.append((image, f"keyword '{shown(keyword)}' not written: {problem}"))
+                left_out.append(f"{image.name}: keyword '{shown(keyword)}' not written: {problem}")
             else:
                 kept[image].append(keyword)
-    return kept, refused
+    return kept, gone, left_out
 
 
 def _write_one(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBatch], dry_run: bool) -> None:
