@@ -55,6 +55,7 @@ def measure_window(count: int) -> dict:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
+    from cliptagger.core.media.scan import ScanResult
     from cliptagger.core.session.decisions import Decision
     from cliptagger.gui.main_window import MainWindow
     from cliptagger.settings import Settings
@@ -71,8 +72,6 @@ def measure_window(count: int) -> dict:
         time.sleep(0.01)
     window.session.options.record_examples = False
     paths = library(count)
-    from cliptagger.core.media.scan import ScanResult
-
     begin = time.perf_counter()
     window.intake._scanned(ScanResult(images=paths))  # what a drop does once the scan is done
     add_turns = [time.perf_counter() - begin]

@@ -74,7 +74,8 @@ def _walk(top: Path, add: Callable[[Path], None], result: ScanResult) -> None:
 
     real_top = top.resolve()
     for root, dirs, files in os.walk(top, onerror=on_error):
-        for name in [d for d in dirs if os.path.islink(os.path.join(root, d)) and not d.startswith(".")]:
+        links = {d for d in dirs if os.path.islink(os.path.join(root, d))}
+        for name in sorted(d for d in links if not d.startswith(".")):
             link = Path(root) / name
             target = link.resolve()
             if not target.is_dir():
@@ -83,7 +84,7 @@ def _walk(top: Path, add: Callable[[Path], None], result: ScanResult) -> None:
                 result.problems.append((link, f"a link to the folder {target}, outside {top}: not followed "
                                               "(add that folder itself to tag it)"))
             # a link to a folder inside this one: its photos are found there
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d)))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in links)
         for name in sorted(files):
             candidate = Path(root) / name
             if not is_supported(candidate):

@@ -147,11 +147,8 @@ class KeyedRows(QAbstractProxyModel):
         for column, stale in self._stale.items():
             if column in self._lazy:
                 continue
-            keys = self._keys[column]
             while stale and budget > 0:
-                row = stale.pop()
-                keys[row] = self._sort_key(column, row)
-                self.keys_computed += 1
+                self._compute(column, stale.pop())
                 budget -= 1
                 if budget % 64 == 0 and time.perf_counter() > deadline:
                     budget = 0
@@ -162,17 +159,17 @@ class KeyedRows(QAbstractProxyModel):
 
     def _keys_of(self, column: int) -> list[Any]:
         """Every row's key for ``column``, the stale ones computed now (by the sort)."""
-        stale = self._stale.get(column)
         if column not in self._keys:
             self._invalidate(column, None)
-            stale = self._stale[column]
-        keys = self._keys[column]
+        stale = self._stale[column]
+        self.keys_computed_by_sort += len(stale)
         while stale:
-            row = stale.pop()
-            keys[row] = self._sort_key(column, row)
-            self.keys_computed += 1
-            self.keys_computed_by_sort += 1
-        return keys
+            self._compute(column, stale.pop())
+        return self._keys[column]
+
+    def _compute(self, column: int, row: int) -> None:
+        self._keys[column][row] = self._sort_key(column, row)
+        self.keys_computed += 1
 
     def set_filter(self, accepts: Optional[Callable[[int], bool]]) -> None:
         """Show only the source rows ``accepts`` takes (None: all), in the current order."""
