@@ -33,14 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from cliptagger.core.metadata.journal_integrity import (
-    JournalKeyError,
-    Signer,
-    load_key,
-    undo_target_problem,
-    verify_chain,
-    writing_key,
-)
+from cliptagger.core.metadata.containment import undo_target_problem
+from cliptagger.core.metadata.journal_integrity import JournalKeyError, Signer, load_key, verify_chain, writing_key
 from cliptagger.core.metadata.xmp import fold, read_keywords, union_keywords, updated_sidecar
 from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
 from cliptagger.core.storage import paths

@@ -32,7 +32,6 @@ from cliptagger.core.storage.fileio import set_aside
 KEY_FILE = ".journal-key"
 KEY_BYTES = 32
 MAC_FIELD = "mac"
-SIDECAR_SUFFIX = ".xmp"
 
 
 class JournalKeyError(CliptaggerError):
@@ -144,26 +143,3 @@ def verify_chain(records: list[dict[str, Any]], key: Optional[bytes]) -> list[bo
         if good:
             previous = mac  # type: ignore[assignment]
     return results
-
-
-def undo_target_problem(path: Path) -> Optional[str]:
-    """Why undo must not touch ``path`` (None: it may): the containment rule."""
-    text = os.fsdecode(os.fsencode(path))
-    if not os.path.isabs(text):
-        return "not an absolute path"
-    if os.path.normpath(text) != text or any(part in (".", "..") for part in Path(text).parts):
-        return "not a normalised path (it has '.' or '..' in it)"
-    if not path.name.lower().endswith(SIDECAR_SUFFIX) or path.name.lower() == SIDECAR_SUFFIX:
-        return "not an XMP sidecar (cliptagger writes no other file)"
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        return f"cannot be checked: {err.strerror or err}"
-    if stat.S_ISLNK(info.st_mode):
-        if not os.path.realpath(path).lower().endswith(SIDECAR_SUFFIX):
-            return "a symlink to a file that is not an XMP sidecar"
-    elif not stat.S_ISREG(info.st_mode):
-        return "not a regular file"
-    return None

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 from cliptagger.core.media.scan import is_supported
+from cliptagger.core.metadata.containment import SIDECAR_SUFFIX
 from cliptagger.core.metadata.journal import WriteBatch
 from cliptagger.core.metadata.journal_retention import prune as prune_journal
 from cliptagger.core.metadata.keyword_rules import keyword_problem, shown
@@ -41,8 +42,6 @@ from cliptagger.core.storage.fileio import (
     snapshot,
 )
 from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
-
-SIDECAR_SUFFIX = ".xmp"
 
 
 class SidecarStyle(str, Enum):

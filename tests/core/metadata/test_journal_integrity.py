@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cliptagger.core.metadata import journal
+from cliptagger.core.metadata.containment import undo_target_problem
 from cliptagger.core.metadata.journal import WriteBatch, journal_dir, list_batches, undo_last_batch
-from cliptagger.core.metadata.journal_integrity import KEY_FILE, undo_target_problem
+from cliptagger.core.metadata.journal_integrity import KEY_FILE
 from cliptagger.core.storage.fileio import atomic_write_bytes, sha256
 
 
