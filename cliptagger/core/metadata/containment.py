@@ -31,8 +31,21 @@ def undo_target_problem(path: Path) -> Optional[str]:
     except OSError as err:
         return f"cannot be checked: {err.strerror or err}"
     if stat.S_ISLNK(info.st_mode):
-        if not os.path.realpath(path).lower().endswith(SIDECAR_SUFFIX):
-            return "a symlink to a file that is not an XMP sidecar"
-    elif not stat.S_ISREG(info.st_mode):
+        return sidecar_link_problem(path)
+    if not stat.S_ISREG(info.st_mode):
         return "not a regular file"
+    return None
+
+
+def sidecar_link_problem(path: Path) -> Optional[str]:
+    """Why a sidecar path that is a symlink must not be written through (None: it is no link,
+    or a link to an existing ``*.xmp``). Writing through a broken link would create its
+    target, anywhere; through a link to another kind of file, replace that file."""
+    if not os.path.islink(path):
+        return None
+    target = os.path.realpath(path)
+    if not os.path.exists(target):
+        return f"a broken link (to {os.readlink(path)}); not followed"
+    if not target.lower().endswith(SIDECAR_SUFFIX):
+        return "a symlink to a file that is not an XMP sidecar"
     return None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 from cliptagger.core.media.scan import is_supported
-from cliptagger.core.metadata.containment import SIDECAR_SUFFIX
+from cliptagger.core.metadata.containment import SIDECAR_SUFFIX, sidecar_link_problem
 from cliptagger.core.metadata.journal import WriteBatch
 from cliptagger.core.metadata.journal_retention import prune as prune_journal
 from cliptagger.core.metadata.keyword_rules import keyword_problem, shown
@@ -227,9 +227,9 @@ WRITE_ATTEMPTS = 5
 def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[WriteBatch], dry_run: bool) -> bool:
     """One read-merge-write; True when the sidecar is settled (written, unchanged or failed)."""
     path = plan.sidecar
-    if os.path.islink(path) and not os.path.exists(path):  # writing would create its target, anywhere
-        report.failed.append((path, f"the sidecar is a broken link (to {os.readlink(path)}); not followed, "
-                                    "nothing written"))
+    link_problem = sidecar_link_problem(path)
+    if link_problem:
+        report.failed.append((path, f"the sidecar is {link_problem}; nothing written"))
         return True
     try:
         before = snapshot(path, max_bytes=MAX_SIDECAR_BYTES)

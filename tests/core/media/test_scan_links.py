@@ -60,3 +60,13 @@ def test_a_broken_sidecar_link_is_not_followed(tmp_path):
     report = write_sidecars({photo: ["dog"]})
     assert report.written == [] and "broken link" in report.failed[0][1]
     assert os.listdir(elsewhere) == []
+
+
+def test_a_sidecar_linked_to_another_kind_of_file_is_not_written_through(tmp_path):
+    photo = helpers.photo(tmp_path / "a.jpg")
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")  # parses as XMP, but is not a sidecar
+    sidecar_path(photo).symlink_to(notes)
+    report = write_sidecars({photo: ["dog"]})
+    assert report.written == [] and "not an XMP sidecar" in report.failed[0][1]
+    assert notes.read_bytes() == b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"

@@ -191,3 +191,19 @@ def test_a_generated_journal_never_touches_a_file_outside_the_rule(tmp_path_fact
             assert path.read_bytes() == data
     for path in acted:
         assert undo_target_problem(path) is None and path.name.lower().endswith(".xmp")
+
+
+def test_a_sidecar_replaced_by_a_broken_link_is_not_followed_by_undo(tmp_path):
+    """undo --force restores a deleted sidecar's prior bytes: through a broken link that would
+    create the link's target, anywhere. Writes refuse broken links; undo does too."""
+    tree, elsewhere = tmp_path / "tree", tmp_path / "elsewhere"
+    tree.mkdir()
+    elsewhere.mkdir()
+    sidecar = tree / "a.xmp"
+    sidecar.write_bytes(b"<before/>")
+    write_sidecar(sidecar, b"<ours/>")
+    sidecar.unlink()
+    sidecar.symlink_to(elsewhere / "planted.xmp")
+    report = undo_last_batch(force=True)
+    assert os.listdir(elsewhere) == []
+    assert [p for p, _ in report.refused] == [sidecar] and "broken link" in report.refused[0][1]
