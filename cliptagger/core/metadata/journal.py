@@ -34,7 +34,14 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cliptagger.core.metadata.containment import undo_target_problem
-from cliptagger.core.metadata.journal_integrity import JournalKeyError, Signer, load_key, verify_chain, writing_key
+from cliptagger.core.metadata.journal_integrity import (
+    MAC_FIELD,
+    JournalKeyError,
+    Signer,
+    load_key,
+    verify_chain,
+    writing_key,
+)
 from cliptagger.core.metadata.xmp import fold, read_keywords, union_keywords, updated_sidecar
 from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
 from cliptagger.core.storage import paths
@@ -428,8 +435,12 @@ def _settle_batch(batch: Path, kept: list[JournalEntry], report: UndoReport) -> 
     if kept:
         kept_keys = {(e.id, os.fsencode(e.path)) for e in kept}
         kept_records = []
-        for record in _records(batch):
-            record = {k: v for k, v in record.items() if k != "mac"}
+        records = _records(batch)
+        # only lines that passed the integrity check: signing again must not launder a planted one
+        for record, trusted in zip(records, _trust(batch, records)[0]):
+            if not trusted:
+                continue
+            record = {k: v for k, v in record.items() if k != MAC_FIELD}
             entry = _entry(record) if ("path" in record or "path_bytes" in record) else None
             if entry is None and "batch" in record:
                 kept_records.append(record)

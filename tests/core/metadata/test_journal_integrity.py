@@ -207,3 +207,21 @@ def test_a_sidecar_replaced_by_a_broken_link_is_not_followed_by_undo(tmp_path):
     report = undo_last_batch(force=True)
     assert os.listdir(elsewhere) == []
     assert [p for p, _ in report.refused] == [sidecar] and "broken link" in report.refused[0][1]
+
+
+def test_a_partial_undo_does_not_sign_a_planted_twin_of_a_line_it_keeps(tmp_path):
+    """The lines a partial undo keeps are signed again in the held batch: a planted line with
+    the same id and path as a kept one must not come out of that signed."""
+    sidecar = tmp_path / "a.xmp"
+    sidecar.write_bytes(b"<before/>")
+    write_sidecar(sidecar, b"<ours/>")
+    batch = list_batches()[-1]
+    first_entry = next(json.loads(line) for line in batch.read_text().splitlines() if '"path"' in line)
+    twin = {**planted_line(sidecar, b"<ours/>", prior=b"<attacker's/>", entry_id=first_entry["id"])}
+    append_line(batch, twin)
+    sidecar.write_bytes(b"<changed by the user/>")  # so the real line is kept (held)
+    report = undo_last_batch()
+    assert report.held is not None and sidecar in dict(report.refused)
+    sidecar.write_bytes(b"<ours/>")  # as if the user reverted to our bytes: --force restores a prior
+    undo_last_batch(force=True)
+    assert sidecar.read_bytes() == b"<before/>"  # the real prior, never the planted one
