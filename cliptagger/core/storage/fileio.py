@@ -174,9 +174,10 @@ def read_bounded(path: Path, max_bytes: int) -> bytes:
     """A regular file's bytes; ``ValueError`` (before reading) if it is larger than ``max_bytes``."""
     with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
-        if size > max_bytes:
-            raise ValueError(f"{path} is {size:,} bytes (limit {max_bytes:,}); not read")
-        return handle.read(max_bytes + 1)[:max_bytes]
+        data = handle.read(max_bytes + 1) if size <= max_bytes else b""
+        if size > max_bytes or len(data) > max_bytes:  # (it may grow while it is read)
+            raise ValueError(f"{path} is {max(size, len(data)):,} bytes (limit {max_bytes:,}); not read")
+        return data
 
 
 def _identity(info: os.stat_result) -> tuple[int, int, int]:
