@@ -36,7 +36,7 @@ def shown(text: str) -> str:
     ``\\ud800``): safe to print to a terminal or put in a message."""
     out = []
     for char in text:
-        if _is_forbidden(char) or unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
+        if _is_forbidden(char) or unicodedata.category(char) in ("Zl", "Zp"):  # line breaks, too
             code = ord(char)
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
         else:
