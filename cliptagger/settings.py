@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,12 @@ from cliptagger.core.model.catalog import DEFAULT_KEY
 from cliptagger.core.model.precision import Precision
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.storage.strict_json import read_json_file
 from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION
 
 MAX_RECENT_FOLDERS = 10
+#: A settings file larger than this is not ours (ours is a few kilobytes).
+MAX_STATE_FILE_BYTES = 1024 * 1024
 #: The range of the precision a label's calibrated threshold aims for (the default: learning's).
 TARGET_PRECISION_RANGE = (0.5, 0.99)
 
@@ -70,34 +73,69 @@ def settings_path() -> Path:
     return paths.config_dir() / "settings.json"
 
 
-def set_aside_damaged(path: Path) -> None:
-    """Keep a file of ours that cannot be read as ``NAME.damaged`` (the user may want it back)."""
+_notices: list[str] = []
+
+
+def take_state_notices() -> list[str]:
+    """What happened to the user's settings and label files at load (set aside, why), once."""
+    taken = list(_notices)
+    _notices.clear()
+    return taken
+
+
+def set_aside_damaged(path: Path, reason: str, what: str = "settings") -> None:
+    """Keep a file of ours that cannot be read under a new name (the user may want it back) and
+    say so. An earlier damaged copy is never replaced: ``NAME.damaged``, ``NAME.damaged-2``..."""
+    for number in range(1, 1000):
+        kept = path.with_name(path.name + (".damaged" if number == 1 else f".damaged-{number}"))
+        if not os.path.lexists(kept):
+            break
     try:
-        shutil.move(str(path), str(path.with_suffix(path.suffix + ".damaged")))
-    except OSError:
-        pass
+        os.rename(path, kept)
+    except OSError as err:
+        _notices.append(f"Your {what} file {path} cannot be read ({reason}), and could not be set aside "
+                        f"({err.strerror or err}); the defaults are used for now.")
+        return
+    _notices.append(f"Your {what} file {path} could not be read ({reason}). It was kept as {kept.name} "
+                    "and the defaults are used.")
+
+
+def _valid_values() -> dict[str, set[str]]:
+    return {"sidecar_style": {style.value for style in SidecarStyle},
+            "precision": {precision.value for precision in Precision}}
 
 
 def load_settings() -> Settings:
     path = settings_path()
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        data: Any = read_json_file(path, MAX_STATE_FILE_BYTES)
     except FileNotFoundError:
         return Settings()
-    except (OSError, ValueError):
-        set_aside_damaged(path)
+    except ValueError as err:
+        set_aside_damaged(path, str(err))
+        return Settings()
+    except OSError as err:
+        _notices.append(f"Your settings file {path} cannot be read ({err.strerror or err}); the defaults are used.")
         return Settings()
     if not isinstance(data, dict):
-        set_aside_damaged(path)
+        set_aside_damaged(path, f"it holds a JSON {type(data).__name__}, not an object")
         return Settings()
     known = {f.name for f in fields(Settings)}
     defaults = Settings()
+    choices = _valid_values()
     values = {}
     for key, value in data.items():
-        if key in known and type(value) is type(getattr(defaults, key)):
-            values[key] = value
-        elif key in known and type(getattr(defaults, key)) is float and type(value) is int:
-            values[key] = float(value)  # JSON wrote 1.0 as 1
+        if key not in known:
+            continue
+        if type(getattr(defaults, key)) is float and type(value) is int:
+            value = float(value)  # JSON wrote 1.0 as 1
+        if type(value) is not type(getattr(defaults, key)):
+            continue
+        if isinstance(value, list):
+            value = [item for item in value if isinstance(item, str)][:MAX_RECENT_FOLDERS]
+        if key in choices and value not in choices[key]:
+            continue
+        values[key] = value
     return Settings(**values)
 
 

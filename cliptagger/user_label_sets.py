@@ -45,8 +45,8 @@ def load_user_label_sets(family: str = PHOTO_FAMILY) -> list[LabelSet]:
         return defaults()
     try:
         return load_label_sets(path)
-    except LabelSetError:
-        set_aside_damaged(path)
+    except LabelSetError as err:
+        set_aside_damaged(path, str(err), what="label sets")
         return defaults()
 
 

@@ -28,7 +28,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from cliptagger.core.storage import paths
     from cliptagger.gui.main_window import MainWindow
-    from cliptagger.settings import load_settings
+    from cliptagger.settings import load_settings, take_state_notices
     from cliptagger.user_label_sets import load_user_label_sets
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -46,6 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     window = MainWindow(settings, load_user_label_sets(label_family(settings.model)))
     window.show()
     _close_splash()
+    window.show_notices(take_state_notices())
     if args.paths:
         window.add_paths(args.paths)
     if args.quit_after_show:

@@ -230,6 +230,11 @@ class MainWindow(QMainWindow):
         if self.panel.path in paths:
             self._current_changed()
 
+    def show_notices(self, notices: list[str]) -> None:
+        """What happened at start that the user must know (a damaged settings file set aside...)."""
+        if notices:
+            self._warn("\n\n".join(notices))
+
     def _warn(self, message: str) -> None:
         """Not modal: a warning must not stop the window (or a worker's next report)."""
         self.warning_box = QMessageBox(QMessageBox.Warning, "cliptagger", message, parent=self)

@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from cliptagger.core.errors import LabelSetError
 from cliptagger.core.storage import paths
-from cliptagger.core.storage.fileio import atomic_write_text, set_aside
+from cliptagger.core.storage.fileio import atomic_write_text, read_bounded, set_aside
+from cliptagger.core.storage.strict_json import loads_untrusted
 from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION, SetHead
 from cliptagger.core.tagging.labels import LabelSet, label_set_from_dict, label_set_to_dict
 
 HEADS_FORMAT = "cliptagger-heads"
 HEADS_VERSION = 1
+#: Far more than heads for thousands of keywords (about 10 KB each at 512 dimensions).
+MAX_HEADS_BYTES = 256 * 1024 * 1024
 
 
 def heads_path(model_id: str) -> Path:
@@ -46,13 +50,24 @@ class LearnedModel:
 
     @staticmethod
     def from_json(text: str) -> "LearnedModel":
-        data = json.loads(text)
-        if data.get("format") != HEADS_FORMAT or int(data.get("version", 0)) > HEADS_VERSION:
-            raise ValueError("not a cliptagger heads file this version reads")
-        heads = [SetHead.from_dict(h) for h in data.get("heads", [])]
-        return LearnedModel(str(data["model_id"]), {h.label_set: h for h in heads},
-                            [label_set_from_dict(s) for s in data.get("label_sets", [])],
-                            float(data.get("target_precision", DEFAULT_TARGET_PRECISION)))
+        """``ValueError`` saying what is wrong for anything but a heads file this version wrote."""
+        data = loads_untrusted(text)
+        if not isinstance(data, dict) or data.get("format") != HEADS_FORMAT:
+            raise ValueError("it is not a cliptagger heads file")
+        version, heads, sets = data.get("version", 0), data.get("heads", []), data.get("label_sets", [])
+        target = data.get("target_precision", DEFAULT_TARGET_PRECISION)
+        if type(version) is not int or version > HEADS_VERSION:
+            raise ValueError(f"it is heads format version {version!r}; this cliptagger reads up to {HEADS_VERSION}")
+        if not isinstance(heads, list) or not isinstance(sets, list) or type(target) not in (int, float):
+            raise ValueError("its 'heads', 'label_sets' or 'target_precision' have the wrong type")
+        if not isinstance(data.get("model_id"), str):
+            raise ValueError("it names no model")
+        try:
+            label_sets = [label_set_from_dict(s) for s in sets]
+            parsed = [SetHead.from_dict(h) for h in heads]
+        except (LabelSetError, KeyError, TypeError) as err:
+            raise ValueError(f"a head or label set in it is damaged ({err})") from None
+        return LearnedModel(data["model_id"], {h.label_set: h for h in parsed}, label_sets, float(target))
 
 
 def heads_for_export(learned: Optional[LearnedModel], set_names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -90,14 +105,16 @@ def load_learned(model_id: str) -> tuple[LearnedModel, list[str]]:
     before anything new is saved."""
     location = heads_path(model_id)
     try:
-        text = location.read_text(encoding="utf-8")
+        text = read_bounded(location, MAX_HEADS_BYTES).decode("utf-8")
     except FileNotFoundError:
         return LearnedModel(model_id), []
     except OSError as err:
-        return LearnedModel(model_id), [f"{location}: {err}"]
+        return LearnedModel(model_id), [f"{location} cannot be read ({err.strerror or err}); learned heads are ignored"]
+    except ValueError as err:  # too large, or not UTF-8
+        return LearnedModel(model_id), [f"{location} could not be read ({err}); learned heads are ignored"]
     try:
         learned = LearnedModel.from_json(text)
-    except (ValueError, KeyError, TypeError) as err:
+    except ValueError as err:
         return LearnedModel(model_id), [f"{location} could not be read ({err}); learned heads are ignored"]
     if learned.model_id != model_id:
         return LearnedModel(model_id), [f"{location} belongs to another model; ignored"]
@@ -109,8 +126,8 @@ def save_learned(learned: LearnedModel) -> Path:
     location = heads_path(learned.model_id)
     if location.exists():
         try:
-            LearnedModel.from_json(location.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError, OSError, UnicodeDecodeError):
+            LearnedModel.from_json(read_bounded(location, MAX_HEADS_BYTES).decode("utf-8"))
+        except (ValueError, OSError):
             set_aside(location)
     location.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(location, learned.to_json())

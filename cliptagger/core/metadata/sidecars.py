@@ -25,7 +25,6 @@ from cliptagger.core.media.scan import is_supported
 from cliptagger.core.metadata.containment import SIDECAR_SUFFIX, sidecar_link_problem
 from cliptagger.core.metadata.journal import WriteBatch
 from cliptagger.core.metadata.journal_retention import prune as prune_journal
-from cliptagger.core.metadata.keyword_rules import keyword_problem, shown
 from cliptagger.core.metadata.xmp import (
     MergeOutcome,
     keywords_in_sidecar,
@@ -42,6 +41,7 @@ from cliptagger.core.storage.fileio import (
     snapshot,
 )
 from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
+from cliptagger.core.storage.text_rules import keyword_problem, shown
 
 
 class SidecarStyle(str, Enum):

@@ -33,6 +33,7 @@ from typing import Any, ContextManager, Iterator, Optional
 from cliptagger.core.errors import CliptaggerError
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.storage.strict_json import read_json_file
 
 
 class Precision(str, Enum):
@@ -47,6 +48,8 @@ class Precision(str, Enum):
 PRECISIONS = tuple(p.value for p in Precision)
 ENV_VAR = "CLIPTAGGER_PRECISION"
 PROBE_FILE = "precision-probe.json"
+#: The probe file holds a few hundred bytes per model and machine.
+MAX_PROBE_FILE_BYTES = 4 * 1024 * 1024
 #: bf16/fp16 must beat fp32 by this factor to be chosen (fp32 is the more exact one).
 MIN_GAIN = 1.10
 PROBE_BATCH = 2
@@ -336,10 +339,10 @@ def _probe_path() -> Path:
 
 def _read_probes() -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads(_probe_path().read_text())
-    except (OSError, ValueError):
+        data = read_json_file(_probe_path(), MAX_PROBE_FILE_BYTES)
+    except (OSError, ValueError):  # missing, damaged: measured again, and the file rewritten whole
         return {}
-    return data if isinstance(data, dict) else {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
 
 
 def _store_probe(key: str, choice: PrecisionChoice, model_id: str) -> None:

@@ -5,6 +5,7 @@ threshold in force per label (the user's, the calibrated one, or the set's).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -65,12 +66,43 @@ class SetHead:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> "SetHead":
+        """A head as ``to_dict`` wrote it; ``ValueError`` naming what is wrong for anything else
+        (wrong types, shapes that do not match the keywords, non-finite numbers)."""
         import torch
 
-        return SetHead(str(data["label_set"]), Mode(data["mode"]), tuple(data["keywords"]),
-                       torch.tensor(data["weight"], dtype=torch.float32),
-                       torch.tensor(data["bias"], dtype=torch.float32),
-                       [LabelStats(**s) for s in data.get("stats", [])])
+        if not isinstance(data, dict):
+            raise ValueError("a head must be a JSON object")
+        keywords = data.get("keywords")
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            raise ValueError("'keywords' must be a list of texts")
+        try:
+            weight = torch.tensor(data["weight"], dtype=torch.float32)
+            bias = torch.tensor(data["bias"], dtype=torch.float32)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"its weights are not numbers in rows ({err})") from None
+        if weight.ndim != 2 or weight.shape[0] != len(keywords) or tuple(bias.shape) != (len(keywords),):
+            raise ValueError(f"its weights have shape {tuple(weight.shape)} and {tuple(bias.shape)} for "
+                             f"{len(keywords)} keywords")
+        if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+            raise ValueError("its weights are not all finite numbers")
+        stats = data.get("stats", [])
+        if not isinstance(stats, list) or not all(isinstance(s, dict) for s in stats):
+            raise ValueError("'stats' must be a list of objects")
+        return SetHead(str(data["label_set"]), Mode(data["mode"]), tuple(keywords), weight, bias,
+                       [_checked_stats(LabelStats(**s)) for s in stats])
+
+
+def _checked_stats(stats: LabelStats) -> LabelStats:
+    """``stats`` if every field has its type (read from a file: anything may be there)."""
+    def number(value: Any) -> bool:
+        return value is None or (type(value) in (int, float) and math.isfinite(value))
+
+    fine = (isinstance(stats.keyword, str) and type(stats.positives) is int and type(stats.negatives) is int
+            and all(number(v) for v in (stats.zero_shot_accuracy, stats.learned_accuracy, stats.threshold))
+            and type(stats.used) is bool and (stats.failure is None or isinstance(stats.failure, str)))
+    if not fine:
+        raise ValueError(f"the statistics of {str(stats.keyword)[:40]!r} have values of the wrong type")
+    return stats
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -84,9 +116,12 @@ def zero_shot_weights(prototypes: SetPrototypes, logit_scale: float) -> Any:
     return logit_scale * (text - prototypes.baseline.double()[None, :])
 
 
-def _used_rows(label_set: LabelSet, head: Optional[SetHead]) -> list[tuple[int, int]]:
+def _used_rows(prototypes: SetPrototypes, head: Optional[SetHead]) -> list[tuple[int, int]]:
     """(column in the set, row in the head) of every label whose learned row is in use."""
+    label_set = prototypes.label_set
     if head is None or head.mode is not label_set.mode:
+        return []
+    if head.weight.shape[1] != prototypes.text.shape[1]:  # learned with another embedding size
         return []
     rows = {k: i for i, k in enumerate(head.keywords)}
     used = []
@@ -104,7 +139,7 @@ def set_probabilities(embeddings: Any, prototypes: SetPrototypes, logit_scale: f
     import torch
 
     zero = probabilities(embeddings, prototypes, logit_scale)
-    used = _used_rows(prototypes.label_set, head)
+    used = _used_rows(prototypes, head)
     if not used:
         return zero
     assert head is not None

@@ -28,6 +28,7 @@ Pure Python: no torch, no Qt, so the GUI editor can use it before a model is loa
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -35,13 +36,17 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.model.catalog import DEMO_KEY
-from cliptagger.core.storage.fileio import atomic_write_text
+from cliptagger.core.storage.fileio import atomic_write_text, read_bounded
 from cliptagger.core.storage.paths import resources_dir
+from cliptagger.core.storage.strict_json import UntrustedJSONError, loads_untrusted
+from cliptagger.core.storage.text_rules import characters_problem, shown
 from cliptagger.core.tagging.templates import TEMPLATE_SETS, resolve_templates
 
 FORMAT_NAME = "cliptagger-labels"
 FORMAT_VERSION = 1
 HIERARCHY_SEPARATOR = "|"
+#: A label file larger than this is not a label file (thousands of labels fit in a megabyte).
+MAX_LABEL_FILE_BYTES = 16 * 1024 * 1024
 
 #: Sentences that describe "a photo" with no particular content. Independent label sets
 #: compare each label against this neutral caption (see ``cliptagger.core.tagging.scoring``).
@@ -105,10 +110,17 @@ def _validate(label_set: LabelSet) -> None:
         raise LabelSetError("A label set needs a non-empty name.")
     if not label_set.labels:
         raise LabelSetError(f"The {where} has no labels.")
+    _check_characters(label_set.name, "The name of a label set")
     seen: set[str] = set()
     for label in label_set.labels:
         if not label.name.strip():
             raise LabelSetError(f"The {where} has a label with an empty name.")
+        _check_characters(label.keyword, f"In the {where}, the label")
+        if not all(part.strip() for part in label.keyword.split(HIERARCHY_SEPARATOR)):
+            raise LabelSetError(f"In the {where}, the label {label.keyword!r} has an empty level between "
+                                f"'{HIERARCHY_SEPARATOR}' separators.")
+        for prompt in label.prompts:
+            _check_characters(prompt, f"In the {where}, a prompt of {label.keyword!r}")
         key = label.keyword.casefold()
         if key in seen:
             raise LabelSetError(f"The {where} lists {label.keyword!r} twice.")
@@ -138,6 +150,14 @@ def _validate(label_set: LabelSet) -> None:
             )
     if not label_set.baseline_prompts:
         raise LabelSetError(f"The {where} has an empty baseline prompt list.")
+    for prompt in (*templates, *label_set.baseline_prompts):
+        _check_characters(prompt, f"In the {where}, the prompt")
+
+
+def _check_characters(text: str, what: str) -> None:
+    problem = characters_problem(text)
+    if problem:
+        raise LabelSetError(f'{what} "{shown(text)}" cannot be used: {problem}.')
 
 
 def check_prompt_lengths(label_sets: Iterable[LabelSet], count_tokens: Callable[[str], int],
@@ -175,6 +195,26 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
+def _number(value: Any, what: str) -> float:
+    """A JSON number field (not text, not true/false), finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LabelSetError(f"{what} must be a number, not {value!r}.")
+    return float(value)
+
+
+def _whole_number(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LabelSetError(f"{what} must be a whole number, not {value!r}.")
+    return value
+
+
+def _texts(value: Any, what: str) -> tuple[str, ...]:
+    """A JSON list of strings; a bare string is an error (it would become one prompt per letter)."""
+    if not isinstance(value, (list, tuple)):
+        raise LabelSetError(f"{what} must be a list of texts, not {type(value).__name__}.")
+    return tuple(_text(item, f"each of {what}") for item in value)
+
+
 def label_set_from_dict(data: Any) -> LabelSet:
     if not isinstance(data, dict):
         raise LabelSetError("A label set must be a JSON object.")
@@ -199,19 +239,16 @@ def label_set_from_dict(data: Any) -> LabelSet:
         raise LabelSetError(f"Label set {name!r}: 'templates' must be a name or a list of strings.")
     default_threshold = 0.3 if mode is Mode.EXCLUSIVE else 0.5
     default_max = 1 if mode is Mode.EXCLUSIVE else len(labels) or 1
-    try:
-        return LabelSet(
-            name=name,
-            labels=labels,
-            mode=mode,
-            threshold=float(data.get("threshold", default_threshold)),
-            max_tags=int(data.get("max_tags", default_max)),
-            templates=templates,
-            baseline_prompts=tuple(_text(p, f"Label set {name!r}: each baseline prompt")
-                                   for p in data.get("baseline_prompts", DEFAULT_BASELINE_PROMPTS)),
-        )
-    except (TypeError, ValueError) as err:
-        raise LabelSetError(f"Label set {name!r}: {err}") from None
+    return LabelSet(
+        name=name,
+        labels=labels,
+        mode=mode,
+        threshold=_number(data.get("threshold", default_threshold), f"Label set {name!r}: 'threshold'"),
+        max_tags=_whole_number(data.get("max_tags", default_max), f"Label set {name!r}: 'max_tags'"),
+        templates=templates,
+        baseline_prompts=_texts(data.get("baseline_prompts", DEFAULT_BASELINE_PROMPTS),
+                                f"Label set {name!r}: 'baseline_prompts'"),
+    )
 
 
 def _label_from_json(item: Any, set_name: str) -> Label:
@@ -219,18 +256,16 @@ def _label_from_json(item: Any, set_name: str) -> Label:
         return Label(name=item.strip())
     if isinstance(item, dict) and "name" in item:
         name = _text(item["name"], f"Label set {set_name!r}: a label's 'name'")
-        prompts = item.get("prompts", ())
-        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
-            raise LabelSetError(f"Label set {set_name!r}: 'prompts' of {name!r} must be a list of strings.")
+        prompts = _texts(item.get("prompts", ()), f"Label set {set_name!r}: 'prompts' of {name!r}")
         threshold = item.get("threshold")
-        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-            raise LabelSetError(f"Label set {set_name!r}: the 'threshold' of {name!r} must be a number.")
+        if threshold is not None:
+            threshold = _number(threshold, f"Label set {set_name!r}: the 'threshold' of {name!r}")
         return Label(
             name=name.strip(),
             parent=_text(item.get("parent", ""), f"Label set {set_name!r}: the 'parent' of {name!r}")
             .strip(HIERARCHY_SEPARATOR + " "),
-            prompts=tuple(prompts),
-            threshold=None if threshold is None else float(threshold),
+            prompts=prompts,
+            threshold=threshold,
         )
     raise LabelSetError(f"Label set {set_name!r}: each label is a name or an object with a 'name'.")
 
@@ -264,11 +299,9 @@ def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
 
 def parse_label_sets(text: str, source: str = "label file") -> list[LabelSet]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise LabelSetError(f"{source} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno}).") from None
-    except RecursionError:
-        raise LabelSetError(f"{source} is nested far too deeply to be a label file.") from None
+        data = loads_untrusted(text)
+    except UntrustedJSONError as err:
+        raise LabelSetError(f"{source} cannot be read as a label file: {err}.") from None
     if isinstance(data, dict) and "label_sets" in data:
         if data.get("format", FORMAT_NAME) != FORMAT_NAME:
             raise LabelSetError(f"{source} is not a cliptagger label file (format {data.get('format')!r}).")
@@ -284,10 +317,9 @@ def parse_label_sets(text: str, source: str = "label file") -> list[LabelSet]:
         sets = data
     else:
         sets = [data]
-    try:
-        result = [label_set_from_dict(item) for item in sets]
-    except RecursionError:
-        raise LabelSetError(f"{source} is nested far too deeply to be a label file.") from None
+    if not sets:
+        raise LabelSetError(f"{source} holds no label sets; there would be nothing to tag.")
+    result = [label_set_from_dict(item) for item in sets]
     names = [s.name.casefold() for s in result]
     if len(set(names)) != len(names):
         raise LabelSetError(f"{source} holds two label sets with the same name.")
@@ -303,10 +335,10 @@ def default_label_file(model_key: str) -> Path:
 def load_label_sets(path: str | Path) -> list[LabelSet]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_LABEL_FILE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise LabelSetError(f"Label file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError, ValueError) as err:
         raise LabelSetError(f"Cannot read label file {path}: {err}") from None
     return parse_label_sets(text, source=str(path))
 
@@ -338,8 +370,8 @@ def load_learned_blocks(path: str | Path) -> dict[str, dict[str, Any]]:
     has none). The file is expected to have been read with ``load_label_sets`` first, which
     reports what is wrong with it; a block that is not an object is left out here."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        data = loads_untrusted(read_bounded(Path(path), MAX_LABEL_FILE_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
         return {}
     if isinstance(data, dict) and "label_sets" in data:
         data = data["label_sets"]

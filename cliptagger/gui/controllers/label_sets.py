@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDialog, QMessageBox
 
 from cliptagger.gui.widgets.label_editor import LabelSetEditor
+from cliptagger.settings import take_state_notices
 from cliptagger.user_label_sets import label_family, load_user_label_sets, save_user_label_sets
 
 if TYPE_CHECKING:
@@ -96,4 +97,6 @@ class LabelSetsController(QObject):
     @Slot(str)
     def _family_changed(self, family: str) -> None:
         self.label_sets = load_user_label_sets(family)
+        for notice in take_state_notices():
+            self._warn(notice)
         self.client.rescore(self.label_sets)

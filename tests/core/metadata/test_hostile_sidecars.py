@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cliptagger.core.metadata.keyword_rules import keyword_problem, shown
 from cliptagger.core.metadata.sidecars import existing_keywords, sidecar_path, write_sidecars
 from cliptagger.core.metadata.xmp import keywords_in_sidecar
 from cliptagger.core.storage.fileio import NotARegularFile, read_bounded
+from cliptagger.core.storage.text_rules import keyword_problem, shown
 
 BLOCK_S = 10.0
 

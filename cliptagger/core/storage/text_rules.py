@@ -1,4 +1,4 @@
-"""Which keyword strings cliptagger writes: only text that is valid wherever it lands.
+"""Which strings cliptagger writes or reads as names: only text valid wherever it lands.
 
 A keyword with a control character (e.g. U+0001 from an IPTC field of a received JPEG,
 picked up by ``learn`` and proposed) written raw makes the sidecar ill-formed XML: exiv2
@@ -25,10 +25,19 @@ def keyword_problem(keyword: str) -> Optional[str]:
     """Why ``keyword`` cannot be written (None: it can)."""
     if not keyword.strip():
         return "it is empty"
-    bad = sorted({f"U+{ord(c):04X}" for c in keyword if _is_forbidden(c)})
-    if bad:
-        return f"it holds {'a control character' if len(bad) == 1 else 'control characters'} ({', '.join(bad)})"
-    return None
+    return characters_problem(keyword)
+
+
+def characters_problem(text: str) -> Optional[str]:
+    """Why ``text`` cannot be a keyword, label or set name: the control characters,
+    surrogates or non-characters it holds, shown as code points (None: it has none)."""
+    bad = sorted({ord(c) for c in text if _is_forbidden(c)})
+    if not bad:
+        return None
+    controls = all(code < 0xD800 for code in bad)
+    kind = "control character" if controls else "character that is not valid text"
+    listed = ", ".join(f"U+{code:04X}" for code in bad)
+    return f"it holds {'a ' + kind if len(bad) == 1 else kind.replace('character', 'characters', 1)} ({listed})"
 
 
 def shown(text: str) -> str:
