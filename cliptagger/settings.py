@@ -20,13 +20,11 @@ from cliptagger.core.model.precision import Precision
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import atomic_write_text
 from cliptagger.core.storage.strict_json import read_json_file
-from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION
+from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION, TARGET_PRECISION_RANGE
 
 MAX_RECENT_FOLDERS = 10
 #: A settings file larger than this is not ours (ours is a few kilobytes).
 MAX_STATE_FILE_BYTES = 1024 * 1024
-#: The range of the precision a label's calibrated threshold aims for (the default: learning's).
-TARGET_PRECISION_RANGE = (0.5, 0.99)
 
 
 @dataclass

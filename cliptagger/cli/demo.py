@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cliptagger.cli.option_types import whole_number
 from cliptagger.cli.output import say
 from cliptagger.core.model.catalog import DEMO_KEY
 
@@ -13,7 +14,7 @@ from cliptagger.core.model.catalog import DEMO_KEY
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
     demo = commands.add_parser("demo", help="generate a folder of test pictures and tag it with the demo model")
     demo.add_argument("folder", nargs="?", type=Path, default=Path("demo-photos"))
-    demo.add_argument("--count", type=int, default=24)
+    demo.add_argument("--count", type=whole_number(1, 100_000), default=24)
     demo.set_defaults(func=run)
 
 

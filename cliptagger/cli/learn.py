@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from cliptagger.cli.exits import EXIT_NOTHING_TAGGED, EXIT_OK, EXIT_SETUP
+from cliptagger.cli.option_types import batch_size, number, whole_number
 from cliptagger.cli.output import find_images, say
 from cliptagger.cli.progress_bar import ProgressBar
 from cliptagger.cli.session_setup import add_model_arguments, load_label_files, open_session
+from cliptagger.core.tagging.head_scoring import TARGET_PRECISION_RANGE
 
 if TYPE_CHECKING:
     from cliptagger.core.session import Session
@@ -26,17 +28,17 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     learn.add_argument("--forget", action="append", default=[], metavar="SET/LABEL",
                        help="forget a label's recorded decisions (SET alone: every label of the set) for "
                             "this model and learn again; repeatable; no PATH needed")
-    learn.add_argument("--min-examples", type=int, default=5, metavar="N",
+    learn.add_argument("--min-examples", type=whole_number(1), default=5, metavar="N",
                        help="a keyword needs at least N photos to become a label (default 5)")
     learn.add_argument("--report", action="store_true",
                        help="per label: examples, held-out accuracy of zero-shot and of the learned head")
-    learn.add_argument("--target-precision", type=float, default=None, metavar="P",
+    learn.add_argument("--target-precision", type=number(*TARGET_PRECISION_RANGE), default=None, metavar="P",
                        help="calibrate each label's threshold for this precision (default 0.9)")
     learn.add_argument("--dry-run", action="store_true", help="show the keywords found, learn nothing")
     learn.add_argument("--labels", action="append", type=Path, metavar="FILE",
                        help="your label set files: their recorded decisions are learned too")
     add_model_arguments(learn)
-    learn.add_argument("--batch-size", type=int, default=None, metavar="N")
+    learn.add_argument("--batch-size", type=batch_size, default=None, metavar="N")
     learn.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     learn.set_defaults(func=run)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cliptagger.cli.exits import EXIT_NOTHING_TAGGED, EXIT_OK, EXIT_SETUP
+from cliptagger.cli.option_types import batch_size, number, whole_number
 from cliptagger.cli.output import find_images, report_failures, say
 from cliptagger.cli.progress_bar import ProgressBar
 from cliptagger.cli.session_setup import add_model_arguments, open_session
@@ -22,12 +23,12 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
                         help="photos whose look to find more of; repeat for several")
     search.add_argument("--not", dest="unlike", action="append", default=[], metavar="TEXT",
                         help="push photos that match this text down; repeat for several")
-    search.add_argument("--top", type=int, default=20, metavar="K", help="show the K best (default 20; 0: all)")
-    search.add_argument("--min-score", type=float, default=None, metavar="S",
+    search.add_argument("--top", type=whole_number(0), default=20, metavar="K", help="show the K best (default 20; 0: all)")
+    search.add_argument("--min-score", type=number(-1.0, 1.0), default=None, metavar="S",
                         help="show only photos scoring at least S (a cosine, -1 to 1)")
     search.add_argument("--json", action="store_true", help="one JSON object per photo (JSON Lines)")
     add_model_arguments(search)
-    search.add_argument("--batch-size", type=int, default=None, metavar="N", help="images per encoder batch")
+    search.add_argument("--batch-size", type=batch_size, default=None, metavar="N", help="images per encoder batch")
     search.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     search.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     search.set_defaults(func=run)

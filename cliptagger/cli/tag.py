@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cliptagger.cli.exits import EXIT_NOTHING_TAGGED, EXIT_OK, EXIT_SIDECARS_FAILED
+from cliptagger.cli.option_types import batch_size
 from cliptagger.cli.output import (
     find_images,
     format_result_json,
@@ -34,7 +35,7 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     tag.add_argument("--labels", action="append", type=Path, metavar="FILE",
                      help="label set file (JSON); repeat for several; default: the bundled photo basics")
     add_model_arguments(tag)
-    tag.add_argument("--batch-size", type=int, default=None, metavar="N",
+    tag.add_argument("--batch-size", type=batch_size, default=None, metavar="N",
                      help="images per encoder batch (default 16 on CPU, 64 on CUDA)")
     tag.add_argument("--exact", action="store_true",
                      help="decode every image at full size (the reference path; slower, same tags)")

@@ -14,6 +14,8 @@ from cliptagger.core.tagging.scoring import Proposal, SetPrototypes, probabiliti
 
 #: The held-out precision a calibrated threshold aims at.
 DEFAULT_TARGET_PRECISION = 0.9
+#: The precisions a label's calibrated threshold may aim for (settings, `learn --target-precision`).
+TARGET_PRECISION_RANGE = (0.5, 0.99)
 
 
 @dataclass
