@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     for keyword, count in sorted(report.counts.items(), key=lambda item: (-item[1], item[0].casefold())):
         mark = "+" if keyword in report.labels else " "
         print(f" {mark} {keyword}: {count} photo(s)")
+    for keyword, problem in sorted(report.left_out.items()):
+        say(f"warning: the keyword {keyword!r} cannot be learned: {problem}")
     if not report.labels:
         say(f"no keyword is on {args.min_examples} or more photos; nothing learned (lower it with --min-examples)")
         return EXIT_NOTHING_TAGGED

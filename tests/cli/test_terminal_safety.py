@@ -17,15 +17,24 @@ def test_escape_sequences_in_names_and_keywords_are_printed_escaped(capsys, tmp_
     folder.mkdir()
     helpers.photo(folder / f"evil{CLEAR_AND_RETITLE}.jpg")
     (folder / f"broken{CLEAR_AND_RETITLE}.jpg").write_bytes(b"not a jpeg")
-    labels = tmp_path / "labels.json"
-    labels.write_text(json.dumps({"label_sets": [{"name": "Evil\x9b2J", "mode": "independent", "threshold": 0.0,
-                                                  "labels": [f"a{CLEAR_AND_RETITLE}b", "plain"]}]}))
-    code = cli.main(["tag", str(folder), "--model", "demo", "--device", "cpu", "--labels", str(labels)])
+    code = cli.main(["tag", str(folder), "--model", "demo", "--device", "cpu"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     for stream in (captured.out, captured.err):
         assert not any(c in stream for c in "\x1b\x07\x9b"), stream
-    assert "evil\\x1b[2J" in captured.out + captured.err
+    assert "evil\\x1b[2J" in captured.out and "broken\\x1b[2J" in captured.err
+
+
+def test_a_label_file_with_escape_sequences_is_refused_and_the_refusal_printed_escaped(capsys, tmp_path):
+    helpers.photo(tmp_path / "one.jpg")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"label_sets": [{"name": "Evil\x9b2J", "mode": "independent",
+                                                  "labels": [f"a{CLEAR_AND_RETITLE}b", "plain"]}]}))
+    code = cli.main(["tag", str(tmp_path), "--model", "demo", "--device", "cpu", "--labels", str(labels)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert not any(c in captured.out + captured.err for c in "\x1b\x07\x9b")
+    assert "Evil\\x9b2J" in captured.err and "U+009B" in captured.err
 
 
 def test_escape_controls_keeps_newlines_and_text():

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from cliptagger.core.learning.examples import SOURCE_LIBRARY
+from cliptagger.core.storage.text_rules import characters_problem
 from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR, Label, LabelSet, Mode
 
 if TYPE_CHECKING:
@@ -33,10 +34,20 @@ class KeywordLearning:
     stats: "list[LabelStats]" = field(default_factory=list)
     #: Stopped by its cancel Event before anything was added (the counts may be partial).
     cancelled: bool = False
+    #: Keywords found that cannot be labels (control characters, an empty level), with why.
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def _clean(keyword: str) -> str:
     return keyword.strip(HIERARCHY_SEPARATOR + " ")
+
+
+def _label_problem(keyword: str) -> Optional[str]:
+    """Why a found keyword cannot become a label (None: it can)."""
+    problem = characters_problem(keyword)
+    if problem is None and not all(part.strip() for part in keyword.split(HIERARCHY_SEPARATOR)):
+        problem = f"it has an empty level between '{HIERARCHY_SEPARATOR}' separators"
+    return problem
 
 
 def count_keywords(found: Mapping[Path, list[str]], photos: int, min_examples: int) -> tuple[KeywordLearning, list[str]]:
@@ -44,13 +55,21 @@ def count_keywords(found: Mapping[Path, list[str]], photos: int, min_examples: i
     keyworded = {p: k for p, k in found.items() if k}
     spelling: dict[str, str] = {}
     counts: Counter[str] = Counter()
+    left_out: dict[str, str] = {}
     for keywords in keyworded.values():
-        for folded, written in {_clean(k).casefold(): _clean(k) for k in keywords if _clean(k)}.items():
+        usable = []
+        for keyword in map(_clean, keywords):
+            problem = _label_problem(keyword) if keyword else None
+            if problem:
+                left_out[keyword] = problem
+            elif keyword:
+                usable.append(keyword)
+        for folded, written in {k.casefold(): k for k in usable}.items():
             spelling.setdefault(folded, written)
             counts[folded] += 1
     chosen = sorted((k for k, c in counts.items() if c >= min_examples), key=lambda k: spelling[k].casefold())
     report = KeywordLearning(photos, len(keyworded), {spelling[k]: counts[k] for k in counts},
-                             [spelling[k] for k in chosen])
+                             [spelling[k] for k in chosen], left_out=left_out)
     return report, chosen
 
 

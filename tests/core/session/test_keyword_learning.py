@@ -17,3 +17,12 @@ def test_keywords_on_enough_photos_become_labels_spelled_as_first_seen():
     assert {p.name for p, *_ in items} == {"0.jpg", "1.jpg", "2.jpg", "4.jpg"}
     verdicts = {(p.name, keyword): positive for p, _, _, keyword, positive in items}
     assert verdicts[("2.jpg", "Dog")] and not verdicts[("2.jpg", "Places|Paris")] and not verdicts[("4.jpg", "Dog")]
+
+
+def test_keywords_that_cannot_be_labels_are_left_out_with_why_and_the_rest_learned():
+    """An IPTC keyword with U+0001 (or an empty level) used to make the whole set invalid."""
+    found = {Path(f"/p/{i}.jpg"): ["dog", "bad\x01word", "Places||Rome"] for i in range(3)}
+    report, chosen = count_keywords(found, photos=3, min_examples=2)
+    assert report.labels == ["dog"] and chosen == ["dog"]
+    assert "U+0001" in report.left_out["bad\x01word"] and "empty level" in report.left_out["Places||Rome"]
+    assert [label.keyword for label in my_keywords_set(report).labels] == ["dog"]
