@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cliptagger.core.metadata import journal, sidecars
+from cliptagger.core.metadata import journal, sidecars, undo
 from cliptagger.core.metadata.sidecars import write_sidecars
 from cliptagger.core.metadata.xmp import keywords_in_sidecar, updated_sidecar
 from cliptagger.core.storage import fileio
@@ -197,7 +197,7 @@ def test_symlinked_sidecar_is_written_through_and_stays_a_link(tmp_path):
     assert report.written == [link]
     assert link.is_symlink() and "beach" in keywords_in_sidecar(target.read_bytes())
     assert not [p for p in store.iterdir() if p.name.endswith(".tmp")]
-    assert journal.undo_last_batch().restored == [link]
+    assert undo.undo_last_batch().restored == [link]
     assert link.is_symlink() and target.read_bytes() == original
 
 
@@ -228,10 +228,10 @@ def test_torn_last_line_and_a_skipped_entry_do_not_break_undo(tmp_path):
         handle.write(b'{"id": 7, "path": "/x/y.xmp", "prior": "QUJD')
     edited = tmp_path / "IMG_000.jpg.xmp"
     add_keyword_like_another_program(edited, "mine-now")
-    first = journal.undo_last_batch()  # skips the edited file and keeps it: rewrites the batch
+    first = undo.undo_last_batch()  # skips the edited file and keeps it: rewrites the batch
     assert [p for p, _ in first.skipped] == [edited] and first.restored == [tmp_path / "IMG_001.jpg.xmp"]
     assert journal.list_batches() == [] and journal.held_batches() == [first.held]
-    forced = journal.undo_last_batch(force=True)
+    forced = undo.undo_last_batch(force=True)
     assert forced.merged == [edited]
     keywords = keywords_in_sidecar(edited.read_bytes())
     assert "mine-now" in keywords and "beach" not in keywords
@@ -258,7 +258,7 @@ def test_logged_but_never_written_is_not_changed_since(tmp_path, monkeypatch):
         patch.setattr(journal.WriteBatch, "abandon", lambda self, entry: None)  # killed before marking it
         report = write_sidecars({p: ["beach"] for p in photos})
     assert len(report.written) == 1 and "No space left" in report.failed[0][1]
-    undone = journal.undo_last_batch()
+    undone = undo.undo_last_batch()
     assert not undone.skipped
     assert undone.restored == written and len(undone.not_written) == 1
     for photo, data in originals.items():
@@ -275,17 +275,17 @@ def test_partial_undo_does_not_hide_older_batches(tmp_path):
     second_original = second_sidecar.read_bytes()
     write_sidecars({second: ["forest"]})               # batch 2
     add_keyword_like_another_program(second_sidecar, "user-later")
-    partial = journal.undo_last_batch()                # batch 2: changed since, left alone
+    partial = undo.undo_last_batch()                # batch 2: changed since, left alone
     assert partial.skipped and partial.held is not None
-    older = journal.undo_last_batch()                  # goes on to batch 1
+    older = undo.undo_last_batch()                  # goes on to batch 1
     assert older.restored == [sidecar] and sidecar.read_bytes() == original
-    assert journal.undo_last_batch().batch is None     # nothing pending; the held one waits for --force
-    forced = journal.undo_last_batch(force=True)
+    assert undo.undo_last_batch().batch is None     # nothing pending; the held one waits for --force
+    forced = undo.undo_last_batch(force=True)
     assert forced.merged == [second_sidecar]
     keywords = keywords_in_sidecar(second_sidecar.read_bytes())
     assert "user-later" in keywords and "forest" not in keywords
     assert second_sidecar.read_bytes() != second_original  # the user's edit is not undone
-    assert journal.undo_last_batch(force=True).batch is None
+    assert undo.undo_last_batch(force=True).batch is None
 
 
 def test_force_undo_of_a_created_sidecar_keeps_what_the_user_added(tmp_path):
@@ -300,8 +300,8 @@ def test_force_undo_of_a_created_sidecar_keeps_what_the_user_added(tmp_path):
                         'photoshop:Headline="Grandma at the beach" ', 1)
     sidecar.write_text(text, encoding="utf-8")
     add_keyword_like_another_program_after_leaf(sidecar, "dog", "Grandma")
-    assert journal.undo_last_batch().skipped
-    forced = journal.undo_last_batch(force=True)
+    assert undo.undo_last_batch().skipped
+    forced = undo.undo_last_batch(force=True)
     assert forced.merged == [sidecar] and sidecar.exists()
     after = sidecar.read_bytes()
     keywords = keywords_in_sidecar(after)
@@ -323,7 +323,7 @@ def test_journal_paths_survive_non_utf8_names(tmp_path):
     write_sidecars({photo: ["beach"]})
     sidecar = tmp_path / (name + ".xmp")
     assert sidecar.exists()
-    assert journal.undo_last_batch().removed == [sidecar] and not sidecar.exists()
+    assert undo.undo_last_batch().removed == [sidecar] and not sidecar.exists()
 
 
 # ------------------------------------------------------------------ kill -9 and full disks
@@ -355,7 +355,7 @@ def test_kill_9_at_random_points_of_a_40_sidecar_write(tmp_path):
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", KILLED_WRITER, str(folder)], env=env, check=True, capture_output=True)
     full = time.monotonic() - started
-    assert journal.undo_last_batch().batch is not None
+    assert undo.undo_last_batch().batch is not None
     states = set()
     for _round in range(4):
         assert all((s.read_bytes() if s.exists() else None) == before[p] for p, s in sidecar_of.items())
@@ -371,7 +371,7 @@ def test_kill_9_at_random_points_of_a_40_sidecar_write(tmp_path):
             assert current in (before[photo], after[photo]), f"{sidecar.name} is torn (seed {seed})"
             new_count += current == after[photo] and current != before[photo]
         states.add(new_count)
-        journal.undo_last_batch()
+        undo.undo_last_batch()
         for photo, sidecar in sidecar_of.items():
             current = sidecar.read_bytes() if sidecar.exists() else None
             assert current == before[photo], f"{sidecar.name} not restored exactly (seed {seed})"
@@ -416,7 +416,7 @@ def test_full_disk_for_sidecars_reports_and_loses_nothing(tiny_disk):
     for photo, data in originals.items():
         assert (tiny_disk / f"{photo.name}.xmp").read_bytes() == data
     assert not [p for p in tiny_disk.iterdir() if p.name.endswith(".tmp")]
-    assert journal.undo_last_batch().restored == []  # nothing was written: nothing to take back
+    assert undo.undo_last_batch().restored == []  # nothing was written: nothing to take back
 
 
 def test_full_disk_for_the_journal_leaves_sidecars_alone(tiny_disk, tmp_path, monkeypatch):
@@ -451,5 +451,5 @@ def test_batch_left_empty_by_a_killed_run_does_not_use_up_an_undo(tmp_path):
     write_sidecars({photo: ["beach"]})
     killed = journal.journal_dir() / f"{2:0{journal.SEQUENCE_DIGITS}d}.jsonl"
     killed.write_text('{"batch": "killed before its first write", "started": 0, "version": 2}\n{"id": 0, "pa')
-    report = journal.undo_last_batch()
+    report = undo.undo_last_batch()
     assert report.restored == [sidecar] and sidecar.read_bytes() == original

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cliptagger.core.metadata import journal
+from cliptagger.core.metadata import undo
 from cliptagger.core.metadata.sidecars import (
     SidecarStyle,
     existing_keywords,
@@ -293,11 +293,11 @@ def test_undo_restores_exact_bytes_and_removes_created_files(tmp_path):
     original = sidecar.read_bytes()
     report = write_sidecars({edited: ["beach"], created: ["forest"]})
     assert len(report.written) == 2 and report.journal is not None
-    result = journal.undo_last_batch()
+    result = undo.undo_last_batch()
     assert sidecar.read_bytes() == original
     assert not (tmp_path / "created.jpg.xmp").exists()
     assert result.restored == [sidecar] and result.removed == [tmp_path / "created.jpg.xmp"]
-    assert journal.undo_last_batch().batch is None  # nothing left to undo
+    assert undo.undo_last_batch().batch is None  # nothing left to undo
 
 
 def test_undo_never_clobbers_later_edits(tmp_path):
@@ -305,12 +305,13 @@ def test_undo_never_clobbers_later_edits(tmp_path):
     write_sidecars({photo: ["beach"]})
     sidecar = tmp_path / "IMG_1.jpg.xmp"
     sidecar.write_bytes(sidecar.read_bytes().replace(b"beach", b"BEACH-edited"))
-    report = journal.undo_last_batch()
+    report = undo.undo_last_batch()
     assert report.skipped and "changed since" in report.skipped[0][1]
     assert b"BEACH-edited" in sidecar.read_bytes()
-    forced = journal.undo_last_batch(force=True)
-    # --force takes out only cliptagger's own keywords: the user's edit stays (issue 9).
-    assert forced.merged == [sidecar] and b"BEACH-edited" in sidecar.read_bytes()
+    forced = undo.undo_last_batch(force=True)
+    # --force takes out only cliptagger's own keywords: the user's edit stays (issue 9). The
+    # edit renamed cliptagger's only keyword, so nothing of cliptagger's is left, and it says so.
+    assert forced.nothing_left == [sidecar] and forced.merged == [] and b"BEACH-edited" in sidecar.read_bytes()
 
 
 def test_existing_keywords_union_of_sidecars_and_embedded(tmp_path):

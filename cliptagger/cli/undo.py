@@ -19,8 +19,9 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cliptagger.core.metadata.journal import describe, held_batches, list_batches, undo_last_batch
+    from cliptagger.core.metadata.journal import describe, held_batches, list_batches
     from cliptagger.core.metadata.journal_retention import usage
+    from cliptagger.core.metadata.undo import undo_last_batch
 
     if args.list:
         batches = sorted(list_batches() + held_batches(), key=lambda b: b.name)
@@ -42,10 +43,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed {path}")
     for path in report.merged:
         print(f"removed cliptagger's keywords from {path} (changed since; the other changes stay)")
+    for path in report.nothing_left:
+        print(f"nothing of cliptagger's left in {path} (changed since); left as it is")
     for path, reason in report.skipped:
         say(f"not undone: {path}: {reason}")
     for path, reason in report.refused:
         say(f"journal line not acted on: {path}: {reason}; the file was not touched")
+    if report.unsettled:
+        say(f"warning: {report.unsettled}")
     if report.skipped and not args.force:
         say("run `cliptagger undo --force` to take cliptagger's keywords out of those too "
             "(the changes made since stay); `cliptagger undo` goes on with older batches")

@@ -60,6 +60,10 @@ class SessionError(CliptaggerError):
     """A verb that cannot run in the session's current state (e.g. no model yet)."""
 
 
+class UndoError(CliptaggerError):
+    """Undo cannot start: another undo holds the journal, or its folder cannot be written."""
+
+
 class SearchError(CliptaggerError):
     """A query that cannot be answered (nothing to search for, an example with no embedding)."""
 

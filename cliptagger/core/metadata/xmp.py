@@ -381,6 +381,36 @@ def without_our_keywords(existing: bytes, source: str = "sidecar") -> Optional[b
     return data
 
 
+def has_ownership_record(data: bytes, source: str = "sidecar") -> bool:
+    """Whether the sidecar still holds cliptagger's record of its own entries (another program
+    may drop it when it rewrites the file)."""
+    document = parse_xmp(data, source)
+    return any(property_values(document, record) for record in (*OWNERSHIP.values(), AUTO_KEYWORDS))
+
+
+def without_listed_keywords(existing: bytes, keywords: Iterable[str], restore: Iterable[str],
+                            source: str = "sidecar") -> Optional[bytes]:
+    """The sidecar with the entries of ``keywords`` (``A|B|leaf`` form) taken out of every keyword
+    property and ``restore`` put back, or None when nothing would change.
+
+    For a sidecar whose ownership record another program dropped: the undo journal's own list
+    of what a write added says what to take out. An entry present more than once is left (someone
+    else added it again), as with the record.
+    """
+    document = parse_xmp(existing, source)
+    entries = {prop: property_values(document, prop) for prop in KEYWORD_PROPERTIES}
+    changed = False
+    for prop in KEYWORD_PROPERTIES:
+        counts = _counts(prop, entries[prop])
+        doomed = {key for key in (_key(prop, prop.render(k)) for k in keywords) if counts.get(key) == 1}
+        if doomed:
+            changed = bool(_remove_entries(document, prop, doomed)) or changed
+    outcome = merge_keywords(document, restore, replace_previous_auto=False)
+    if not (changed or outcome.changed):
+        return None
+    return serialize_xmp(document)
+
+
 def keywords_in_sidecar(data: bytes, source: str = "sidecar") -> list[str]:
     return read_keywords(parse_xmp(data, source)).all_keywords()
 
@@ -390,10 +420,12 @@ __all__ = [
     "KeywordState",
     "MergeOutcome",
     "XmpError",
+    "has_ownership_record",
     "keywords_in_sidecar",
     "merge_keywords",
     "new_document",
     "read_keywords",
     "updated_sidecar",
+    "without_listed_keywords",
     "without_our_keywords",
 ]

@@ -53,7 +53,7 @@ from cliptagger.core.tagging.scoring import label_probability
 if TYPE_CHECKING:
     from cliptagger.core.learning.examples import ExampleStore
     from cliptagger.core.learning.head_store import LearnedModel
-    from cliptagger.core.metadata.journal import UndoReport
+    from cliptagger.core.metadata.undo import UndoReport
     from cliptagger.core.model.clip import ClipModel
     from cliptagger.core.tagging.cache import EmbeddingCache
     from cliptagger.core.tagging.head_scoring import LabelStats, SetHead

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Sequence
 
-from cliptagger.core.metadata.journal import list_batches, undo_last_batch
+from cliptagger.core.metadata.journal import list_batches
 from cliptagger.core.metadata.sidecars import (
     FolderListing,
     SidecarStyle,
@@ -23,11 +23,12 @@ from cliptagger.core.metadata.sidecars import (
     sidecar_path,
     write_sidecars,
 )
+from cliptagger.core.metadata.undo import undo_last_batch
 from cliptagger.core.session.decisions import as_path
 from cliptagger.core.tagging.engine import Progress
 
 if TYPE_CHECKING:
-    from cliptagger.core.metadata.journal import UndoReport
+    from cliptagger.core.metadata.undo import UndoReport
 
 
 class SidecarSync:

@@ -58,9 +58,21 @@ def _lock_object(lock_path: Path) -> Any:
 @contextmanager
 def sidecar_lock(path: Path, timeout: Optional[float] = None) -> Iterator[bool]:
     """Hold the inter-process lock of ``path``; yields False when no lock could be used."""
+    with _holding(lock_file_for(Path(path)), Path(path).name, timeout) as locked:
+        yield locked
+
+
+@contextmanager
+def undo_lock(timeout: Optional[float] = None) -> Iterator[bool]:
+    """One undo at a time, across processes: a second one waits, then takes the next batch."""
+    with _holding(locks_dir() / "undo.lock", "the undo journal", timeout) as locked:
+        yield locked
+
+
+@contextmanager
+def _holding(lock_path: Path, what: str, timeout: Optional[float]) -> Iterator[bool]:
     from filelock import Timeout
 
-    lock_path = lock_file_for(Path(path))
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock, in_process = _lock_object(lock_path)
@@ -68,14 +80,14 @@ def sidecar_lock(path: Path, timeout: Optional[float] = None) -> Iterator[bool]:
         lock = in_process = None
     wait = DEFAULT_TIMEOUT_S if timeout is None else timeout
     if in_process is not None and not in_process.acquire(timeout=wait):
-        raise LockTimeout(f"another cliptagger writer kept {Path(path).name} locked")
+        raise LockTimeout(f"another cliptagger writer kept {what} locked")
     try:
         try:
             if lock is None:
                 raise OSError("no lock folder")
             lock.acquire(timeout=wait)
         except Timeout:
-            raise LockTimeout(f"another cliptagger process kept {Path(path).name} locked") from None
+            raise LockTimeout(f"another cliptagger process kept {what} locked") from None
         except OSError:
             yield False  # a read-only data folder: no lock, the compare-and-swap still protects
             return

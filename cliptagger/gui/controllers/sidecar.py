@@ -20,8 +20,8 @@ from cliptagger.core.session.facade import Session
 from cliptagger.gui.widgets import dialogs
 
 if TYPE_CHECKING:
-    from cliptagger.core.metadata.journal import UndoReport
     from cliptagger.core.metadata.sidecars import WriteReport
+    from cliptagger.core.metadata.undo import UndoReport
     from cliptagger.core.session.facade import ExportReport
     from cliptagger.gui.widgets.image_list import ImageListModel
     from cliptagger.gui.workers.tagging import WorkerClient
@@ -110,6 +110,10 @@ class SidecarController(QObject):
             message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
             if report.merged:
                 message += f", {len(report.merged)} kept with only cliptagger's keywords taken out"
+            if report.nothing_left:
+                message += f", {len(report.nothing_left)} changed since with nothing of cliptagger's left"
+            if report.unsettled:
+                self._report_box("Undo", "The sidecars were undone, but " + report.unsettled + ".", "", warning=True)
             if report.refused:
                 self._report_box("Undo", f"The undo journal names {len(report.refused)} file(s) that cliptagger "
                                  "did not act on: its lines fail their integrity check or name files cliptagger "

@@ -115,7 +115,7 @@ class TaggingWorker(GuardedWorker):
 
 class WriterWorker(GuardedWorker):
     write_done = Signal(object)        # core.sidecars.WriteReport
-    undo_done = Signal(object)         # core.journal.UndoReport
+    undo_done = Signal(object)         # core.metadata.undo.UndoReport
     export_done = Signal(object)       # core.session.ExportReport
     keywords_read = Signal(list)       # paths whose existing keywords are now known
     decided = Signal(object)           # BulkDecision

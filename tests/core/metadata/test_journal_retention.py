@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from cliptagger.core.metadata import journal
+from cliptagger.core.metadata import journal, undo
 from cliptagger.core.metadata.journal_retention import JournalRetention, journal_files, prune, usage
 from cliptagger.core.metadata.sidecars import write_sidecars
 from tests.helpers import photo
@@ -36,18 +36,18 @@ def test_pruning_keeps_the_newest_batches_undoable_and_byte_exact(tmp_path, monk
     files = journal_files()
     assert [f.suffix for f in files] == [".jsonl"] * 3  # pruned after each write: never more than 3
     for picture in reversed(photos[3:]):  # the three newest still undo, newest first
-        report = journal.undo_last_batch()
+        report = undo.undo_last_batch()
         assert report.removed == [tmp_path / f"{picture.name}.xmp"]
         assert not (tmp_path / f"{picture.name}.xmp").exists()
-    assert journal.undo_last_batch().batch is None
+    assert undo.undo_last_batch().batch is None
     for picture in photos[:3]:  # the pruned batches' sidecars stay as they were written
         assert (tmp_path / f"{picture.name}.xmp").exists()
 
 
 def test_undone_batches_go_first_and_the_newest_is_never_removed(tmp_path):
     write_batches(tmp_path, 4)
-    journal.undo_last_batch()  # batch 4 is now .undone (the newest file, but no use any more)
-    journal.undo_last_batch()  # batch 3 too
+    undo.undo_last_batch()  # batch 4 is now .undone (the newest file, but no use any more)
+    undo.undo_last_batch()  # batch 3 too
     removed = prune(JournalRetention(max_batches=3))
     assert [p.name for p in removed] == ["000000000003.undone"]  # undone first, although newer than 1 and 2
     removed = prune(JournalRetention(max_batches=1))
@@ -59,7 +59,7 @@ def test_undone_batches_go_first_and_the_newest_is_never_removed(tmp_path):
 
 def test_a_pruned_batch_number_is_never_reused(tmp_path):
     write_batches(tmp_path, 3)
-    journal.undo_last_batch()  # 3 is undone and has the highest number
+    undo.undo_last_batch()  # 3 is undone and has the highest number
     prune(JournalRetention(max_batches=1))
     (tmp_path / "more").mkdir()
     write_batches(tmp_path / "more", 1)
