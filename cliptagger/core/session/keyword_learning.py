@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from cliptagger.core.learning.examples import SOURCE_LIBRARY
-from cliptagger.core.storage.text_rules import characters_problem
+from cliptagger.core.storage.text_rules import keyword_problem
 from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR, Label, LabelSet, Mode
 
 if TYPE_CHECKING:
@@ -42,14 +42,6 @@ def _clean(keyword: str) -> str:
     return keyword.strip(HIERARCHY_SEPARATOR + " ")
 
 
-def _label_problem(keyword: str) -> Optional[str]:
-    """Why a found keyword cannot become a label (None: it can)."""
-    problem = characters_problem(keyword)
-    if problem is None and not all(part.strip() for part in keyword.split(HIERARCHY_SEPARATOR)):
-        problem = f"it has an empty level between '{HIERARCHY_SEPARATOR}' separators"
-    return problem
-
-
 def count_keywords(found: Mapping[Path, list[str]], photos: int, min_examples: int) -> tuple[KeywordLearning, list[str]]:
     """The report, and the chosen keywords (casefolded) that are on ``min_examples`` photos or more."""
     keyworded = {p: k for p, k in found.items() if k}
@@ -59,7 +51,7 @@ def count_keywords(found: Mapping[Path, list[str]], photos: int, min_examples: i
     for keywords in keyworded.values():
         usable = []
         for keyword in map(_clean, keywords):
-            problem = _label_problem(keyword) if keyword else None
+            problem = keyword_problem(keyword) if keyword else None
             if problem:
                 left_out[keyword] = problem
             elif keyword:

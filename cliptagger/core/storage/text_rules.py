@@ -21,10 +21,18 @@ def _is_forbidden(char: str) -> bool:
     return unicodedata.category(char) == "Cn" and (code & 0xFFFE) == 0xFFFE  # U+nFFFE / U+nFFFF
 
 
+#: Between the levels of a hierarchical keyword (``Animals|dog``), as Lightroom writes them.
+LEVEL_SEPARATOR = "|"
+
+
 def keyword_problem(keyword: str) -> Optional[str]:
-    """Why ``keyword`` cannot be written (None: it can)."""
-    if not keyword.strip():
+    """Why ``keyword`` (``A|B|leaf`` form; separators at the ends do not count) cannot be
+    written or be a label (None: it can)."""
+    levels = keyword.strip(LEVEL_SEPARATOR + " ").split(LEVEL_SEPARATOR)
+    if not levels[0].strip():
         return "it is empty"
+    if not all(level.strip() for level in levels):
+        return f"it has an empty level between '{LEVEL_SEPARATOR}' separators"
     return characters_problem(keyword)
 
 

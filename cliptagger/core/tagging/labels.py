@@ -39,12 +39,12 @@ from cliptagger.core.model.catalog import DEMO_KEY
 from cliptagger.core.storage.fileio import atomic_write_text, read_bounded
 from cliptagger.core.storage.paths import resources_dir
 from cliptagger.core.storage.strict_json import UntrustedJSONError, loads_untrusted
-from cliptagger.core.storage.text_rules import characters_problem, shown
+from cliptagger.core.storage.text_rules import LEVEL_SEPARATOR, characters_problem, keyword_problem, shown
 from cliptagger.core.tagging.templates import TEMPLATE_SETS, resolve_templates
 
 FORMAT_NAME = "cliptagger-labels"
 FORMAT_VERSION = 1
-HIERARCHY_SEPARATOR = "|"
+HIERARCHY_SEPARATOR = LEVEL_SEPARATOR
 #: A label file larger than this is not a label file (thousands of labels fit in a megabyte).
 MAX_LABEL_FILE_BYTES = 16 * 1024 * 1024
 
@@ -115,10 +115,9 @@ def _validate(label_set: LabelSet) -> None:
     for label in label_set.labels:
         if not label.name.strip():
             raise LabelSetError(f"The {where} has a label with an empty name.")
-        _check_characters(label.keyword, f"In the {where}, the label")
-        if not all(part.strip() for part in label.keyword.split(HIERARCHY_SEPARATOR)):
-            raise LabelSetError(f"In the {where}, the label {label.keyword!r} has an empty level between "
-                                f"'{HIERARCHY_SEPARATOR}' separators.")
+        problem = keyword_problem(label.keyword)
+        if problem:
+            raise LabelSetError(f'In the {where}, the label "{shown(label.keyword)}" cannot be used: {problem}.')
         for prompt in label.prompts:
             _check_characters(prompt, f"In the {where}, a prompt of {label.keyword!r}")
         key = label.keyword.casefold()
