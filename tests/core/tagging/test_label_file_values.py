@@ -26,7 +26,8 @@ TWO = '"labels": ["a", "b"]'
     ('{"name": "A", ' + TWO + ', "max_tags": 2.5}', "'max_tags' must be a whole number"),
     ('{"name": "A", ' + TWO + ', "threshold": true}', "'threshold' must be a number"),
     ('{"name": "A", "labels": [{"name": "a", "prompts": "a {}"}, "b"]}', "must be a list of texts"),
-    ('{"name": "A", "labels": ["|", "b"]}', "empty level"),
+    ('{"name": "A", "labels": ["|", "b"]}', "it is empty"),
+    ('{"name": "A", "labels": [{"name": "a||b"}, "c"]}', "empty level"),
     ('{"name": "A", "labels": [{"name": "dog", "parent": "Animals||"}, "b"]}', None),  # trailing | stripped: fine
 ])
 def test_a_bad_value_is_refused_with_a_message(text, message):
