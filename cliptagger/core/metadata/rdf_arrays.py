@@ -8,7 +8,7 @@ the indentation already used around them. Knows nothing of keywords: ``xmp`` doe
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Protocol
+from typing import Optional, Protocol
 
 from cliptagger.core.metadata.xmp_document import RDF_NS, XmpDocument, qname
 
@@ -46,6 +46,37 @@ def array_values(element: ET.Element) -> list[str]:
     if len(element) == 0 and element.text and element.text.strip():
         values.append(element.text.strip())  # a simple (non-array) value
     return values
+
+
+_CONTAINERS = ("Bag", "Seq", "Alt")
+_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def structure_problem(document: XmpDocument, prop: ArrayProperty) -> Optional[str]:
+    """Why ``prop`` is in a form these functions must not edit (None: a simple value, an
+    attribute, or one rdf:Bag/Seq/Alt of plain rdf:li items). Editing a form we do not understand
+    (``rdf:parseType="Resource"``, a struct, a property given twice...) would change its meaning."""
+    found = 0
+    for description in document.descriptions():
+        elements = description.findall(prop.tag)
+        found += len(elements) + (prop.tag in description.attrib)
+        for element in elements:
+            unknown = [name for name in element.attrib if name != _LANG]
+            if unknown:
+                return f"it has the attribute {_short(unknown[0])}"
+            children = list(element)
+            if len(children) > 1 or (children and children[0].tag not in {qname(RDF_NS, c) for c in _CONTAINERS}):
+                return f"it holds {_short(children[0].tag)} where cliptagger expects one rdf:Bag"
+            for item in children[0] if children else ():
+                if item.tag != qname(RDF_NS, "li") or len(item) or any(a != _LANG for a in item.attrib):
+                    return "its items have a structure of their own"
+    return "it is given more than once" if found > 1 else None
+
+
+def _short(name: str) -> str:
+    """``{http://www.w3.org/1999/02/22-rdf-syntax-ns#}parseType`` -> ``rdf:parseType``."""
+    namespace, _, local = name[1:].partition("}") if name.startswith("{") else ("", "", name)
+    return f"rdf:{local}" if namespace == RDF_NS else local
 
 
 def drop_property(document: XmpDocument, prop: ArrayProperty) -> None:

@@ -32,6 +32,7 @@ from cliptagger.core.metadata.rdf_arrays import (
     property_values,
     remove_child,
     set_array,
+    structure_problem,
 )
 from cliptagger.core.metadata.xmp_document import (
     RDF_NS,
@@ -361,10 +362,20 @@ def _remove_entries(document: XmpDocument, prop: KeywordProperty, doomed: set[st
 # ------------------------------------------------------------------------------ public
 
 
+def _check_editable(document: XmpDocument, source: str) -> None:
+    """``XmpError`` when a keyword property (or our record) is in a form cliptagger does not edit."""
+    for prop in (*KEYWORD_PROPERTIES, *OWNERSHIP.values(), AUTO_KEYWORDS):
+        problem = structure_problem(document, prop)
+        if problem:
+            raise XmpError(f"{source}: {prop.prefix}:{prop.name} is in a form cliptagger does not edit "
+                           f"({problem}); left untouched")
+
+
 def updated_sidecar(existing: Optional[bytes], keywords: Iterable[str], source: str = "sidecar",
                     replace_previous_auto: bool = True) -> tuple[Optional[bytes], MergeOutcome]:
     """New sidecar bytes with ``keywords`` merged in, or None when nothing would change."""
     document = parse_xmp(existing, source) if existing is not None else new_document()
+    _check_editable(document, source)
     outcome = merge_keywords(document, keywords, replace_previous_auto)
     if existing is not None and not outcome.changed:
         return None, outcome
@@ -398,6 +409,7 @@ def without_listed_keywords(existing: bytes, keywords: Iterable[str], restore: I
     else added it again), as with the record.
     """
     document = parse_xmp(existing, source)
+    _check_editable(document, source)
     entries = {prop: property_values(document, prop) for prop in KEYWORD_PROPERTIES}
     changed = False
     for prop in KEYWORD_PROPERTIES:
