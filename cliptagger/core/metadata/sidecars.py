@@ -14,17 +14,23 @@ re-read and merged, never overwritten), and goes through symlinks to their targe
 
 from __future__ import annotations
 
+import errno
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from cliptagger.core.media.scan import is_supported
 from cliptagger.core.metadata.containment import SIDECAR_SUFFIX, sidecar_link_problem
 from cliptagger.core.metadata.journal import WriteBatch
 from cliptagger.core.metadata.journal_retention import prune as prune_journal
+from cliptagger.core.metadata.sidecar_names import (
+    FolderListing,
+    SidecarStyle,
+    existing_sidecars,
+    siblings_sharing,
+    sidecar_path,
+)
 from cliptagger.core.metadata.xmp import (
     MergeOutcome,
     keywords_in_sidecar,
@@ -42,61 +48,6 @@ from cliptagger.core.storage.fileio import (
 )
 from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
 from cliptagger.core.storage.text_rules import keyword_problem, shown
-
-
-class SidecarStyle(str, Enum):
-    EXT = "ext"      # IMG_1.CR2.xmp
-    ADOBE = "adobe"  # IMG_1.xmp
-
-
-class FolderListing:
-    """Lower-cased name -> real name for each folder's files (letter case varies), read once
-    per operation: a batch over a 20,000-photo folder lists it once, not once per photo."""
-
-    def __init__(self) -> None:
-        self._names: dict[Path, dict[str, str]] = {}
-
-    def names(self, folder: Path) -> dict[str, str]:
-        if folder not in self._names:
-            try:
-                self._names[folder] = {name.lower(): name for name in os.listdir(folder)}
-            except OSError:
-                self._names[folder] = {}
-        return self._names[folder]
-
-
-def existing_sidecars(image: Path, listing: Optional[FolderListing] = None) -> list[Path]:
-    """Existing sidecars of ``image``: ``IMG.ext.xmp`` first, then ``IMG.xmp``."""
-    names = (listing or FolderListing()).names(image.parent)
-    found = []
-    for candidate in (image.name + SIDECAR_SUFFIX, image.stem + SIDECAR_SUFFIX):
-        real = names.get(candidate.lower())
-        if real is not None:
-            found.append(image.parent / real)
-    return found
-
-
-def sidecar_path(image: Path, style: SidecarStyle = SidecarStyle.EXT,
-                 listing: Optional[FolderListing] = None) -> Path:
-    """The sidecar to update (an existing one wins), or the one to create."""
-    existing = existing_sidecars(image, listing)
-    preferred = image.name + SIDECAR_SUFFIX if style is SidecarStyle.EXT else image.stem + SIDECAR_SUFFIX
-    for path in existing:
-        if path.name.lower() == preferred.lower():
-            return path
-    if existing:
-        return existing[0]
-    return image.parent / preferred
-
-
-def _siblings_sharing(image: Path, listing: FolderListing) -> list[Path]:
-    """Other images in the folder whose Adobe-style sidecar would be the same file."""
-    stem = image.stem.lower()
-    return [
-        image.parent / real
-        for real in listing.names(image.parent).values()
-        if real != image.name and Path(real).stem.lower() == stem and is_supported(Path(real))
-    ]
 
 
 @dataclass
@@ -138,7 +89,7 @@ def plan_writes(assignments: Mapping[Path, Sequence[str]], style: SidecarStyle =
                             "their tags are merged into it")
         is_adobe_name = sidecar.name.lower() == images[0].stem.lower() + SIDECAR_SUFFIX
         if is_adobe_name:
-            outside = [s for i in images for s in _siblings_sharing(i, listing) if s not in batch_images]
+            outside = [s for i in images for s in siblings_sharing(i, listing) if s not in batch_images]
             if outside:
                 plan.replace_previous_auto = False
                 warnings.append(f"{sidecar.name} is shared with {', '.join(sorted({o.name for o in outside}))}, "
@@ -234,7 +185,11 @@ def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[Writ
     try:
         before = snapshot(path, max_bytes=MAX_SIDECAR_BYTES)
     except OSError as err:
-        report.failed.append((path, f"cannot read sidecar: {err.strerror or err}; left alone"))
+        if err.errno == errno.ENAMETOOLONG:
+            report.failed.append((path, "the sidecar's name would be longer than this file system allows; "
+                                        "rename the photo, or use Adobe-style sidecar names (IMG.xmp)"))
+        else:
+            report.failed.append((path, f"cannot read sidecar: {err.strerror or err}; left alone"))
         return True
     except ValueError as err:
         report.failed.append((path, f"the sidecar is {err}, larger than any real XMP sidecar; left alone"))
@@ -348,3 +303,18 @@ def existing_keywords(image: Path, listing: Optional[FolderListing] = None) -> t
     keywords.extend(embedded_keywords(image))
     return union_keywords(keywords), problems
 
+
+__all__ = [  # the naming rules live in sidecar_names; they are part of this module's interface
+    "FolderListing",
+    "PlannedWrite",
+    "SidecarStyle",
+    "WriteReport",
+    "embedded_keywords",
+    "embedded_xmp_packet",
+    "existing_keywords",
+    "existing_sidecars",
+    "keywords_in_sidecar",
+    "plan_writes",
+    "sidecar_path",
+    "write_sidecars",
+]

@@ -296,9 +296,26 @@ def _renameat2(source: str, destination: str, flags: int, exists_error: bool = F
 # ------------------------------------------------------------------------ temp files
 
 
+def _temp_prefix(target: Path) -> str:
+    """``.NAME.`` for the temp file of NAME, shortened (from the front of its stem, the
+    extension kept so that ``stale_temp_files`` still knows it) where ``.NAME.XXXXXXXX.tmp`` would
+    not fit the file system's name limit: a photo named near the limit still gets its sidecar."""
+    try:
+        limit = os.pathconf(target.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    room = limit - len(TEMP_PREFIX_MARK) - len(".") - 8 - len(TEMP_SUFFIX)
+    name = target.name
+    encoded = os.fsencode(name)
+    if len(encoded) > room:
+        suffix = target.suffix
+        keep = os.fsencode(target.stem)[:max(1, room - len(os.fsencode(suffix)))]
+        name = os.fsdecode(keep.decode("utf-8", "ignore").encode("utf-8")) + suffix
+    return f"{TEMP_PREFIX_MARK}{name}."
+
+
 def _write_temp(target: Path, data: bytes, mode: int) -> str:
-    fd, temp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX_MARK}{target.name}.", suffix=TEMP_SUFFIX,
-                                     dir=target.parent)
+    fd, temp_name = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
