@@ -7,6 +7,7 @@ palette, CMYK, greyscale and 16-bit images. Refuses decompression bombs before d
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -32,16 +33,26 @@ MAX_PIXELS = 250_000_000
 #: centre crop sees a sliver anyway.
 MAX_ASPECT_RATIO = 50
 
+#: Memory one decode may take: the decoded picture and its conversions to upright RGB. Pixels
+#: alone are not enough: a 15000x15000 lossless WebP of 8 KB (under the pixel cap) took 4.2 GB.
+MAX_DECODE_BYTES = 2 * 1024**3
+
 # Pillow's own bomb check (a warning at 89 MP, an error at 179 MP) is replaced by ours.
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
+class ImageTooLarge(ImageDecodeError):
+    """Refused from the header, before decoding: decoding at any scale would not change it."""
+
+
 def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
     """Decode ``path`` to an upright RGB image.
 
-    ``draft_size``: when given, JPEGs are decoded with DCT scaling to the smallest size whose
-    shorter side is still at least this many pixels (much faster for big photos).
+    ``draft_size``: when given, JPEGs are decoded with DCT scaling (or from the camera's MPF
+    preview) to the smallest size whose shorter side is still at least this many pixels: much
+    faster for big photos. Whatever that reduced decode cannot read is decoded again in full,
+    so the fast path never skips a photo the exact one reads.
     """
     path = Path(path)
     try:
@@ -52,6 +63,17 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
         raise ImageDecodeError("empty file (0 bytes)")
     if path.suffix.lower() in RAW_EXTENSIONS:
         return _load_raw_preview(path, draft_size)
+    if draft_size:
+        try:
+            return _decode(path, draft_size)
+        except ImageTooLarge:
+            raise
+        except ImageDecodeError:
+            pass  # a damaged preview or odd metadata: the full decode decides
+    return _decode(path, None)
+
+
+def _decode(path: Path, draft_size: Optional[int]) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -63,6 +85,7 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
                         return to_rgb(preview)
                 if draft_size and image.format in ("JPEG", "MPO"):
                     image.draft("RGB", _draft_request(image.size, draft_size))
+                check_decode_memory(image)
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 return to_rgb(upright)
@@ -75,8 +98,41 @@ def load_rgb(path: Path, draft_size: Optional[int] = None) -> Image.Image:
         if "truncated" in message.lower() or "broken data stream" in message:
             raise ImageDecodeError("the file is truncated or corrupt") from None
         raise ImageDecodeError(f"cannot decode image: {message}") from None
-    except (ValueError, SyntaxError, EOFError, MemoryError) as err:
+    except (ValueError, SyntaxError, EOFError, MemoryError, ZeroDivisionError, KeyError, TypeError,
+            IndexError, struct.error) as err:  # what Pillow's plugins raise on damaged headers
         raise ImageDecodeError(f"cannot decode image: {err or type(err).__name__}") from None
+
+
+#: Bytes per pixel Pillow keeps for a decoded picture of each mode (RGB is stored 4 bytes wide).
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+#: Bytes per pixel of the conversions ``to_rgb`` makes on the way to upright RGB (see there).
+_CONVERSION_BYTES = {"RGB": 4, "RGBA": 20, "LA": 20, "PA": 20, "RGBa": 20, "La": 20,
+                     "I;16": 22, "I;16B": 22, "I;16L": 22, "I;16N": 22, "I": 22, "F": 22}
+#: Decoders that keep buffers of their own next to the picture (measured: WebP's animation
+#: decoder holds a full RGBA canvas; TIFF and PNG strip buffers are small).
+_DECODER_BYTES = {"WEBP": 8}
+
+
+def decode_cost(image: Image.Image) -> int:
+    """Bytes a decode of ``image`` (as opened, after any draft) is expected to need at its peak."""
+    width, height = image.size
+    per_pixel = (_STORED_BYTES.get(image.mode, 4) + _CONVERSION_BYTES.get(image.mode, 8)
+                 + _DECODER_BYTES.get(image.format or "", 0))
+    if image.mode == "P" and "transparency" in image.info:
+        per_pixel += _CONVERSION_BYTES["RGBA"]
+    return width * height * per_pixel
+
+
+def check_decode_memory(image: Image.Image) -> None:
+    """Refuse, before any pixel is decoded, a picture whose decode would need more than
+    ``MAX_DECODE_BYTES`` (JPEGs are checked at their reduced size: the fast path fits more)."""
+    cost = decode_cost(image)
+    if cost > MAX_DECODE_BYTES:
+        width, height = image.size
+        raise ImageTooLarge(
+            f"decoding this {width}x{height} {image.format or ''} image ({image.mode}) would take about "
+            f"{cost / 1024**3:.1f} GB of memory, over the {MAX_DECODE_BYTES / 1024**3:.0f} GB a picture may use"
+        )
 
 
 #: MPF (CIPA DC-007) types of a camera's large preview: the same picture, smaller. Other
@@ -150,6 +206,7 @@ def _load_raw_preview(path: Path, draft_size: Optional[int]) -> Image.Image:
                     _refuse_bombs(preview)
                     if draft_size:
                         preview.draft("RGB", _draft_request(preview.size, draft_size))
+                    check_decode_memory(preview)
                     preview.load()
                     exif_orientation = preview.getexif().get(0x0112, 1)
                     picture = ImageOps.exif_transpose(preview) if exif_orientation != 1 else preview.copy()
@@ -178,14 +235,14 @@ def _refuse_bombs(image: Image.Image) -> None:
 
 def check_dimensions(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
-        raise ImageDecodeError(
+        raise ImageTooLarge(
             f"image is {width}x{height} pixels ({width * height / 1e6:.0f} MP), over the "
             f"{MAX_PIXELS / 1e6:.0f} MP safety limit (a decompression bomb?)"
         )
     if min(width, height) < 1:
         raise ImageDecodeError(f"image is {width}x{height} pixels: nothing to look at")
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        raise ImageDecodeError(
+        raise ImageTooLarge(
             f"image is {width}x{height} pixels, an aspect ratio over {MAX_ASPECT_RATIO}:1; "
             "resizing it for the model would take far too much memory, and the model would see only a sliver"
         )
