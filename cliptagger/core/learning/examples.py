@@ -101,7 +101,7 @@ class ExampleStore:
         return None
 
     def _warn(self, message: str) -> None:
-        log.warning(message)
+        log.info(message)  # the front end shows self.warnings; logging it too printed it twice
         self.warnings.append(message)
 
     @property

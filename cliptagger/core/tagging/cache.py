@@ -72,7 +72,7 @@ class EmbeddingCache:
     # ------------------------------------------------------------------ opening
 
     def _warn(self, message: str) -> None:
-        log.warning(message)
+        log.info(message)  # the front end shows self.warnings; logging it too printed it twice
         self.warnings.append(message)
 
     def _open(self) -> Optional[sqlite3.Connection]:
