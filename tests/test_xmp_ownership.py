@@ -216,6 +216,17 @@ def test_printed_exiftool_command_adds_keywords_keeps_backups_and_names_real_pat
     assert (folder / "Strand; Süd.jpg_original").exists() and (folder / "-b.jpg_original").exists()
 
 
+def test_the_command_works_from_any_folder_when_the_paths_were_given_relative(tmp_path, monkeypatch):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    helpers.photo(tmp_path / "photos" / "a.jpg")
+    monkeypatch.chdir(tmp_path)
+    command = write_exiftool_csv(Path("tags.csv"), {Path("photos/a.jpg"): ["beach"]})
+    assert str(tmp_path / "tags.csv") in command and str(tmp_path / "photos" / "a.jpg") in command
+    subprocess.run(["bash", "-c", command], check=True, timeout=60, capture_output=True, cwd=tmp_path / "elsewhere")
+    assert exiftool_keywords(tmp_path / "photos" / "a.jpg")["XMP-lr:HierarchicalSubject"] == ["beach"]
+
+
 def test_keywords_containing_every_separator_are_exported_without_error(tmp_path):
     photo = helpers.photo(tmp_path / "a.jpg")
     nasty = ["a, b", "c; d", "e ~ f", "g ~~ h", "x ~"]

@@ -136,7 +136,7 @@ def _exiftool_csv(assignments: Mapping[Path, Sequence[str]],
     rows: list[Path] = []
     for path, keywords in assignments.items():
         have = (existing or {}).get(path, {})
-        row = [str(path)]
+        row = [os.path.abspath(path)]  # the command may be run from any folder
         for prop in KEYWORD_PROPERTIES:
             values = dict.fromkeys(prop.render(k) for k in keywords)
             row.append(separator.join(v for v in values if fold(v) not in have.get(prop.exiftool_tag, ())))
@@ -153,8 +153,10 @@ MAX_FILES_ON_COMMAND_LINE = 50
 def exiftool_command(csv_path: Path, separator: str, photos: Sequence[Path],
                      overwrite_original: bool = False) -> str:
     """The shell command that applies the CSV: adds (``-csv+=``), keeps exiftool's ``_original``
-    backups unless ``overwrite_original``, names the real files (or their folders), quoted."""
-    photos = [Path(p) for p in photos]
+    backups unless ``overwrite_original``, names the real files (or their folders), quoted.
+    Every path is absolute: the command works from whatever folder it is pasted into."""
+    csv_path = Path(os.path.abspath(csv_path))
+    photos = [Path(os.path.abspath(p)) for p in photos]
     targets = [str(p) for p in photos] if len(photos) <= MAX_FILES_ON_COMMAND_LINE \
         else list(dict.fromkeys(str(p.parent) for p in photos))
     arguments = ["exiftool", f"-csv+={csv_path}", "-sep", separator]
