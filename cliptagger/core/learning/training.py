@@ -431,7 +431,7 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
         eligible[j] = False
         final_w[j], final_c[j], held_out[:, j] = w0[j], zero_bias[j], zero_p[:, j]
     if failures:
-        log.info("%s: %d label(s) kept zero-shot, their fit failed numerically: %s", label_set.name,
+        log.warning("%s: %d label(s) kept zero-shot, their fit failed numerically: %s", label_set.name,
                     len(failures), ", ".join(label_set.labels[j].keyword for j in sorted(failures)))
     stats = []
     weight_rows, bias_rows = w0.clone(), zero_bias.clone()
