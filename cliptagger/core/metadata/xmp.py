@@ -42,6 +42,7 @@ from cliptagger.core.metadata.xmp_document import (
     qname,
     serialize_xmp,
 )
+from cliptagger.core.storage.text_rules import keyword_form
 from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR
 
 #: cliptagger's own separator of hierarchical keywords, as label sets write them (``A|B|leaf``)
@@ -197,7 +198,7 @@ def _owned(document: XmpDocument, entries: dict[KeywordProperty, list[str]]) -> 
         for value in property_values(document, record):
             owned[prop].add(_key(prop, value))
     for keyword in property_values(document, AUTO_KEYWORDS):
-        keyword = AUTO_KEYWORDS.parse(keyword).strip(HIERARCHY + " ")
+        keyword = keyword_form(AUTO_KEYWORDS.parse(keyword))
         for prop in (LR_HIERARCHICAL, DIGIKAM_TAGS):
             owned[prop].add(_key(prop, prop.render(keyword)))
         if HIERARCHY not in keyword:
@@ -268,7 +269,7 @@ def merge_keywords(
     missing (or empty), it is started with the user's keywords so every application sees all
     of them. Comparisons ignore letter case.
     """
-    wanted = _dedupe(k.strip(HIERARCHY + " ") for k in keywords if k.strip(HIERARCHY + " "))
+    wanted = _dedupe(keyword_form(k) for k in keywords if keyword_form(k))
     entries = {prop: property_values(document, prop) for prop in KEYWORD_PROPERTIES}
     owned = _owned(document, entries)
     user_paths, user_leaves = _user_keys(entries, owned)

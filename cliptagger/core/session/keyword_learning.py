@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from cliptagger.core.learning.examples import SOURCE_LIBRARY
-from cliptagger.core.storage.text_rules import keyword_problem
+from cliptagger.core.storage.text_rules import keyword_form, keyword_problem
 from cliptagger.core.tagging.labels import HIERARCHY_SEPARATOR, Label, LabelSet, Mode
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class KeywordLearning:
 
 
 def _clean(keyword: str) -> str:
-    return keyword.strip(HIERARCHY_SEPARATOR + " ")
+    return keyword_form(keyword)
 
 
 def count_keywords(found: Mapping[Path, list[str]], photos: int, min_examples: int) -> tuple[KeywordLearning, list[str]]:

@@ -25,10 +25,19 @@ def _is_forbidden(char: str) -> bool:
 LEVEL_SEPARATOR = "|"
 
 
+def keyword_form(keyword: str) -> str:
+    """``keyword`` as it is written: without white space (any, as every reader strips it) or
+    level separators at its ends, e.g. ``" |Animals|dog\u00a0"`` -> ``"Animals|dog"``."""
+    previous = None
+    while previous != keyword:
+        previous, keyword = keyword, keyword.strip().strip(LEVEL_SEPARATOR)
+    return keyword
+
+
 def keyword_problem(keyword: str) -> Optional[str]:
-    """Why ``keyword`` (``A|B|leaf`` form; separators at the ends do not count) cannot be
-    written or be a label (None: it can)."""
-    levels = keyword.strip(LEVEL_SEPARATOR + " ").split(LEVEL_SEPARATOR)
+    """Why ``keyword`` (``A|B|leaf`` form, taken in its ``keyword_form``) cannot be written or
+    be a label (None: it can)."""
+    levels = keyword_form(keyword).split(LEVEL_SEPARATOR)
     if not levels[0].strip():
         return "it is empty"
     if not all(level.strip() for level in levels):

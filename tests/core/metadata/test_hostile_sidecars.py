@@ -11,13 +11,14 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cliptagger.core.metadata.sidecars import existing_keywords, sidecar_path, write_sidecars
-from cliptagger.core.metadata.xmp import keywords_in_sidecar
+from cliptagger.core.metadata.xmp import fold, keywords_in_sidecar
 from cliptagger.core.storage.fileio import NotARegularFile, read_bounded
-from cliptagger.core.storage.text_rules import keyword_problem, shown
+from cliptagger.core.storage.text_rules import keyword_form, keyword_problem, shown
+from tests.xmp_readers import ExiftoolBatch, exiv2_arrays
 
 BLOCK_S = 10.0
 
@@ -60,23 +61,40 @@ def test_a_keyword_with_a_control_character_is_left_out_and_named(tmp_path):
         assert out.returncode == 0 and "good" in out.stdout
 
 
+@pytest.fixture(scope="module")
+def exiftool():
+    batch = ExiftoolBatch()
+    yield batch
+    batch.close()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(keyword=st.text(st.characters(codec=None, exclude_categories=()), min_size=1, max_size=12))
-def test_whatever_a_keyword_holds_the_sidecar_stays_readable(tmp_path_factory, keyword):
+def test_whatever_a_keyword_holds_the_sidecar_stays_readable(tmp_path_factory, exiftool, keyword):
     """Generated keywords from every Unicode category (controls, surrogates, separators): each
-    is either written and read back exactly, or refused with its characters shown escaped."""
+    is either written and read back exactly, by us, exiftool and exiv2, or refused with its
+    characters shown escaped."""
     folder = tmp_path_factory.mktemp("kw")
     image = photo(folder)
     report = write_sidecars({image: [keyword]})
     problem = keyword_problem(keyword)
     sidecar = sidecar_path(image)
     read_back = keywords_in_sidecar(sidecar.read_bytes()) if sidecar.exists() else []  # parses, whatever it holds
+    event("refused" if problem else "written")
     if problem:
         assert read_back == [] and any(shown(keyword) in w for w in report.warnings)
         assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in shown(keyword))  # safe to print
-    else:
-        # separators at the ends do not count (Lightroom's form); a path also adds its hierarchy
-        assert report.failed == [] and keyword.strip().strip("| ").strip() in read_back
+        return
+    written = keyword_form(keyword)  # white space and separators at the ends do not count
+    assert report.failed == [] and written in read_back
+    [record] = exiftool.json([sidecar])
+    hierarchical = record.get("XMP-lr:HierarchicalSubject", [])
+    values = hierarchical if isinstance(hierarchical, list) else [hierarchical]
+    # exiftool's JSON gives "0" as 0 and "FALSE" as false: compare as text, booleans in any case
+    assert fold(written) in [fold(str(v)) for v in values] and (written in map(str, values)
+                                                                 or any(isinstance(v, bool) for v in values))
+    rows = exiv2_arrays(sidecar)  # digiKam's and darktable's reader
+    assert "Xmp.lr.hierarchicalSubject" in rows and written in rows["Xmp.lr.hierarchicalSubject"][2]
 
 
 def test_a_photo_gone_before_the_write_gets_no_orphan_sidecar(tmp_path):
