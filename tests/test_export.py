@@ -8,6 +8,9 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 from cliptagger.core.metadata.export import (
     exiftool_csv_text,
     pick_list_separator,
@@ -93,3 +96,29 @@ def test_no_scores_csv_cell_is_a_formula_to_a_spreadsheet(tmp_path):
     assert cells and not [c for c in cells if c.startswith(FORMULA_STARTS)]
     assert any(c.startswith("'=HYPERLINK") for c in cells)  # shown as text, not dropped
     assert any(c.startswith("'\t=1+1.jpg") or c.endswith("\t=1+1.jpg") for c in cells)
+
+
+LABEL_TEXT = st.builds(str.__add__, st.sampled_from(["", "=", "+", "-", "@", "＝", " =", "|"]),
+                       st.text(st.characters(exclude_categories=("Cc", "Cs", "Cn", "Co")), min_size=1, max_size=8))
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(LABEL_TEXT, min_size=2, max_size=4, unique_by=str.casefold),
+       set_name=LABEL_TEXT, file_name=st.builds(str.__add__, st.sampled_from(["", "=", "\t", "\r", "-"]), st.text()))
+def test_no_generated_name_becomes_a_formula_in_the_scores_csv(names, set_name, file_name):
+    from cliptagger.core.errors import LabelSetError
+    from cliptagger.core.metadata.export import FORMULA_STARTS, scores_csv_text
+    from cliptagger.core.tagging.engine import ImageResult, SetScores
+    from cliptagger.core.tagging.labels import Label, LabelSet
+    from cliptagger.core.tagging.scoring import Proposal
+
+    try:
+        labels = tuple(Label(n) for n in names)
+        label_set = LabelSet(set_name, labels, threshold=0.0)
+    except LabelSetError:
+        assume(False)  # names no label set may have (control characters, empty levels...)
+    result = ImageResult(Path(file_name.replace("/", "_").replace("\0", "_") or "x"), None,  # relative: may start "="
+                         [SetScores(label_set, [1 / len(labels)] * len(labels), [Proposal(lb, 0.1) for lb in labels])])
+    text = scores_csv_text([result], [label_set], accepted={result.path: [lb.keyword for lb in labels]})
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert cells and not [c for c in cells if c.startswith(FORMULA_STARTS)]
