@@ -84,6 +84,7 @@ def take_state_notices() -> list[str]:
 def set_aside_damaged(path: Path, reason: str, what: str = "settings") -> None:
     """Keep a file of ours that cannot be read under a new name (the user may want it back) and
     say so. An earlier damaged copy is never replaced: ``NAME.damaged``, ``NAME.damaged-2``..."""
+    reason = reason.rstrip(".")
     for number in range(1, 1000):
         kept = path.with_name(path.name + (".damaged" if number == 1 else f".damaged-{number}"))
         if not os.path.lexists(kept):

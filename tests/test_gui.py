@@ -592,3 +592,24 @@ def test_run_and_picking_the_same_model_again_retry_a_model_whose_weights_were_d
     picker = window.models.model_picker
     picker.activated.emit(picker.currentIndex())  # the same model, picked again: another try
     qtbot.waitUntil(lambda: len(asked) == 3, timeout=TIMEOUT_MS)
+
+
+def test_a_damaged_settings_or_label_file_is_named_at_start_and_kept_aside(qtbot):
+    """What app.main does with files it cannot read: defaults, the file kept, and a message."""
+    from cliptagger.settings import load_settings, settings_path, take_state_notices
+    from cliptagger.user_label_sets import label_family, label_sets_path, load_user_label_sets
+
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text('{"model": "demo", "device": ' + "[" * 50_000)
+    label_sets_path("demo").write_text('{"name": "A", "labels": ["a", "b"], "max_tags": 1e999}')
+    settings = load_settings()
+    settings.model, settings.device = "demo", "cpu"
+    window = MainWindow(settings, load_user_label_sets(label_family("demo")))
+    qtbot.addWidget(window)
+    window.show_notices(take_state_notices())
+    text = window.warning_box.text()
+    assert str(settings_path()) in text and str(label_sets_path("demo")) in text
+    assert "settings.json.damaged" in text and "label-sets-demo.json.damaged" in text
+    assert [s.name for s in window.label_sets] == [s.name for s in demo_label_sets()]
+    window.warning_box.close()
+    window.client.shutdown()
