@@ -135,20 +135,21 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
 
 # ---------------------------------------------------------------------- target precision, in the app
 
-NOISY = 10  # keepers; with 4 of the others accepted too, the calibrated threshold moves with the target
+NOISY = 10  # keepers and as many others; the calibrated threshold admits rejected photos below the
+# lowest accepted one down to the target precision, so it moves with the target
 
 
 def learned_window(qtbot, tmp_path, settings: Settings | None = None, existing: tuple[str, ...] = ()):
-    """A window that has learned "keepers" from noisy decisions (4 wrong accepts); the first
-    keeper has the ``existing`` keywords in a sidecar."""
+    """A window that has learned "keepers" from the keepers accepted and the others rejected;
+    the first keeper has the ``existing`` keywords in a sidecar."""
     keepers, others = keeper_pictures(tmp_path / "photos", NOISY, seed=5)
     if existing:
         Path(f"{keepers[0]}.xmp").write_text(XMP.format("".join(f"<rdf:li>{k}</rdf:li>" for k in existing)),
                                              encoding="utf-8")
     window = open_window(qtbot, settings, label_sets=[KEEPERS])
     add_and_run(qtbot, window, [tmp_path / "photos"], 2 * NOISY)
-    window.session.decide(keepers + others[:4], Decision.ACCEPTED, KEY)
-    window.session.decide(others[4:], Decision.REJECTED, KEY)
+    window.session.decide(keepers, Decision.ACCEPTED, KEY)
+    window.session.decide(others, Decision.REJECTED, KEY)
     with qtbot.waitSignal(window.learning.relearned, timeout=TIMEOUT_MS):
         window.learning.decisions_changed()
     assert window.session.label_stats(KEY).threshold is not None  # calibrated (5+ of each)
@@ -365,7 +366,7 @@ def test_panel_keywords_on_top_notes_wrap_and_learned_beside_zero_shot(qtbot, tm
 
     # (b) the learned note wraps under its tick box: no sideways scrolling
     note = panel.notes[KEY]
-    assert note.isVisible() and "learned from 14 ✓ / 6 ✗" in note.text()
+    assert note.isVisible() and "learned from 10 ✓ / 10 ✗" in note.text()
     assert f"threshold {round(window.session.label_stats(KEY).threshold * 100, 1):g}%" in note.text()
     assert panel.horizontalScrollBar().maximum() == 0
     assert panel.widget().width() <= panel.viewport().width()

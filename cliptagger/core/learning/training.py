@@ -27,9 +27,18 @@ the learned accuracy is strictly higher; otherwise the row stays W0_j, c_j = 0, 
 or contradictory examples the probabilities are exactly zero-shot's (bit for bit: scoring
 then runs the zero-shot code path).
 
-**Calibrated thresholds.** From the same held-out probabilities of the scorer that is used,
-a label's threshold is the lowest value at which the held-out precision reaches the target
-(default 0.9), when there are at least ``MIN_CALIBRATION`` positives and negatives.
+A used head must also keep every tag the user accepted that zero-shot proposed: when its
+held-out probability (at its threshold) would leave one out, the row stays zero-shot's and the
+label says why (``HIDES_ZERO_SHOT_TAGS``); and the finished head's proposals on the decided
+photos are checked against zero-shot's (``never_worse``).
+
+**Calibrated thresholds.** From the held-out probabilities of the scorer that is used, when
+there are at least ``MIN_CALIBRATION`` positives and negatives: never above the lowest
+accepted probability (a threshold above it would hide the user's own tag, and every new photo
+a hair below it); the lowest value there at which the held-out precision still reaches the
+target (default 0.9); then halfway, in log-odds, down to the next example below, so a new
+photo just under the lowest accepted one is still proposed. When the target cannot be met
+without hiding an accepted tag, the label keeps the set's threshold (see docs/learning.md).
 
 Heads are stored per model id (embedding spaces differ) as JSON in the data folder.
 """
@@ -42,7 +51,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from cliptagger.core.learning import span_newton
+from cliptagger.core.learning.calibration import calibrated_threshold_of, hides_accepted
 from cliptagger.core.learning.examples import Example
+from cliptagger.core.learning.never_worse import HIDES_ZERO_SHOT_TAGS, keep_zero_shot_finds
 from cliptagger.core.tagging.head_scoring import (
     DEFAULT_TARGET_PRECISION,
     LabelStats,
@@ -58,7 +69,6 @@ log = logging.getLogger(__name__)
 REGULARIZATION = 0.1
 MIN_POSITIVES = 2
 MIN_NEGATIVES = 2
-MIN_CALIBRATION = 5
 FOLDS = 5
 LARGE = 1000
 #: Threads for fitting (0: torch's own count). The L-BFGS state is (dim + 1) x labels: big
@@ -370,29 +380,6 @@ def _balanced_accuracies(probability: Any, target: Any, weight: Any, threshold: 
     return [float(v) if bool(t > 0) else None for v, t in zip(scores, totals)]
 
 
-def _calibrate(probability: Any, target: Any, mask: Any, precision: float) -> Optional[float]:
-    """The lowest positive's probability t at which the precision of ``p >= t`` reaches
-    ``precision`` (sorted once and counted with cumulative sums: 10,000 photos take
-    milliseconds, where trying every threshold in turn took seconds)."""
-    import torch
-
-    chosen = mask > 0
-    p, y = probability[chosen].double(), target[chosen].double()
-    if int(y.sum()) < MIN_CALIBRATION or int((1 - y).sum()) < MIN_CALIBRATION:
-        return None
-    ascending, order = torch.sort(p)
-    labels = y[order]
-    candidates = torch.unique(p[y > 0])
-    first = torch.searchsorted(ascending, candidates, right=False)  # first index with p >= t
-    before = torch.cat([torch.zeros(1, dtype=torch.float64), labels.cumsum(0)])
-    above = (p.numel() - first).double()
-    hits = labels.sum() - before[first]
-    passing = candidates[hits / above >= precision]
-    if passing.numel() == 0:
-        return None
-    return round(float(passing.min()), 6)
-
-
 def train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logit_scale: float,
                    target_precision: float = DEFAULT_TARGET_PRECISION,
                    regularization: Optional[float] = None) -> Optional[SetHead]:
@@ -445,14 +432,20 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
         zero_acc = zero_accuracies[j]
         learned_acc = learned_accuracies[j] if eligible[j] else None
         used = bool(eligible[j] and learned_acc is not None and zero_acc is not None and learned_acc > zero_acc + 1e-9)
+        base = label_set.threshold if label.threshold is None else label.threshold
+        threshold = calibrated_threshold_of(held_t[j] if used else zero_t[j], target_t[j], weight_t[j], target_precision, base)
+        if used and hides_accepted(zero_t[j], held_t[j], target_t[j], weight_t[j], base,
+                                    base if label.threshold is not None or threshold is None else threshold):
+            used, failures[j] = False, HIDES_ZERO_SHOT_TAGS
+            threshold = calibrated_threshold_of(zero_t[j], target_t[j], weight_t[j], target_precision, base)
         if used:
             weight_rows[j], bias_rows[j] = final_w[j], final_c[j]
-        chosen = held_t[j] if used else zero_t[j]
         stats.append(LabelStats(label.keyword, problem.positives[j], problem.negatives[j], zero_acc, learned_acc,
-                                used, _calibrate(chosen, target_t[j], weight_t[j], target_precision),
-                                failures.get(j)))
-    return SetHead(label_set.name, mode, tuple(l.keyword for l in label_set.labels),
+                                used, threshold, failures.get(j)))
+    head = SetHead(label_set.name, mode, tuple(l.keyword for l in label_set.labels),
                    weight_rows.float(), bias_rows.float(), stats)
+    accepted = (problem.target > 0) & (problem.weight > 0)
+    return keep_zero_shot_finds(head, problem.x.float(), accepted, prototypes, logit_scale, w0)
 
 
 def train_heads(examples: Iterable[Example], prototypes: Sequence[SetPrototypes], logit_scale: float,
