@@ -223,7 +223,7 @@ class Session:
         result = self.result(path)
         if result is None:
             return []
-        return review_rows(result, self.review.get(path), self.learner.thresholds)
+        return review_rows(result, self.review.get(path), self.learner.thresholds_with_sources)
 
     def proposed_keys(self, path: Path) -> list[TagKey]:
         return [row.key for row in self.review_rows(path) if row.proposed]

@@ -17,7 +17,7 @@ from cliptagger.core.learning.head_store import LearnedModel, import_heads, load
 from cliptagger.core.learning.training import train_heads
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.options import EngineOptions
-from cliptagger.core.tagging.head_scoring import label_thresholds
+from cliptagger.core.tagging.head_scoring import LabelThreshold, thresholds_with_sources
 from cliptagger.core.tagging.labels import LabelSet
 
 if TYPE_CHECKING:
@@ -89,10 +89,14 @@ class Learner:
 
     def thresholds(self, label_set: LabelSet) -> list[float]:
         """Per label: the user's override, else the calibrated threshold, else the set's."""
+        return [threshold.value for threshold in self.thresholds_with_sources(label_set)]
+
+    def thresholds_with_sources(self, label_set: LabelSet) -> list[LabelThreshold]:
+        """``thresholds``, each with where it comes from (yours, learned, the set's)."""
         learned = self.learned
         if learned is None or not self._options.use_learned:
-            return label_thresholds(label_set, None)
-        return label_thresholds(label_set, learned.heads.get(label_set.name))
+            return thresholds_with_sources(label_set, None)
+        return thresholds_with_sources(label_set, learned.heads.get(label_set.name))
 
     def record(self, items: list[ExampleItem], model_id: str) -> None:
         """Keep decisions as examples to learn from (when this session records them)."""

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Optional
 
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.tagging.engine import ImageResult
+from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource
 from cliptagger.core.tagging.labels import Label, LabelSet
 
 
@@ -24,10 +25,12 @@ class ReviewRow:
     threshold: float
     proposed: bool
     decision: Optional[Decision]
+    #: Where ``threshold`` comes from: yours, learned (calibrated), or the set's.
+    threshold_source: ThresholdSource = ThresholdSource.SET
 
 
 def review_rows(result: ImageResult, decisions: Mapping[TagKey, Decision],
-                thresholds: Callable[[LabelSet], list[float]]) -> list[ReviewRow]:
+                thresholds: Callable[[LabelSet], list[LabelThreshold]]) -> list[ReviewRow]:
     """The photo's proposals (most probable first within each set), then any label that is
     decided but no longer proposed, so a decision never silently disappears from view.
     ``thresholds(label_set)``: each label's threshold in force (user, calibrated or the set's)."""
@@ -42,8 +45,9 @@ def review_rows(result: ImageResult, decisions: Mapping[TagKey, Decision],
         in_force = dict(zip((l.keyword for l in label_set.labels), thresholds(label_set)))
         for label in ordered:
             key = TagKey(label_set.name, label.keyword)
-            rows.append(ReviewRow(key, label, by_keyword[label.keyword], in_force[label.keyword],
-                                  label.keyword in proposed, decisions.get(key)))
+            threshold = in_force[label.keyword]
+            rows.append(ReviewRow(key, label, by_keyword[label.keyword], threshold.value,
+                                  label.keyword in proposed, decisions.get(key), threshold.source))
     return rows
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any, Optional, Sequence
 
 from cliptagger.core.tagging.labels import LabelSet, Mode
@@ -158,18 +159,39 @@ def set_probabilities(embeddings: Any, prototypes: SetPrototypes, logit_scale: f
     return logits.softmax(dim=-1)
 
 
-def label_thresholds(label_set: LabelSet, head: Optional[SetHead]) -> list[float]:
+class ThresholdSource(str, Enum):
+    """Where a label's threshold in force comes from (shown with it: "below learned threshold")."""
+
+    SET = "the set's"
+    LEARNED = "learned"
+    YOURS = "your"
+
+
+@dataclass(frozen=True)
+class LabelThreshold:
+    value: float
+    source: ThresholdSource
+
+
+def thresholds_with_sources(label_set: LabelSet, head: Optional[SetHead]) -> list[LabelThreshold]:
     """Per label: the user's override (``Label.threshold``), else its calibrated threshold
-    where one was fitted, else the set's."""
-    thresholds = [label_set.threshold] * len(label_set.labels)
+    where one was fitted, else the set's; with where it comes from."""
     by_keyword = {s.keyword: s for s in head.stats} if head is not None and head.mode is label_set.mode else {}
-    for index, label in enumerate(label_set.labels):
+    found = []
+    for label in label_set.labels:
         stat = by_keyword.get(label.keyword)
         if label.threshold is not None:
-            thresholds[index] = label.threshold
+            found.append(LabelThreshold(label.threshold, ThresholdSource.YOURS))
         elif stat is not None and stat.threshold is not None:
-            thresholds[index] = stat.threshold
-    return thresholds
+            found.append(LabelThreshold(stat.threshold, ThresholdSource.LEARNED))
+        else:
+            found.append(LabelThreshold(label_set.threshold, ThresholdSource.SET))
+    return found
+
+
+def label_thresholds(label_set: LabelSet, head: Optional[SetHead]) -> list[float]:
+    """Per label, the threshold in force (``thresholds_with_sources`` without the sources)."""
+    return [threshold.value for threshold in thresholds_with_sources(label_set, head)]
 
 
 def calibrated_threshold(head: Optional[SetHead], label_set: LabelSet, keyword: str) -> Optional[float]:

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource, thresholds_with_sources
+from cliptagger.core.tagging.labels import LabelSet
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import ReviewRow, Session
@@ -54,26 +56,51 @@ def percent_text(probability: float, threshold: Optional[float] = None) -> str:
     return f"{min(shown, 99.9) if probability < 1 else shown:.1f}%"
 
 
+def threshold_text(threshold: float, probability: float) -> str:
+    """``threshold`` as a percentage with digits enough that it reads on the right side of
+    ``probability`` as ``percent_text`` shows it: 99.5% is "below threshold 99.6%", never
+    "below threshold 100%" or "99% (below threshold 99%)"."""
+    shown = float(percent_text(probability, threshold).rstrip("%"))
+    for decimals in range(1, 5):
+        value = round(threshold * 100, decimals)
+        if (shown >= value) == (probability >= threshold) and not (value >= 100 and threshold < 1):
+            return f"{value:.{decimals}f}".rstrip("0").rstrip(".") + "%"
+    # a hair from 100% or from the probability: the probability's own text, or just above it
+    return f"{shown:g}%" if probability >= threshold else f"{min(100.0, round(shown + 0.1, 1)):g}%"
+
+
+def not_proposed_reason(probability: float, threshold: LabelThreshold, max_tags: int) -> str:
+    """Why a label at ``probability`` is not proposed, in words."""
+    if probability < threshold.value:
+        return f"below {threshold.source.value} threshold {threshold_text(threshold.value, probability)}"
+    return "other labels rank higher" + (" (the set picks one)" if max_tags == 1 else f" (at most {max_tags})")
+
+
 class ProbabilityBars(QWidget):
-    """Sorted horizontal bars, one per label, with the set's threshold marked; a learned
-    label's zero-shot probability is a dark tick on its bar (and in its tooltip)."""
+    """Sorted horizontal bars, one per label, each with its own threshold marked on it (the
+    set's, a learned one, or yours: the tooltip says which, and why a bar is not proposed); a
+    learned label's zero-shot probability is a dark tick on its bar (and in its tooltip)."""
 
     ROW_HEIGHT = 20
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._rows: list[tuple[str, float, bool]] = []
-        self._threshold = 0.0
+        self._thresholds: dict[str, LabelThreshold] = {}
+        self._max_tags = 1
         self._zero_shot: dict[str, float] = {}
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setMouseTracking(True)
 
-    def set_scores(self, labels: list[str], probabilities: list[float], proposed: set[str], threshold: float,
-                   zero_shot: Optional[dict[str, float]] = None) -> None:
-        """``zero_shot``: by label, zero-shot's probability where a learned head is used."""
+    def set_scores(self, labels: list[str], probabilities: list[float], proposed: set[str],
+                   thresholds: list[LabelThreshold], zero_shot: Optional[dict[str, float]] = None,
+                   max_tags: int = 1) -> None:
+        """``thresholds``: each label's in force, in ``labels`` order; ``zero_shot``: by label,
+        zero-shot's probability where a learned head is used."""
         rows = sorted(zip(labels, probabilities), key=lambda pair: -pair[1])
         self._rows = [(label, float(p), label in proposed) for label, p in rows]
-        self._threshold = threshold
+        self._thresholds = dict(zip(labels, thresholds))
+        self._max_tags = max_tags
         self._zero_shot = dict(zero_shot or {})
         self.setFixedHeight(max(1, len(self._rows)) * self.ROW_HEIGHT + 4)
         self.update()
@@ -86,16 +113,25 @@ class ProbabilityBars(QWidget):
         """The zero-shot probabilities marked on the bars of learned labels."""
         return dict(self._zero_shot)
 
+    def thresholds(self) -> dict[str, LabelThreshold]:
+        """Each label's threshold, as marked on its bar."""
+        return dict(self._thresholds)
+
     def value_texts(self) -> list[str]:
         """The numbers as drawn beside the bars."""
-        return [percent_text(p, self._threshold) for _, p, _ in self._rows]
+        return [percent_text(p, self._thresholds[label].value) for label, p, _ in self._rows]
 
     def row_tooltip(self, row: int) -> str:
-        label, probability, _ = self._rows[row]
+        label, probability, proposed = self._rows[row]
+        threshold = self._thresholds[label]
         zero = self._zero_shot.get(label)
-        if zero is None:
-            return f"{label}: {percent_text(probability, self._threshold)}"
-        return f"{label}: learned {percent_text(probability)}, zero-shot {percent_text(zero)} (the dark tick)"
+        value = percent_text(probability, threshold.value)
+        text = f"{label}: {value}" if zero is None else \
+            f"{label}: learned {value}, zero-shot {percent_text(zero)} (the dark tick)"
+        if proposed:
+            return f"{text}; proposed: at or above {threshold.source.value} threshold " \
+                   f"{threshold_text(threshold.value, probability)} (the dashed mark)"
+        return f"{text}; not proposed: {not_proposed_reason(probability, threshold, self._max_tags)}"
 
     def mouseMoveEvent(self, event) -> None:
         row = int((event.position().y() - 2) // self.ROW_HEIGHT)
@@ -133,13 +169,13 @@ class ProbabilityBars(QWidget):
                 painter.setPen(QPen(ZERO_SHOT, 2.5))
                 x = bar_left + bar_width * zero
                 painter.drawLine(int(x), top + 1, int(x), top + self.ROW_HEIGHT - 1)
+            # this label's own threshold, on its own bar
+            painter.setPen(QPen(THRESHOLD, 1.5, Qt.DashLine))
+            x = bar_left + bar_width * self._thresholds[label].value
+            painter.drawLine(int(x), top, int(x), top + self.ROW_HEIGHT)
             painter.setPen(text_colour)
             painter.drawText(QRectF(bar_left + bar_width + 4, top, value_width, self.ROW_HEIGHT),
                              Qt.AlignVCenter | Qt.AlignLeft, value)
-        if self._rows:
-            x = bar_left + bar_width * self._threshold
-            painter.setPen(QPen(THRESHOLD, 1.5, Qt.DashLine))
-            painter.drawLine(int(x), 0, int(x), self.height())
         painter.end()
 
 
@@ -242,19 +278,33 @@ class ResultsPanel(QScrollArea):
         self.existing_label.setText("(reading…)" if existing is None else ", ".join(existing) or "(none)")
         if result is None:
             return
-        self._show_review(self.session.review_rows(path))
+        self._show_review(self.session.review_rows(path), {s.label_set.name: s.label_set.max_tags for s in result.scores})
         for scores in result.scores:
             label_set = scores.label_set
             mode = "pick one" if label_set.mode.value == "exclusive" else "any number"
             zero_shot = self._zero_shot(path, label_set.name, [l.keyword for l in label_set.labels])
-            legend = ", dark tick: zero-shot" if zero_shot else ""
-            group = QGroupBox(f"{label_set.name}  ({mode}, threshold {percent_text(label_set.threshold)}{legend})")
+            thresholds = self._thresholds(label_set)
+            own = any(t.source is not ThresholdSource.SET for t in thresholds)
+            group = QGroupBox(f"{label_set.name}  ({mode}, threshold {percent_text(label_set.threshold)})")
             bars = ProbabilityBars()
             bars.set_scores([l.keyword for l in label_set.labels], scores.probabilities,
-                            {p.keyword for p in scores.proposals}, label_set.threshold, zero_shot)
-            QVBoxLayout(group).addWidget(bars)
+                            {p.keyword for p in scores.proposals}, thresholds, zero_shot, label_set.max_tags)
+            layout = QVBoxLayout(group)
+            layout.addWidget(bars)
+            legend = "; ".join(["dashes: each label's own threshold (learned or yours)"] * own
+                               + ["dark tick: zero-shot"] * bool(zero_shot))
+            if legend:  # wrapped under the bars: a title never wraps, and must not widen the panel
+                note = QLabel(legend.capitalize() + ". Hover a bar for why it is or is not proposed.")
+                note.setWordWrap(True)
+                note.setStyleSheet(NOTE_STYLE)
+                _never_wider(note)
+                layout.addWidget(note)
             self.sets_layout.addWidget(group)
             self.bars[label_set.name] = bars
+
+    def _thresholds(self, label_set: LabelSet) -> list[LabelThreshold]:
+        learned = self.session.learned
+        return thresholds_with_sources(label_set, learned.heads.get(label_set.name) if learned else None)
 
     def _zero_shot(self, path: Path, set_name: str, keywords: list[str]) -> dict[str, float]:
         """Zero-shot's probability of each label whose learned head is used (the others are zero-shot)."""
@@ -268,13 +318,16 @@ class ResultsPanel(QScrollArea):
                     found[keyword] = zero
         return found
 
-    def _show_review(self, rows: "list[ReviewRow]") -> None:
+    def _show_review(self, rows: "list[ReviewRow]", max_tags_by_set: dict[str, int]) -> None:
         if not rows:
             self.proposals_layout.addWidget(QLabel("No label is above its set's threshold."))
         repeated = {k for k, n in Counter(row.key.keyword for row in rows).items() if n > 1}
+
         for row in rows:
             name = f"{row.key.label_set}: {row.key.keyword}" if row.key.keyword in repeated else row.key.keyword
-            note = "" if row.proposed else "   (below threshold)"
+            threshold = LabelThreshold(row.threshold, row.threshold_source)
+            max_tags = max_tags_by_set.get(row.key.label_set, 1)
+            note = "" if row.proposed else f"   ({not_proposed_reason(row.probability, threshold, max_tags)})"
             text = f"{name}   {percent_text(row.probability, row.threshold)}{note}"
             if row.decision is Decision.REJECTED:
                 text += "   ✗ rejected"
@@ -303,7 +356,8 @@ class ResultsPanel(QScrollArea):
         if stat is None or not (stat.positives or stat.negatives):
             return ""
         zero = self.session.zero_shot_probability(self.path, row.key) if stat.used else None
-        threshold = f"threshold {round(row.threshold * 100, 1):g}%"  # the label's own: calibrated or yours
+        # the label's own, calibrated or yours, with digits enough to tell the side
+        threshold = f"{row.threshold_source.value} threshold {threshold_text(row.threshold, row.probability)}"
         if zero is None:
             return f"{threshold} · {stat.summary()}"
         return (f"learned {percent_text(row.probability, row.threshold)} · zero-shot {percent_text(zero)}"

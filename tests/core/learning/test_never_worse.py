@@ -79,7 +79,7 @@ def test_accepting_the_right_tags_on_24_pictures_hides_no_right_tag_on_24_new_on
 
 def zero_shot_like(session: Session, path: Path, set_name: str) -> set[str]:
     """Zero-shot's proposals for one photo and set, from the session's zero-shot probabilities."""
-    label_set = next(s for s in session.label_sets() if s.name == set_name)
+    label_set = next(s for s in session.label_sets if s.name == set_name)
     probabilities = [session.zero_shot_probability(path, TagKey(set_name, l.keyword)) for l in label_set.labels]
     ranked = sorted(zip(probabilities, (l.name for l in label_set.labels)), reverse=True)
     return {name for p, name in ranked[:label_set.max_tags] if p >= label_set.threshold}

@@ -2,13 +2,14 @@ from pathlib import Path
 
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.review_rows import accepted_keywords, review_rows
+from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource
 from tests.core.session.scenes import SCENE, scored
 
 
 def test_a_decided_label_stays_in_view_after_it_is_no_longer_proposed():
     result = scored(Path("/p/a.jpg"), (0.7, 0.2, 0.1))
     decisions = {TagKey("Scene", "city"): Decision.ACCEPTED, TagKey("Scene", "beach"): Decision.REJECTED}
-    rows = review_rows(result, decisions, lambda label_set: [0.5, 0.25, 0.05])
+    rows = review_rows(result, decisions, lambda label_set: [LabelThreshold(t, ThresholdSource.SET) for t in (0.5, 0.25, 0.05)])
     assert [(r.key.keyword, r.proposed, r.decision) for r in rows] == [
         ("beach", True, Decision.REJECTED), ("city", False, Decision.ACCEPTED)]
     assert [r.threshold for r in rows] == [0.5, 0.05]  # each label's own threshold, not the set's
