@@ -70,6 +70,8 @@ class WriteReport:
     journal: Optional[Path] = None
     #: What each written (or, in a dry run, would-be written) sidecar gains and loses.
     changes: dict[Path, MergeOutcome] = field(default_factory=dict)
+    #: Each photo whose sidecar was not written, with why (``failed`` names the sidecars).
+    failed_images: dict[Path, str] = field(default_factory=dict)
 
 
 def plan_writes(assignments: Mapping[Path, Sequence[str]], style: SidecarStyle = SidecarStyle.EXT) -> tuple[list[PlannedWrite], list[str]]:
@@ -121,6 +123,10 @@ def write_sidecars(
         for plan in plans:
             _write_one(plan, report, batch, dry_run)
     finally:
+        why = dict(report.failed)
+        report.failed_images.update((image, why[image]) for image, _ in gone)
+        report.failed_images.update((image, why[plan.sidecar]) for plan in plans if plan.sidecar in why
+                                    for image in plan.images)
         if batch is not None:
             batch.close()
             report.journal = batch.path if batch.count else None

@@ -40,6 +40,8 @@ class SidecarSync:
         #: Keywords already in the photo's sidecars and embedded metadata (absent: not read yet).
         self._existing: dict[Path, list[str]] = {}
         self._problems: dict[Path, list[str]] = {}
+        #: Photos whose last write failed, with why (until a write of theirs succeeds).
+        self._write_failed: dict[Path, str] = {}
         self._unwritten: set[Path] = set()
 
     # ---------------------------------------------------------------- state, O(photos changed)
@@ -73,7 +75,7 @@ class SidecarSync:
 
     def forget_all(self) -> None:
         with self._lock:
-            for table in (self._accepted, self._written, self._existing, self._problems):
+            for table in (self._accepted, self._written, self._existing, self._problems, self._write_failed):
                 table.clear()
             self._unwritten.clear()
 
@@ -103,8 +105,16 @@ class SidecarSync:
             return list(found) if found is not None else None
 
     def problems(self, path: Path) -> list[str]:
+        """Why the photo's sidecar could not be written last time, then why its sidecars or
+        embedded metadata could not be read (empty: no problem)."""
         with self._lock:
-            return list(self._problems.get(as_path(path), []))
+            path = as_path(path)
+            failed = self._write_failed.get(path)
+            return ([f"not written: {failed}"] if failed else []) + list(self._problems.get(path, []))
+
+    def write_failures(self) -> list[tuple[Path, str]]:
+        with self._lock:
+            return sorted(self._write_failed.items())
 
     def read_existing(self, paths: Iterable[Path], progress: Optional[Callable[[Progress], None]] = None,
                       cancel: Optional[object] = None) -> dict[Path, list[str]]:
@@ -135,6 +145,12 @@ class SidecarSync:
         the photos written count as written, and their keywords on disk are read again."""
         report = write_sidecars(dict(assignments), style, dry_run=dry_run, description=description)
         if not dry_run:
+            with self._lock:
+                for path in assignments:
+                    if path in report.failed_images:
+                        self._write_failed[path] = report.failed_images[path]
+                    else:
+                        self._write_failed.pop(path, None)
             self.mark_written({path: assignments[path] for path in report.images_saved})
             self.read_existing(report.images_saved)
         return report

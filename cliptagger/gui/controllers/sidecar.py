@@ -18,6 +18,7 @@ from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.session.facade import Session
 from cliptagger.gui.widgets import dialogs
+from cliptagger.gui.wording import plural
 
 if TYPE_CHECKING:
     from cliptagger.core.metadata.sidecars import WriteReport
@@ -72,8 +73,9 @@ class SidecarController(QObject):
     def _write_done(self, report: "WriteReport") -> None:
         self.images.refresh(report.images_saved)
         self.can_undo = Session.can_undo()
-        message = (f"Wrote {len(report.written)} sidecar(s), {len(report.unchanged)} already up to date"
-                   + (f", {len(report.failed)} failed" if report.failed else "") + ". Undo: Ctrl+Z.")
+        message = (f"Wrote {plural(len(report.written), 'sidecar')}, {len(report.unchanged)} already up to date"
+                   + (f", {len(report.failed)} failed (Show Errors, Ctrl+E, lists them)" if report.failed else "")
+                   + (". Undo: Ctrl+Z." if report.written else "."))
         self._show(message, 10000)
         if report.failed or report.warnings:
             details = "\n".join([f"{p}: {r}" for p, r in report.failed] + [f"Note: {w}" for w in report.warnings])
@@ -89,7 +91,8 @@ class SidecarController(QObject):
         unwritten = self.session.counts().unwritten
         if not unwritten:
             return True
-        choice = dialogs.ask_about_unwritten(self._window, unwritten, doing)
+        choice = dialogs.ask_about_unwritten(self._window, sorted(self.session.unwritten()), doing,
+                                             dict(self.session.sidecars.write_failures()))
         if choice is dialogs.UnwrittenChoice.WRITE:
             self._after_write = then
             self.write()

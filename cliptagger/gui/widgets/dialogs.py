@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cliptagger.gui.wording import plural
+
 
 class UnwrittenChoice(str, Enum):
     WRITE = "write"
@@ -26,12 +29,25 @@ class UnwrittenChoice(str, Enum):
     CANCEL = "cancel"
 
 
-def ask_about_unwritten(parent: QWidget, count: int, doing: str) -> UnwrittenChoice:
-    """Write / Discard / Cancel, before ``doing`` (e.g. "quitting") would lose accepted tags."""
+#: Photos named in the unwritten-tags prompt's details (the rest are counted).
+NAMED_UNWRITTEN = 200
+
+
+def ask_about_unwritten(parent: QWidget, photos: list[Path], doing: str,
+                        failed: Optional[dict[Path, str]] = None) -> UnwrittenChoice:
+    """Write / Discard / Cancel, before ``doing`` (e.g. "quitting") would lose accepted tags;
+    the details name the photos (and why a write of theirs failed before)."""
+    failed = failed or {}
     box = QMessageBox(QMessageBox.Icon.Warning, "Unwritten tags",
-                      f"{count} photo(s) have accepted tags that are not written to their sidecars yet.",
+                      f"{plural(len(photos), 'photo')} {'has' if len(photos) == 1 else 'have'} accepted tags "
+                      "that are not written to their sidecars yet"
+                      + (f" ({len([p for p in photos if p in failed])} failed to write before)." if failed else "."),
                       parent=parent)
     box.setInformativeText(f"Write them before {doing}?")
+    names = [f"{p}" + (f"  (failed before: {failed[p]})" if p in failed else "") for p in photos[:NAMED_UNWRITTEN]]
+    if len(photos) > NAMED_UNWRITTEN:
+        names.append(f"… and {len(photos) - NAMED_UNWRITTEN} more")
+    box.setDetailedText("\n".join(names))
     write = box.addButton("Write XMP", QMessageBox.ButtonRole.AcceptRole)
     discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)

@@ -35,18 +35,20 @@ class Status(str, Enum):
     QUEUED = "to tag"  # added, not run yet ("queued" read as if something were already running)
     TAGGED = "tagged"
     ERROR = "error"
+    WRITE_FAILED = "not written"  # its sidecar could not be written, or cannot be read
     WRITTEN = "written"
 
 
 #: Above this many changed rows, one dataChanged covers their span instead of one per row.
 MANY_ROWS = 256
 #: Sorting by status: work to do first.
-STATUS_ORDER = {Status.ERROR: 0, Status.QUEUED: 1, Status.TAGGED: 2, Status.WRITTEN: 3}
+STATUS_ORDER = {Status.ERROR: 0, Status.WRITE_FAILED: 0, Status.QUEUED: 1, Status.TAGGED: 2, Status.WRITTEN: 3}
 
 STATUS_COLOURS = {
     Status.QUEUED: QColor("#7a7a7a"),
     Status.TAGGED: QColor("#1f6fd1"),
     Status.ERROR: QColor("#c62828"),
+    Status.WRITE_FAILED: QColor("#c62828"),
     Status.WRITTEN: QColor("#2e7d32"),
 }
 
@@ -123,6 +125,8 @@ class ImageListModel(QAbstractTableModel):
             return Status.ERROR
         if self.session.result(path) is None:
             return Status.QUEUED
+        if self.session.sidecars.problems(path):
+            return Status.WRITE_FAILED
         return Status.WRITTEN if self.session.is_written(path) else Status.TAGGED
 
     def tags_text(self, path: Path) -> str:
@@ -235,7 +239,8 @@ class ImageListModel(QAbstractTableModel):
         return Counts(len(self.paths), kept.tagged, kept.failed)
 
     def errors(self) -> list[tuple[Path, str]]:
-        return self.session.failures()
+        """Photos that could not be tagged, then those whose sidecar could not be written."""
+        return self.session.failures() + self.session.sidecars.write_failures()
 
     def pending_paths(self) -> list[Path]:
         return [p for p in self.paths if self.session.result(p) is None and not self.session.failure(p)]

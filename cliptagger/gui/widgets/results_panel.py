@@ -208,6 +208,7 @@ class ResultsPanel(QScrollArea):
         caption.setStyleSheet("font-weight: bold")
         caption.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         self.existing_label = QLabel()
+        self.existing_label.setTextFormat(Qt.PlainText)  # keywords are text, never markup
         self.existing_label.setWordWrap(True)
         self.existing_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         _never_wider(self.existing_label)
@@ -275,7 +276,10 @@ class ResultsPanel(QScrollArea):
         else:
             self.status_line.setText("Accepted tags are in the sidecar." if status == "written" else "")
         existing = self.session.known_existing_keywords(path)
-        self.existing_label.setText("(reading…)" if existing is None else ", ".join(existing) or "(none)")
+        text = "(reading…)" if existing is None else ", ".join(existing) or "(none)"
+        problems = self.session.sidecars.problems(path)  # an unreadable sidecar is not "(none)"
+        self.existing_label.setText("\n".join([text] + [f"⚠ {problem}" for problem in problems]))
+        self.existing_label.setStyleSheet("color: #c62828" if problems else "")
         if result is None:
             return
         self._show_review(self.session.review_rows(path), {s.label_set.name: s.label_set.max_tags for s in result.scores})
