@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.table = build_photo_table(self.sorted, THUMB_SIZE)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.panel = ResultsPanel(self.session)
+        self.panel.tab_from = self.table
         self.splitter = QSplitter()
         self.search = SearchController(self, self.session, self.images, self.sorted, self.table)
         self.splitter.addWidget(self.search.widget)  # the search box above the table
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self.images.counts_changed.connect(self._counts_timer.start)
         self._restore_layout()
         self._update_actions()
+        self.table.setFocus()  # arrows move between photos from the start, not in the search box
         QTimer.singleShot(0, self.models.load)
 
     # ------------------------------------------------------------------ building

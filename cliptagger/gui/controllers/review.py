@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.gui.widgets.progress_dialog import ProgressDialog
@@ -32,6 +32,9 @@ PROGRESS_DELAY_MS = 400
 
 
 DONE = {Decision.ACCEPTED: "Accepted", Decision.REJECTED: "Rejected", None: "Undecided"}
+#: What a number key does to the tag it names: undecided -> accepted -> rejected -> undecided.
+NEXT_DECISION = {None: Decision.ACCEPTED, Decision.ACCEPTED: Decision.REJECTED, Decision.REJECTED: None}
+NUMBER_KEYS = {getattr(Qt, f"Key_{n}"): n for n in range(1, 10)}
 DOING = {Decision.ACCEPTED: "Accepting", Decision.REJECTED: "Rejecting", None: "Undeciding"}
 
 
@@ -54,6 +57,7 @@ class ReviewController(QObject):
         client.writer.decided.connect(self._bulk_done)
         client.writer.decide_progress.connect(self._bulk_progress)
         panel.decision.connect(self.decide_one)
+        table.installEventFilter(self)
 
     def selected_paths(self) -> list[Path]:
         return self.sorted.paths_in(self.table.selectionModel().selection())
@@ -81,6 +85,26 @@ class ReviewController(QObject):
         if self.panel.path is not None:
             self.images.decide([self.panel.path], decision, key)
             self._done("")
+
+    def cycle_tag(self, number: int) -> None:
+        """The current photo's ``number``-th tag in the panel (1-9): undecided, accepted,
+        rejected, undecided again."""
+        rows = self.panel.review_rows()
+        if self.panel.path is None or not 1 <= number <= len(rows):
+            self._show(f"No tag {number} on this photo." if self.panel.path is not None else "No photo selected.", 3000)
+            return
+        row = rows[number - 1]
+        decision = NEXT_DECISION[row.decision]
+        self.images.decide([self.panel.path], decision, row.key)
+        self._done(f"{DONE[decision]} {row.key.keyword}.")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Number keys 1-9 in the photo table decide the current photo's tags."""
+        if watched is self.table and event.type() == QEvent.KeyPress and event.modifiers() in (
+                Qt.NoModifier, Qt.KeypadModifier) and event.key() in NUMBER_KEYS:
+            self.cycle_tag(NUMBER_KEYS[event.key()])
+            return True
+        return super().eventFilter(watched, event)
 
     def _send(self, message: str) -> None:
         self.pending += 1

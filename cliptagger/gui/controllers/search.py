@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -143,7 +144,29 @@ class SearchController(QObject):
                 if event.type() == QEvent.KeyPress:
                     self.clear()
                 return True
+        if watched is self.edit and not self.edit.text() and event.type() in (QEvent.ShortcutOverride,
+                                                                               QEvent.KeyPress):
+            return self._photo_key(event)
         return super().eventFilter(watched, event)
+
+    def _photo_key(self, event: QEvent) -> bool:
+        """In an empty search box, the keys that act on photos do: Ctrl+Z is the window's Undo
+        (not the box's), Ctrl+A selects every photo, Up/Down go to the photo list."""
+        if event.matches(QKeySequence.Undo):
+            if event.type() == QEvent.ShortcutOverride:
+                event.ignore()  # not claimed by the box: the window's Undo Last Write shortcut runs
+            return True
+        if event.matches(QKeySequence.SelectAll) or event.key() in (Qt.Key_Down, Qt.Key_Up):
+            if event.type() == QEvent.ShortcutOverride:
+                event.accept()  # ours, on the KeyPress that follows
+                return True
+            self.table.setFocus(Qt.ShortcutFocusReason)
+            if event.matches(QKeySequence.SelectAll):
+                self.table.selectAll()
+            elif self.table.currentIndex().row() < 0 and self.sorted.rowCount() > 0:
+                self.table.selectRow(0)
+            return True
+        return False
 
     @Slot(str)
     def _typed(self, _text: str) -> None:

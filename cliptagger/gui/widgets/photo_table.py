@@ -18,6 +18,7 @@ def build_photo_table(model: QAbstractItemModel, thumb_size: int) -> QTableView:
     table.verticalHeader().hide()
     table.setAlternatingRowColors(True)
     table.setWordWrap(False)
+    table.setTabKeyNavigation(False)  # Tab leaves the table (to the proposals), as in a photo manager
     header = table.horizontalHeader()
     # Not ResizeToContents: it re-measures every row on each dataChanged (seconds on big lists).
     header.setSectionResizeMode(0, QHeaderView.Interactive)

@@ -187,6 +187,9 @@ class ResultsPanel(QScrollArea):
     def __init__(self, session: "Session", parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.session = session
+        self._rows: "list[ReviewRow]" = []
+        #: The widget Tab comes from (the photo table): the tag boxes follow it in the tab order.
+        self.tab_from: Optional[QWidget] = None
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.NoFrame)
         body = QWidget()
@@ -259,6 +262,7 @@ class ResultsPanel(QScrollArea):
         _clear(self.proposals_layout)
         _clear(self.sets_layout)
         self.bars, self.boxes, self.notes = {}, {}, {}
+        self._rows = []
         result = self.session.result(path) if path is not None else None
         failure = self.session.failure(path) if path is not None else ""
         self.proposals_box.setVisible(result is not None)
@@ -322,7 +326,16 @@ class ResultsPanel(QScrollArea):
                     found[keyword] = zero
         return found
 
+    def review_rows(self) -> "list[ReviewRow]":
+        """The tags shown for the current photo, numbered 1, 2, ... in the panel."""
+        return list(self._rows)
+
+    def first_focus(self) -> Optional[QWidget]:
+        """Where Tab from the photo table goes: the first tag's tick box."""
+        return next(iter(self.boxes.values()), None)
+
     def _show_review(self, rows: "list[ReviewRow]", max_tags_by_set: dict[str, int]) -> None:
+        self._rows = list(rows)
         if not rows:
             self.proposals_layout.addWidget(QLabel("No label is above its set's threshold."))
         repeated = {k for k, n in Counter(row.key.keyword for row in rows).items() if n > 1}
@@ -332,12 +345,14 @@ class ResultsPanel(QScrollArea):
             threshold = LabelThreshold(row.threshold, row.threshold_source)
             max_tags = max_tags_by_set.get(row.key.label_set, 1)
             note = "" if row.proposed else f"   ({not_proposed_reason(row.probability, threshold, max_tags)})"
-            text = f"{name}   {percent_text(row.probability, row.threshold)}{note}"
+            number = len(self.boxes) + 1
+            text = (f"{number}  " if number <= 9 else "") + f"{name}   {percent_text(row.probability, row.threshold)}{note}"
             if row.decision is Decision.REJECTED:
                 text += "   ✗ rejected"
             box = QCheckBox(text)
             box.setChecked(row.decision is Decision.ACCEPTED)
-            box.setToolTip("Ticked: accepted. Unticked after a decision: rejected (never written).")
+            box.setToolTip("Ticked: accepted. Unticked after a decision: rejected (never written)."
+                           + (f" Key {number} in the photo list: accept, reject, undecided." if number <= 9 else ""))
             box.toggled.connect(lambda on, key=row.key: self.decision.emit(
                 key, Decision.ACCEPTED if on else Decision.REJECTED))
             self.proposals_layout.addWidget(box)
@@ -352,6 +367,9 @@ class ResultsPanel(QScrollArea):
                 _never_wider(label)
                 self.proposals_layout.addWidget(label)
                 self.notes[row.key] = label
+        chain = [self.tab_from, *self.boxes.values()] if self.tab_from is not None else []
+        for before, after in zip(chain, chain[1:]):  # Tab: table, then the tags in their order
+            QWidget.setTabOrder(before, after)
 
     def _learning_note(self, row: "ReviewRow") -> str:
         """What learning made of the user's decisions for this label; with a used head, the
