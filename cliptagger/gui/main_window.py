@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QPixmap
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPixmap
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
 from cliptagger.core.session.facade import EngineOptions, Session
@@ -309,7 +309,10 @@ class MainWindow(QMainWindow):
         self.errors_dialog = dialogs.show_errors(self, self.images.errors())
 
     def show_help(self) -> None:
-        self.help_dialog = dialogs.show_help(self)
+        shortcuts = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(QKeySequence.NativeText))
+                     for action in vars(self.actions).values()
+                     if isinstance(action, QAction) and not action.shortcut().isEmpty()]
+        self.help_dialog = dialogs.show_help(self, shortcuts)
 
     def about(self) -> None:
         dialogs.show_about(self, self.models.state_text)

@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QTextBrowser  # noqa: E402
 
 from tests.test_gui import TIMEOUT_MS, add_and_run, closing_without_asking, open_window, run_to_end  # noqa: E402
 
@@ -114,3 +114,13 @@ def test_an_empty_search_box_passes_photo_keys_on(qtbot, window, tmp_path):
     QTest.keyClicks(window.search.edit, "red")
     QTest.keyClick(window.search.edit, Qt.Key_A, Qt.ControlModifier)  # with text: the box's own
     assert focused() is window.search.edit and window.search.edit.selectedText() == "red"
+    QTest.keyClick(window.search.edit, Qt.Key_End)  # a plain key: Qt forgets Ctrl (it would toggle later selections)
+
+
+def test_help_lists_every_shortcut_and_the_review_keys(qtbot, window):
+    window.show_help()
+    text = window.help_dialog.findChild(QTextBrowser).toPlainText()
+    for action in (window.actions.run, window.actions.write, window.actions.undo, window.actions.accept):
+        assert action.shortcut().toString() in text, action.text()
+    assert "1 … 9" in text and "Learning." in text and "Search." in text
+    window.help_dialog.close()

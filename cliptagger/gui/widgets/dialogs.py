@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -100,7 +101,17 @@ meanings stands for the label: this "prompt ensembling" is more reliable than on
 <p><b>Probabilities.</b> CLIP compares each photo with every label. In an exclusive set the
 probabilities add up to 100% across the set. In an independent set each label is scored on its
 own, against a neutral caption ("a photo."), so adding labels does not shrink the others.
-A label at or above its set's threshold (the dashed line) is <i>proposed</i>.</p>
+A label at or above its threshold (the dashed mark on its bar) is <i>proposed</i>: the set's
+threshold, one learned from your decisions, or your own (hover a bar: it says which, and why a
+label is not proposed).</p>
+<p><b>Learning.</b> Every accept and reject is kept. Each label starts at CLIP's guess and moves
+with your decisions, but only where that beats the guess on your own held-out decisions and
+hides no tag you accepted that the guess finds. With 5 accepts and 5 rejects a label gets its
+own threshold, never above the lowest photo you accepted. Tagging ▸ Learn from Existing
+Keywords learns the keywords your photos already have.</p>
+<p><b>Search.</b> Type a description in the search box (Ctrl+F): the list shows the photos that
+match it best, with a Score column. Right-click a photo for "More like this". Esc ends the
+search.</p>
 <p><b>Reviewing.</b> Tick a proposal to accept it, untick to reject it; Accept All Above
 Threshold (Ctrl+Shift+Return) accepts every proposal you have not rejected. Nothing is written
 until you press Write XMP (Ctrl+S).</p>
@@ -111,11 +122,21 @@ ever removes keywords it added itself. Every write can be undone (Ctrl+Z).</p>
 """
 
 
-def show_help(parent: QWidget) -> QDialog:
+#: Keys that are not menu actions (the menus list the rest with their shortcuts).
+REVIEW_KEYS = [("Up / Down", "move between photos"), ("Tab", "from the photo list to its tags"),
+               ("Space", "tick or untick the focused tag"),
+               ("1 … 9", "in the photo list: accept, reject, or undecide the photo's tag of that number"),
+               ("Esc", "end a search (or stop tagging)")]
+
+
+def show_help(parent: QWidget, shortcuts: Optional[list[tuple[str, str]]] = None) -> QDialog:
+    """``shortcuts``: (action, key) of the window's actions, listed with the review keys."""
     dialog = QDialog(parent)
     dialog.setWindowTitle("How tagging works")
     text = QTextBrowser()
-    text.setHtml(HOW_TAGGING_WORKS)
+    rows = "".join(f"<tr><td><b>{html.escape(key)}</b></td><td>{html.escape(what)}</td></tr>"
+                   for key, what in [*REVIEW_KEYS, *((key, name) for name, key in shortcuts or [])])
+    text.setHtml(HOW_TAGGING_WORKS + f"<p><b>Keyboard.</b></p><table cellspacing='4'>{rows}</table>")
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
     buttons.rejected.connect(dialog.reject)
     layout = QVBoxLayout(dialog)
@@ -128,7 +149,7 @@ def show_help(parent: QWidget) -> QDialog:
 
 def show_errors(parent: QWidget, errors: list[tuple[Path, str]]) -> QDialog:
     dialog = QDialog(parent)
-    dialog.setWindowTitle(f"{len(errors)} photo(s) could not be tagged")
+    dialog.setWindowTitle(f"{plural(len(errors), 'photo')} could not be tagged or written")
     text = QTextEdit()
     text.setReadOnly(True)
     text.setPlainText("\n".join(f"{path}\n    {reason}" for path, reason in errors) or "No errors.")
