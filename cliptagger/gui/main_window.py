@@ -129,6 +129,25 @@ class MainWindow(QMainWindow):
                                                             self.splitter.restoreState)):
             if value:
                 restore(QByteArray(value))
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """Keep a restored window on the screen it opens on: saved on a larger screen, or at
+        another scale factor, it would open with its buttons out of reach."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is None or screen.isEmpty():
+            return
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        width = min(self.width(), screen.width() - extra_w)
+        height = min(self.height(), screen.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, 200), max(height, 150))
+        frame = self.frameGeometry()
+        left = min(max(frame.left(), screen.left()), screen.right() - frame.width() + 1)
+        top = min(max(frame.top(), screen.top()), screen.bottom() - frame.height() + 1)
+        if (left, top) != (frame.left(), frame.top()):
+            self.move(left, top)
 
     # ------------------------------------------------------------------ adding photos
 
