@@ -264,11 +264,11 @@ def keyworded_untagged(qtbot, tmp_path, monkeypatch):
 
     real_read = session_module.existing_keywords
 
-    def slow_read(path, listing):
+    def slow_read(path, listing, ours=None):
         reads.append(path)
         if len(reads) == 6:
             gates["read"].wait(TIMEOUT_MS / 1000)
-        return real_read(path, listing)
+        return real_read(path, listing, ours)
 
     window.session.model.encode_listeners.append(slow_encoder)
     from PySide6.QtWidgets import QInputDialog

@@ -89,3 +89,25 @@ def test_learn_forget_drops_one_labels_decisions_and_relearns(tmp_path, capsys):
     assert cli.main(["learn", "--forget", "My keywords/sunny", *MODEL]) == 0
     assert "forgot 0 decision(s)" in capsys.readouterr().out
     assert cli.main(["learn", *MODEL]) == cli.EXIT_SETUP  # neither paths nor --forget
+
+
+def test_learn_leaves_out_cliptaggers_own_keywords_and_a_second_run_adds_to_the_first(tmp_path, capsys):
+    """Issue 19, item 5: the keywords cliptagger wrote are not "the user's"; learning another
+    folder keeps what an earlier run learned."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, keyword, seed in ((first, "holiday", 1), (second, "garden", 2)):
+        pictures = write_demo_folder(folder, count=6, seed=seed, size=96)
+        for path, _ in pictures:
+            exiftool("-o", f"{path}.xmp", f"-XMP-dc:Subject={keyword}", str(path))
+    # cliptagger's own proposals go into the same sidecars (recorded as its own)
+    assert cli.main(["tag", str(first), "--write-xmp", *MODEL]) == 0
+    capsys.readouterr()
+    assert cli.main(["learn", str(first), "--min-examples", "4", *MODEL]) == 0
+    out = capsys.readouterr().out
+    assert "+ holiday" in out and "Shapes|" not in out  # only the user's keyword was counted
+    assert cli.main(["learn", str(second), "--min-examples", "4", *MODEL]) == 0
+    out = capsys.readouterr().out
+    assert "+ garden" in out and "learned 2 label(s) into 'My keywords' (1 new, 1 kept from earlier runs)" in out
+    assert cli.main(["tag", str(second), "--json", *MODEL]) == 0
+    scores = json.loads(capsys.readouterr().out.splitlines()[0])["scores"]["My keywords"]
+    assert set(scores) == {"holiday", "garden"}

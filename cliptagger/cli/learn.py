@@ -78,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"dry run: {len(report.labels)} label(s) would be learned into '{MY_KEYWORDS}'")
         return EXIT_OK
     used = sum(s.used for s in report.stats)
-    print(f"learned {len(report.labels)} label(s) into '{MY_KEYWORDS}'; {used} beat zero-shot on held-out "
+    kept = len(report.labels) - len(report.new_labels)
+    earlier = f" ({len(report.new_labels)} new, {kept} kept from earlier runs)" if kept > 0 else ""
+    print(f"learned {len(report.labels)} label(s) into '{MY_KEYWORDS}'{earlier}; {used} beat zero-shot on held-out "
           "photos and are used (the others stay zero-shot). `cliptagger tag` now proposes them.")
     if args.report:
         print_learning_report(session)

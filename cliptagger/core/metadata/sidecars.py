@@ -33,11 +33,13 @@ from cliptagger.core.metadata.sidecar_names import (
 )
 from cliptagger.core.metadata.xmp import (
     MergeOutcome,
+    fold,
     keywords_in_sidecar,
+    read_keywords,
     union_keywords,
     updated_sidecar,
 )
-from cliptagger.core.metadata.xmp_document import MAX_SIDECAR_BYTES, XmpError
+from cliptagger.core.metadata.xmp_document import MAX_SIDECAR_BYTES, XmpError, parse_xmp
 from cliptagger.core.storage.fileio import (
     FileChanged,
     marked_read_only,
@@ -297,15 +299,22 @@ def embedded_keywords(image: Path) -> list[str]:
     return found
 
 
-def existing_keywords(image: Path, listing: Optional[FolderListing] = None) -> tuple[list[str], list[str]]:
-    """(keywords, problems): the union of the image's sidecars and embedded metadata."""
+def existing_keywords(image: Path, listing: Optional[FolderListing] = None,
+                      ours: Optional[set[str]] = None) -> tuple[list[str], list[str]]:
+    """(keywords, problems): the union of the image's sidecars and embedded metadata.
+    ``ours``, when given, receives the keywords cliptagger's record in the sidecars says it
+    introduced (folded): what learning from the user's keywords must leave out."""
     keywords: list[str] = []
     problems: list[str] = []
     for sidecar in existing_sidecars(image, listing):
         try:
-            keywords.extend(keywords_in_sidecar(read_bounded(sidecar, MAX_SIDECAR_BYTES), str(sidecar)))
+            state = read_keywords(parse_xmp(read_bounded(sidecar, MAX_SIDECAR_BYTES), str(sidecar)))
         except (XmpError, OSError, ValueError) as err:
             problems.append(f"{sidecar.name}: {err}")
+            continue
+        keywords.extend(state.all_keywords())
+        if ours is not None:
+            ours.update(fold(keyword) for keyword in state.auto)
     keywords.extend(embedded_keywords(image))
     return union_keywords(keywords), problems
 

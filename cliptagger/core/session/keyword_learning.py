@@ -36,6 +36,8 @@ class KeywordLearning:
     cancelled: bool = False
     #: Keywords found that cannot be labels (control characters, an empty level), with why.
     left_out: dict[str, str] = field(default_factory=dict)
+    #: The labels this run added to "My keywords" (the others were there from an earlier run).
+    new_labels: list[str] = field(default_factory=list)
 
 
 def _clean(keyword: str) -> str:
@@ -72,6 +74,17 @@ def my_keywords_set(report: KeywordLearning) -> LabelSet:
         parent, _, name = keyword.rpartition(HIERARCHY_SEPARATOR)
         labels.append(Label(name=name.strip(), parent=parent.strip()))
     return LabelSet(MY_KEYWORDS, tuple(labels), mode=Mode.INDEPENDENT, threshold=0.5, max_tags=len(labels))
+
+
+def merged_with_earlier(earlier: Optional[LabelSet], found: LabelSet) -> tuple[LabelSet, list[str]]:
+    """The "My keywords" set of an earlier run with the keywords found now added (a second run,
+    on another folder, must not drop the first one's labels), and the keywords that are new."""
+    if earlier is None:
+        return found, [label.keyword for label in found.labels]
+    known = {label.keyword.casefold() for label in earlier.labels}
+    new = [label for label in found.labels if label.keyword.casefold() not in known]
+    labels = (*earlier.labels, *new)
+    return earlier.with_changes(labels=labels, max_tags=len(labels)), [label.keyword for label in new]
 
 
 def library_examples(found: Mapping[Path, list[str]], label_set: LabelSet, chosen: list[str],
@@ -112,15 +125,19 @@ def learn_from_keywords(session: "Session", paths: list[Path], min_examples: int
     stopped = KeywordLearning(len(paths), 0, {}, [], cancelled=True)
     if cancel is not None and cancel.is_set():
         return stopped
-    found = session.refresh_existing([p for p in paths if session.result(p) is not None], progress, cancel)
+    read = session.refresh_existing([p for p in paths if session.result(p) is not None], progress, cancel)
     if cancel is not None and cancel.is_set():
         return stopped
+    # the user's keywords only: the ones cliptagger wrote would teach it its own proposals
+    found = {path: session.sidecars.users_keywords(path) or [] for path in read}
     report, chosen = count_keywords(found, len(paths), min_examples)
     if not add or not chosen:
         return report
-    my_set = my_keywords_set(report)
+    session.learner.prepare(model_id)  # the stored "My keywords" of earlier runs, if any
+    my_set, report.new_labels = merged_with_earlier(session.learner.learned_set(MY_KEYWORDS), my_keywords_set(report))
+    report.labels = [label.keyword for label in my_set.labels]
+    chosen = [label.keyword.casefold() for label in my_set.labels]
     store = session.examples()
-    store.forget(MY_KEYWORDS, model_id=model_id, source=SOURCE_LIBRARY)
 
     def embedding(path: Path) -> Any:
         result = session.result(path)

@@ -149,6 +149,11 @@ class Learner:
         save_learned(learned)
         return heads
 
+    def learned_set(self, name: str) -> Optional[LabelSet]:
+        """A label set made by learning (e.g. "My keywords"), or None."""
+        learned = self.learned
+        return next((s for s in learned.label_sets if s.name == name), None) if learned is not None else None
+
     def adopt_set(self, model_id: str, label_set: LabelSet) -> None:
         """Add (or replace, by name) a label set made by learning, e.g. "My keywords"."""
         learned = self.prepare(model_id)

@@ -24,6 +24,7 @@ from cliptagger.core.metadata.sidecars import (
     write_sidecars,
 )
 from cliptagger.core.metadata.undo import undo_last_batch
+from cliptagger.core.metadata.xmp import fold
 from cliptagger.core.session.decisions import as_path
 from cliptagger.core.tagging.engine import Progress
 
@@ -40,6 +41,8 @@ class SidecarSync:
         #: Keywords already in the photo's sidecars and embedded metadata (absent: not read yet).
         self._existing: dict[Path, list[str]] = {}
         self._problems: dict[Path, list[str]] = {}
+        #: Keywords (folded) that cliptagger's record in the photo's sidecars calls its own.
+        self._ours: dict[Path, frozenset[str]] = {}
         #: Photos whose last write failed, with why (until a write of theirs succeeds).
         self._write_failed: dict[Path, str] = {}
         self._unwritten: set[Path] = set()
@@ -75,7 +78,8 @@ class SidecarSync:
 
     def forget_all(self) -> None:
         with self._lock:
-            for table in (self._accepted, self._written, self._existing, self._problems, self._write_failed):
+            for table in (self._accepted, self._written, self._existing, self._problems, self._write_failed,
+                          self._ours):
                 table.clear()
             self._unwritten.clear()
 
@@ -112,6 +116,14 @@ class SidecarSync:
             failed = self._write_failed.get(path)
             return ([f"not written: {failed}"] if failed else []) + list(self._problems.get(path, []))
 
+    def users_keywords(self, path: Path) -> Optional[list[str]]:
+        """The photo's existing keywords without those cliptagger's record calls its own (None:
+        not read yet): what the user put there, to learn from."""
+        with self._lock:
+            path = as_path(path)
+            found, ours = self._existing.get(path), self._ours.get(path, frozenset())
+            return None if found is None else [k for k in found if fold(k) not in ours]
+
     def write_failures(self) -> list[tuple[Path, str]]:
         with self._lock:
             return sorted(self._write_failed.items())
@@ -129,10 +141,12 @@ class SidecarSync:
                 break
             if progress is not None and index % 32 == 0:
                 progress(Progress(index, len(paths), 0, time.monotonic() - start))
-            keywords, problems = existing_keywords(path, listing)
+            ours: set[str] = set()
+            keywords, problems = existing_keywords(path, listing, ours)
             found[path] = keywords
             with self._lock:
                 self._existing[path], self._problems[path] = keywords, problems
+                self._ours[path] = frozenset(ours)
         if progress is not None and len(found) == len(paths):
             progress(Progress(len(paths), len(paths), 0, time.monotonic() - start))
         return found

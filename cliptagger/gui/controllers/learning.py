@@ -205,9 +205,11 @@ class LearningController(QObject):
         self._refresh()
         used = sum(s.used for s in report.stats)
         late = " (too far along to cancel)" if self._cancel.is_set() else ""
+        kept = len(report.labels) - len(report.new_labels)
+        earlier = f" ({len(report.new_labels)} new; {kept} from earlier runs kept)" if kept > 0 else ""
         self.window.statusBar().showMessage(
-            f"Learned {len(report.labels)} keyword(s) into \"My keywords\"{late}; {used} beat zero-shot on photos "
-            "held out and are used.", 10000)
+            f"Learned {len(report.labels)} keyword(s) into \"My keywords\"{earlier}{late}; {used} beat zero-shot on "
+            "photos held out and are used.", 10000)
         self.keywords_learned.emit(report)
 
     @Slot(str)
