@@ -367,7 +367,8 @@ def test_4_the_same_label_in_two_sets_has_two_ticks(qtbot, window, tmp_path):
     window.panel.boxes[mood_red].setChecked(False)      # unticking Mood's red rejects only that one
     assert window.panel.boxes[colour_red].isChecked()
     assert "Colour: red" in window.panel.boxes[colour_red].text()  # the panel says which set
-    assert "✓ red" in window.images.tags_text(photo) and "✗ red" in window.images.tags_text(photo)
+    text = window.images.tags_text(photo)  # the list names the set too (issue 19, item 8)
+    assert "✓ Colour: red" in text and "✗ Mood: red" in text
     write(qtbot, window)
     assert exiftool_keywords(Path(str(photo) + ".xmp"))["XMP-dc:Subject"] == ["red"]
 

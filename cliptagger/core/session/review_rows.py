@@ -54,3 +54,14 @@ def review_rows(result: ImageResult, decisions: Mapping[TagKey, Decision],
 def accepted_keywords(rows: list[ReviewRow]) -> list[str]:
     """Keywords accepted in any current label set (once each, in label set order)."""
     return list(dict.fromkeys(row.key.keyword for row in rows if row.decision is Decision.ACCEPTED))
+
+
+def shown_names(rows: list[ReviewRow]) -> dict[TagKey, str]:
+    """How to name each row's tag: its keyword, or ``Set: keyword`` where the same name (its
+    last level, any letter case) comes from more than one set among the rows, so "star" from
+    a Mood set never reads as the shape."""
+    sets_by_name: dict[str, set[str]] = {}
+    for row in rows:
+        sets_by_name.setdefault(row.label.name.casefold(), set()).add(row.key.label_set)
+    return {row.key: f"{row.key.label_set}: {row.key.keyword}" if len(sets_by_name[row.label.name.casefold()]) > 1
+            else row.key.keyword for row in rows}

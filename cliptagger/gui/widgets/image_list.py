@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QPixmap
 
 from cliptagger.core.session.decisions import Decision, TagKey, as_path
+from cliptagger.core.session.review_rows import shown_names
 from cliptagger.gui.widgets.results_panel import percent_text
 from cliptagger.gui.widgets.sorted_rows import KeyedRows, name_sort_key
 
@@ -134,9 +135,11 @@ class ImageListModel(QAbstractTableModel):
         if failure:
             return failure
         parts = []
-        for row in self.session.review_rows(path):
+        rows = self.session.review_rows(path)
+        names = shown_names(rows)
+        for row in rows:
             mark = {Decision.ACCEPTED: "✓ ", Decision.REJECTED: "✗ "}.get(row.decision, "")
-            parts.append(f"{mark}{row.key.keyword} {percent_text(row.probability, row.threshold)}")
+            parts.append(f"{mark}{names[row.key]} {percent_text(row.probability, row.threshold)}")
         return ",  ".join(parts)
 
     # ---------------------------------------------------------------- sort keys

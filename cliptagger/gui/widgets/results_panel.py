@@ -6,7 +6,6 @@ Nothing in it is wider than the panel: long notes wrap, so it never scrolls side
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.session.review_rows import shown_names
 from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource, thresholds_with_sources
 from cliptagger.core.tagging.labels import LabelSet
 
@@ -338,10 +338,10 @@ class ResultsPanel(QScrollArea):
         self._rows = list(rows)
         if not rows:
             self.proposals_layout.addWidget(QLabel("No label is above its set's threshold."))
-        repeated = {k for k, n in Counter(row.key.keyword for row in rows).items() if n > 1}
+        names = shown_names(rows)
 
         for row in rows:
-            name = f"{row.key.label_set}: {row.key.keyword}" if row.key.keyword in repeated else row.key.keyword
+            name = names[row.key]
             threshold = LabelThreshold(row.threshold, row.threshold_source)
             max_tags = max_tags_by_set.get(row.key.label_set, 1)
             note = "" if row.proposed else f"   ({not_proposed_reason(row.probability, threshold, max_tags)})"

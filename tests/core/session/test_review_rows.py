@@ -15,3 +15,14 @@ def test_a_decided_label_stays_in_view_after_it_is_no_longer_proposed():
     assert [r.threshold for r in rows] == [0.5, 0.05]  # each label's own threshold, not the set's
     assert rows[0].probability == 0.7 and rows[0].label is SCENE.labels[0]
     assert accepted_keywords(rows) == ["city"]
+
+
+def test_a_name_from_two_sets_is_shown_with_its_set_and_others_plain():
+    from cliptagger.core.session.review_rows import ReviewRow, shown_names
+    from cliptagger.core.tagging.labels import Label
+
+    def row(label_set: str, label: Label) -> ReviewRow:
+        return ReviewRow(TagKey(label_set, label.keyword), label, 0.6, 0.3, True, None)
+
+    rows = [row("Shape", Label("star", parent="Shapes")), row("Mood", Label("Star")), row("Colour", Label("red"))]
+    assert list(shown_names(rows).values()) == ["Shape: Shapes|star", "Mood: Star", "red"]
