@@ -237,6 +237,9 @@ def test_typing_reranks_the_list_without_encoding_images_or_blocking(qtbot, tmp_
     scores = [float(win.sorted.index(row, SCORE_COLUMN).data()) for row in range(len(shown))]
     assert scores == sorted(scores, reverse=True)
 
+    # the best hit is selected and in the panel, never a photo the search hid (issue 19, item 8)
+    assert win.panel.path == shown[0] and win.review.selected_paths() == [shown[0]]
+
     # the hits are a selection like any other: accept their proposals in one go
     win.table.selectAll()
     win.actions.accept.trigger()

@@ -228,6 +228,10 @@ class SearchController(QObject):
         if scores is not None:
             self.table.sortByColumn(SCORE_COLUMN, Qt.DescendingOrder)
             self.table.scrollToTop()
+            if self.sorted.rowCount() > 0:  # the best hit is selected: the panel and Ctrl+Return act on it
+                self.table.selectRow(0)
+            else:
+                self.table.clearSelection()
         else:
             section, order = self._sort_before
             self._sort_before = None

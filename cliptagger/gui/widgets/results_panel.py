@@ -39,6 +39,7 @@ THRESHOLD = QColor("#e65100")
 ZERO_SHOT = QColor("#37474f")
 NOTE_STYLE = "color: #6b7785"
 PLACEHOLDER = "Drop a folder of photos here,\nor use File ▸ Add Folder (Ctrl+O)."
+NOTHING_SELECTED = "No photo selected.\nPick one in the list (Up/Down), or drop more photos here."
 
 
 def percent_text(probability: float, threshold: Optional[float] = None) -> str:
@@ -248,8 +249,8 @@ class ResultsPanel(QScrollArea):
     def _show_placeholder(self, path: Optional[Path], status: str) -> None:
         """The drop hint with nothing selected; for a photo, what stands in until its preview comes."""
         self.preview.clear()
-        if path is None:
-            self.preview.setText(PLACEHOLDER)
+        if path is None:  # with photos in the list (all hidden by a search, or none selected): say so
+            self.preview.setText(PLACEHOLDER if not self.session.counts().photos else NOTHING_SELECTED)
         else:
             self.preview.setText("No preview: the file could not be read." if status == "error" else "Loading preview…")
         self.preview.setStyleSheet("QLabel { color: #7a7a7a; border: 2px dashed #c0c7cf; border-radius: 8px; }")
