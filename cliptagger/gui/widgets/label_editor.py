@@ -38,6 +38,7 @@ from cliptagger.core.tagging.labels import (
     load_learned_blocks,
     save_label_sets,
 )
+from cliptagger.core.tagging.templates import TEMPLATE_SETS
 from cliptagger.gui.widgets.label_editor_parts import (
     CUSTOM,
     ERROR_COLOUR,
@@ -150,6 +151,8 @@ class LabelSetEditor(QDialog):
         layout.addWidget(splitter)
         layout.addWidget(self.buttons)
 
+        self._named_templates = "photo"  # the last named list picked: where custom templates start from
+        self.templates.currentIndexChanged.connect(self._templates_picked)  # before the preview below
         for widget_signal in (self.mode.currentIndexChanged, self.threshold.valueChanged, self.max_tags.valueChanged,
                               self.templates.currentIndexChanged, self.custom_templates.textChanged,
                               self.labels.itemChanged):
@@ -342,12 +345,21 @@ class LabelSetEditor(QDialog):
         except LabelSetError as err:
             self.problem.setText(str(err))
             self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)
+            self.preview.setPlainText("(no preview until the problem above is fixed)")  # never stale prompts
             return
         self._sets[self._current] = label_set
         self.set_list.item(self._current).setText(
             f"{label_set.name}  ({len(label_set.labels)} labels, {label_set.mode.value})")
         self._show_preview(label_set)
         self._show_repeats()
+
+    def _templates_picked(self, _index: int) -> None:
+        """Custom templates start from the list that was picked, not from nothing."""
+        picked = self.templates.currentData()
+        if picked != CUSTOM:
+            self._named_templates = picked
+        elif not self._loading and not self.custom_templates.toPlainText().strip():
+            self.custom_templates.setPlainText("\n".join(TEMPLATE_SETS.get(self._named_templates, ())))
 
     def _show_repeats(self) -> None:
         self.warning.setText(repeats_warning(self._sets))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional, Sequence
 
 from PySide6.QtCore import Qt
@@ -160,12 +161,22 @@ def form_label_set(current: LabelSet, rows: list[list[str]], mode: Mode, thresho
         if not name:
             continue
         prompts = tuple(p.strip() for p in prompts_text.split(";") if p.strip())
-        try:
-            override = float(override_text.rstrip("% ")) / 100 if override_text else None
-        except ValueError:
-            raise LabelSetError(f"The threshold of {name!r} must be a percentage, not {override_text!r}.") from None
-        labels.append(Label(name, parent.strip("| "), prompts, override))
+        labels.append(Label(name, parent.strip("| "), prompts, _percentage(name, override_text)))
     return LabelSet(current.name, tuple(labels), mode, threshold, max_tags, templates, current.baseline_prompts)
+
+
+def _percentage(name: str, text: str) -> Optional[float]:
+    """A label's own threshold typed in % (empty: none) as a fraction; errors speak in %, the
+    unit the user typed in (150 used to be refused as "threshold 1.5; use 0 to 1")."""
+    if not text.strip():
+        return None
+    try:
+        percent = float(text.strip().rstrip("% "))
+    except ValueError:
+        percent = math.nan
+    if not (math.isfinite(percent) and 0 <= percent <= 100):
+        raise LabelSetError(f"The threshold of {name!r} is {text.strip()!r}: use a percentage from 0 to 100.")
+    return percent / 100
 
 
 def repeats_warning(sets: list[LabelSet]) -> str:

@@ -1,0 +1,46 @@
+"""The label set editor speaks one unit (%), starts custom templates from the list picked, and
+never shows stale prompts beside an error (issue 19, item 6)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem  # noqa: E402
+
+from cliptagger.core.tagging.templates import TEMPLATE_SETS  # noqa: E402
+from cliptagger.gui.widgets.label_editor import LabelSetEditor  # noqa: E402
+from cliptagger.gui.widgets.label_editor_parts import CUSTOM  # noqa: E402
+from cliptagger.user_label_sets import demo_label_sets  # noqa: E402
+
+
+@pytest.fixture
+def editor(qtbot):
+    dialog = LabelSetEditor(demo_label_sets())
+    qtbot.addWidget(dialog)
+    dialog.set_list.setCurrentRow(0)  # Shape: the "photo" templates
+    return dialog
+
+
+@pytest.mark.parametrize("typed", ["150", "-5", "nan", "1e999"])
+def test_a_label_threshold_out_of_range_is_refused_in_percent(editor, typed):
+    editor.labels.setItem(0, 3, QTableWidgetItem(typed))
+    assert "use a percentage from 0 to 100" in editor.problem.text()
+    assert "use 0 to 1" not in editor.problem.text()
+    assert not editor.buttons.button(QDialogButtonBox.Ok).isEnabled()
+    assert "no preview" in editor.preview.toPlainText()  # not the prompts of the set before the error
+
+
+def test_a_percentage_with_its_sign_is_taken(editor):
+    editor.labels.setItem(0, 3, QTableWidgetItem("45.5 %"))
+    assert editor.label_sets()[0].labels[0].threshold == pytest.approx(0.455)
+
+
+def test_custom_templates_start_from_the_list_that_was_picked(editor):
+    assert editor.templates.currentData() == "photo"
+    editor.templates.setCurrentIndex(editor.templates.findData(CUSTOM))
+    assert editor.custom_templates.toPlainText().splitlines() == list(TEMPLATE_SETS["photo"])
+    assert editor.label_sets()[0].templates == tuple(TEMPLATE_SETS["photo"])
