@@ -274,7 +274,9 @@ def test_label_set_editor_edits_previews_and_validates(qtbot, tmp_path):
     assert ok.isEnabled() and editor.problem.text() == ""
     exported = tmp_path / "sets.json"
     save_label_sets(exported, editor.label_sets())
-    editor.import_from(exported)  # imported sets get unique names
+    from cliptagger.gui.widgets.label_editor_parts import ImportChoice
+
+    editor.import_from(exported, ImportChoice.KEEP_BOTH)  # imported sets get unique names
     names = [s.name for s in editor.label_sets()]
     assert len(names) == 6 and len(set(n.casefold() for n in names)) == 6
     assert [s.name for s in load_label_sets(exported)] == ["Shape", "Colour", "Background"]
@@ -379,7 +381,7 @@ def test_4_editor_warns_about_a_keyword_in_two_sets(qtbot):
     editor = LabelSetEditor([LabelSet("Colour", (Label("red"), Label("blue"))),
                              LabelSet("Mood", (Label("red"), Label("calm")))])
     qtbot.addWidget(editor)
-    assert "“red” is a label of Colour and Mood" in editor.warning.text()
+    assert "“red” in Colour and Mood" in editor.warning.text()
 
 
 def test_5_existing_keywords_are_read_on_add_and_follow_write_and_undo(qtbot, window, tmp_path):

@@ -126,7 +126,9 @@ def test_label_editor_shows_calibrated_thresholds_takes_overrides_and_exports_he
     problems: list = []
     other.heads_imported.connect(lambda blocks, renamed: problems.extend(learner.import_heads("model-x", blocks,
                                                                                               renamed)))
-    other.import_from(exported)
+    from cliptagger.gui.widgets.label_editor_parts import ImportChoice
+
+    other.import_from(exported, ImportChoice.KEEP_BOTH)
     assert [s.name for s in other.label_sets()] == ["Pair", "Pair 2"]
     assert problems == [] and shown.heads == {}
     assert torch.equal(learner.learned.heads["Pair 2"].weight, learned.heads["Pair"].weight)

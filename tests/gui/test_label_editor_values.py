@@ -44,3 +44,40 @@ def test_custom_templates_start_from_the_list_that_was_picked(editor):
     editor.templates.setCurrentIndex(editor.templates.findData(CUSTOM))
     assert editor.custom_templates.toPlainText().splitlines() == list(TEMPLATE_SETS["photo"])
     assert editor.label_sets()[0].templates == tuple(TEMPLATE_SETS["photo"])
+
+
+def test_importing_the_file_just_exported_asks_and_replace_merge_or_keep_both_do_what_they_say(editor, tmp_path,
+                                                                                                 monkeypatch):
+    from cliptagger.core.tagging.labels import Label
+    from cliptagger.gui.widgets import label_editor
+    from cliptagger.gui.widgets.label_editor_parts import ImportChoice
+
+    exported = tmp_path / "sets.json"
+    editor.export_to(exported)
+    names = [s.name for s in editor.label_sets()]
+    asked = []
+    monkeypatch.setattr(label_editor, "ask_import_choice", lambda parent, clashing: asked.append(clashing))
+    editor.import_from(exported)  # asked, then Cancel: nothing changes
+    assert asked == [names] and [s.name for s in editor.label_sets()] == names
+
+    editor.import_from(exported, ImportChoice.KEEP_BOTH)
+    assert [s.name for s in editor.label_sets()] == names + [f"{n} 2" for n in names]
+
+    fresh = LabelSetEditor(demo_label_sets())
+    shape = fresh.label_sets()[0]
+    fresh._sets[0] = shape.with_changes(labels=shape.labels[:2] + (Label("hexagon"),))  # edited since the export
+    fresh.import_from(exported, ImportChoice.MERGE)
+    merged = fresh.label_sets()[0]
+    assert [l.name for l in merged.labels] == ["circle", "square", "hexagon", "triangle", "star"]
+    fresh.import_from(exported, ImportChoice.REPLACE)
+    assert fresh.label_sets()[0].labels == shape.labels and len(fresh.label_sets()) == len(names)
+    fresh.deleteLater()
+
+
+def test_many_repeated_keywords_make_one_short_warning():
+    from cliptagger.core.tagging.labels import Label, LabelSet
+    from cliptagger.gui.widgets.label_editor_parts import repeats_warning
+
+    labels = tuple(Label(f"k{i}") for i in range(10))
+    warning = repeats_warning([LabelSet("A", labels), LabelSet("B", labels)])
+    assert warning.count("“") == 3 and "and 7 more" in warning and len(warning) < 300

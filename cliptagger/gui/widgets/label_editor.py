@@ -44,11 +44,14 @@ from cliptagger.gui.widgets.label_editor_parts import (
     ERROR_COLOUR,
     QUIET_COLOUR,
     WARNING_COLOUR,
+    ImportChoice,
     append_label_row,
+    ask_import_choice,
     button_grid,
     button_row,
     form_label_set,
     labels_table,
+    merged_labels,
     message_label,
     mode_picker,
     name_problem,
@@ -267,17 +270,33 @@ class LabelSetEditor(QDialog):
         if path:
             self.import_from(Path(path))
 
-    def import_from(self, path: Path) -> None:
+    def import_from(self, path: Path, clash: Optional[ImportChoice] = None) -> None:
+        """Add the sets of a label file. Where one has the name of a set here, ``clash`` (asked
+        when None) says what to do: replace that set, merge the labels it lacks into it, or keep
+        both (the imported one renamed "Name 2")."""
         try:
             imported = load_label_sets(path)
         except LabelSetError as err:
             QMessageBox.warning(self, "Import failed", str(err))
             return
+        index_of = {s.name.casefold(): i for i, s in enumerate(self._sets)}
+        clashing = [s.name for s in imported if s.name.casefold() in index_of]
+        if clashing and clash is None:
+            clash = ask_import_choice(self, clashing)
+            if clash is None:
+                return
         renamed = {}
         for label_set in imported:
-            renamed[label_set.name] = self._unique_name(label_set.name)
-            self._sets.append(label_set.with_changes(name=renamed[label_set.name]))
-        blocks = load_learned_blocks(path)
+            at = index_of.get(label_set.name.casefold())
+            if at is None or clash is ImportChoice.KEEP_BOTH:
+                renamed[label_set.name] = self._unique_name(label_set.name)
+                self._sets.append(label_set.with_changes(name=renamed[label_set.name]))
+            elif clash is ImportChoice.REPLACE:
+                renamed[label_set.name] = self._sets[at].name
+                self._sets[at] = label_set.with_changes(name=self._sets[at].name)
+            else:  # merge: the labels it lacks, its settings kept; its learned head is not the imported one
+                self._sets[at] = merged_labels(self._sets[at], label_set)
+        blocks = {name: block for name, block in load_learned_blocks(path).items() if name in renamed}
         if blocks:  # learned heads travel with the file: the owner installs them (in the session)
             self.heads_imported.emit(blocks, renamed)
         self._refresh_list()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Callable, Optional, Sequence
 
 from PySide6.QtCore import Qt
@@ -14,10 +15,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QWidget,
 )
 
 from cliptagger.core.errors import LabelSetError
@@ -179,16 +182,56 @@ def _percentage(name: str, text: str) -> Optional[float]:
     return percent / 100
 
 
+#: Keywords named in the "label of several sets" warning; the rest are counted (a wall of
+#: warnings squeezed the label table to one row).
+NAMED_REPEATS = 3
+
+
 def repeats_warning(sets: list[LabelSet]) -> str:
-    """A warning (not an error) for every keyword that is a label of several sets."""
+    """A warning (not an error) for keywords that are labels of several sets."""
     sets_of: dict[str, list[str]] = {}
     for label_set in sets:
         for label in label_set.labels:
             sets_of.setdefault(label.keyword.casefold(), []).append(label_set.name)
-    return "".join(
-        f"“{keyword}” is a label of {' and '.join(names)}: each set's proposal is decided on its own, "
-        "and the keyword is written if it is accepted in either. "
-        for keyword, names in sets_of.items() if len(names) > 1)
+    repeated = [(keyword, names) for keyword, names in sets_of.items() if len(names) > 1]
+    if not repeated:
+        return ""
+    named = "; ".join(f"“{keyword}” in {' and '.join(names)}" for keyword, names in repeated[:NAMED_REPEATS])
+    more = f" and {len(repeated) - NAMED_REPEATS} more" if len(repeated) > NAMED_REPEATS else ""
+    return (f"In several sets: {named}{more}. Each set's proposal is decided on its own; the keyword is "
+            "written if it is accepted in either.")
+
+
+class ImportChoice(str, Enum):
+    """What an import does with a set whose name is taken."""
+
+    REPLACE = "replace"
+    MERGE = "merge"
+    KEEP_BOTH = "keep both"
+
+
+def ask_import_choice(parent: QWidget, clashing: list[str]) -> Optional[ImportChoice]:
+    """Replace / Merge / Keep Both / Cancel (None) for imported sets whose names are taken."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Import label sets",
+                      f"{', '.join(f'“{n}”' for n in clashing[:5])}{' …' if len(clashing) > 5 else ''}: "
+                      "there are label sets with these names already.", parent=parent)
+    box.setInformativeText("Replace them with the imported ones, merge the imported labels into them, "
+                           "or keep both (the imported ones get new names)?")
+    buttons = {box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole): ImportChoice.REPLACE,
+               box.addButton("Merge", QMessageBox.ButtonRole.AcceptRole): ImportChoice.MERGE,
+               box.addButton("Keep Both", QMessageBox.ButtonRole.AcceptRole): ImportChoice.KEEP_BOTH}
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return buttons.get(box.clickedButton())
+
+
+def merged_labels(current: LabelSet, imported: LabelSet) -> LabelSet:
+    """``current`` with the labels of ``imported`` it lacks (by keyword) added at the end."""
+    known = {label.keyword.casefold() for label in current.labels}
+    added = tuple(label for label in imported.labels if label.keyword.casefold() not in known)
+    labels = current.labels + added
+    every_label = current.mode is Mode.INDEPENDENT and current.max_tags >= len(current.labels)
+    return current.with_changes(labels=labels, max_tags=len(labels) if every_label else current.max_tags)
 
 
 def prompt_preview(label_set: LabelSet, per_label: int = 6) -> str:
