@@ -93,6 +93,12 @@ def build_actions(w: "MainWindow") -> WindowActions:
     )
 
 
+def shortcut_list(actions: WindowActions) -> list[tuple[str, str]]:
+    """(action, key) of every action with a shortcut, as Help lists them."""
+    return [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(QKeySequence.NativeText))
+            for action in vars(actions).values() if isinstance(action, QAction) and not action.shortcut().isEmpty()]
+
+
 def build_menus(window: QMainWindow, a: WindowActions) -> tuple[QMenu, QMenu]:
     """Returns the Recent Folders menu (the window fills it) and the Tagging menu (controllers
     add their actions to it)."""

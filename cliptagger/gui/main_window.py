@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QCloseEvent, QPixmap
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
 from cliptagger.core.session.facade import EngineOptions, Session
 from cliptagger.core.tagging.labels import LabelSet
-from cliptagger.gui.actions import build_actions, build_menus, build_toolbar
+from cliptagger.gui.actions import build_actions, build_menus, build_toolbar, shortcut_list
 from cliptagger.gui.controllers.label_sets import LabelSetsController
 from cliptagger.gui.controllers.learning import LearningController
 from cliptagger.gui.controllers.model import ModelController
@@ -29,6 +29,7 @@ from cliptagger.gui.widgets.image_list import ImageListModel, ImageSortModel
 from cliptagger.gui.widgets.label_editor import LabelSetEditor
 from cliptagger.gui.widgets.photo_table import build_photo_table
 from cliptagger.gui.widgets.results_panel import PREVIEW_SIZE, ResultsPanel
+from cliptagger.gui.widgets.screen_fit import fit_to_screen
 from cliptagger.gui.widgets.status_bar import StatusWidgets
 from cliptagger.gui.workers.tagging import WorkerClient
 from cliptagger.gui.workers.thumbnails import ThumbnailLoader
@@ -129,25 +130,7 @@ class MainWindow(QMainWindow):
                                                             self.splitter.restoreState)):
             if value:
                 restore(QByteArray(value))
-        self._fit_to_screen()
-
-    def _fit_to_screen(self) -> None:
-        """Keep a restored window on the screen it opens on: saved on a larger screen, or at
-        another scale factor, it would open with its buttons out of reach."""
-        screen = self.screen().availableGeometry() if self.screen() is not None else None
-        if screen is None or screen.isEmpty():
-            return
-        frame = self.frameGeometry()
-        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
-        width = min(self.width(), screen.width() - extra_w)
-        height = min(self.height(), screen.height() - extra_h)
-        if (width, height) != (self.width(), self.height()):
-            self.resize(max(width, 200), max(height, 150))
-        frame = self.frameGeometry()
-        left = min(max(frame.left(), screen.left()), screen.right() - frame.width() + 1)
-        top = min(max(frame.top(), screen.top()), screen.bottom() - frame.height() + 1)
-        if (left, top) != (frame.left(), frame.top()):
-            self.move(left, top)
+        fit_to_screen(self)
 
     # ------------------------------------------------------------------ adding photos
 
@@ -328,10 +311,7 @@ class MainWindow(QMainWindow):
         self.errors_dialog = dialogs.show_errors(self, self.images.errors())
 
     def show_help(self) -> None:
-        shortcuts = [(action.text().replace("&", "").rstrip("…"), action.shortcut().toString(QKeySequence.NativeText))
-                     for action in vars(self.actions).values()
-                     if isinstance(action, QAction) and not action.shortcut().isEmpty()]
-        self.help_dialog = dialogs.show_help(self, shortcuts)
+        self.help_dialog = dialogs.show_help(self, shortcut_list(self.actions))
 
     def about(self) -> None:
         dialogs.show_about(self, self.models.state_text)

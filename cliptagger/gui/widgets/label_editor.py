@@ -14,13 +14,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QInputDialog,
     QLabel,
     QListWidget,
     QMessageBox,
-    QPlainTextEdit,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -49,18 +46,22 @@ from cliptagger.gui.widgets.label_editor_parts import (
     ask_import_choice,
     button_grid,
     button_row,
+    custom_templates_box,
     form_label_set,
     labels_table,
-    merged_labels,
+    max_tags_box,
     message_label,
     mode_picker,
     name_problem,
     prompt_preview,
+    read_only_text,
     repeats_warning,
+    settings_form,
     target_precision_box,
     templates_picker,
     threshold_box,
     unique_name,
+    with_imported,
 )
 
 
@@ -102,12 +103,9 @@ class LabelSetEditor(QDialog):
 
         self.mode = mode_picker()
         self.threshold = threshold_box()
-        self.max_tags = QSpinBox()
-        self.max_tags.setRange(1, 100)
+        self.max_tags = max_tags_box()
         self.templates = templates_picker()
-        self.custom_templates = QPlainTextEdit()
-        self.custom_templates.setPlaceholderText("one template per line, {} is the label, e.g. a photo of a {}.")
-        self.custom_templates.setMaximumHeight(80)
+        self.custom_templates = custom_templates_box()
         self.labels = labels_table()
         label_buttons = button_row((("Add label", self.add_label), ("Remove selected", self.remove_labels)))
         # Beside the Calibrated column it sets
@@ -121,17 +119,11 @@ class LabelSetEditor(QDialog):
         self._precision_timer.setInterval(400)
         self._precision_timer.timeout.connect(self._precision_settled)
         self.target_precision.valueChanged.connect(self._precision_timer.start)
-        self.preview = QPlainTextEdit()
-        self.preview.setReadOnly(True)
+        self.preview = read_only_text()
         self.problem = message_label(ERROR_COLOUR)
         self.warning = message_label(WARNING_COLOUR)  # allowed, but worth knowing (a keyword in two sets)
 
-        form = QFormLayout()
-        form.addRow("Mode", self.mode)
-        form.addRow("Threshold", self.threshold)
-        form.addRow("Max tags", self.max_tags)
-        form.addRow("Templates", self.templates)
-        form.addRow("", self.custom_templates)
+        form = settings_form(self.mode, self.threshold, self.max_tags, self.templates, self.custom_templates)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addLayout(form)
@@ -279,23 +271,12 @@ class LabelSetEditor(QDialog):
         except LabelSetError as err:
             QMessageBox.warning(self, "Import failed", str(err))
             return
-        index_of = {s.name.casefold(): i for i, s in enumerate(self._sets)}
-        clashing = [s.name for s in imported if s.name.casefold() in index_of]
+        clashing = [s.name for s in imported if any(s.name.casefold() == t.name.casefold() for t in self._sets)]
         if clashing and clash is None:
             clash = ask_import_choice(self, clashing)
             if clash is None:
                 return
-        renamed = {}
-        for label_set in imported:
-            at = index_of.get(label_set.name.casefold())
-            if at is None or clash is ImportChoice.KEEP_BOTH:
-                renamed[label_set.name] = self._unique_name(label_set.name)
-                self._sets.append(label_set.with_changes(name=renamed[label_set.name]))
-            elif clash is ImportChoice.REPLACE:
-                renamed[label_set.name] = self._sets[at].name
-                self._sets[at] = label_set.with_changes(name=self._sets[at].name)
-            else:  # merge: the labels it lacks, its settings kept; its learned head is not the imported one
-                self._sets[at] = merged_labels(self._sets[at], label_set)
+        self._sets, renamed = with_imported(self._sets, imported, clash or ImportChoice.KEEP_BOTH)
         blocks = {name: block for name, block in load_learned_blocks(path).items() if name in renamed}
         if blocks:  # learned heads travel with the file: the owner installs them (in the session)
             self.heads_imported.emit(blocks, renamed)

@@ -11,11 +11,13 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
+    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -81,6 +83,35 @@ def mode_picker() -> QComboBox:
     mode.addItem("Exclusive: pick one label", Mode.EXCLUSIVE.value)
     mode.addItem("Independent: any number of labels", Mode.INDEPENDENT.value)
     return mode
+
+
+def max_tags_box() -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(1, 100)
+    return box
+
+
+def custom_templates_box() -> QPlainTextEdit:
+    box = QPlainTextEdit()
+    box.setPlaceholderText("one template per line, {} is the label, e.g. a photo of a {}.")
+    box.setMaximumHeight(80)
+    return box
+
+
+def read_only_text() -> QPlainTextEdit:
+    box = QPlainTextEdit()
+    box.setReadOnly(True)
+    return box
+
+
+def settings_form(mode: QWidget, threshold: QWidget, max_tags: QWidget, templates: QWidget,
+                  custom_templates: QWidget) -> QFormLayout:
+    """A set's settings, one row each; the custom templates under the templates picker."""
+    form = QFormLayout()
+    for name, widget in (("Mode", mode), ("Threshold", threshold), ("Max tags", max_tags),
+                         ("Templates", templates), ("", custom_templates)):
+        form.addRow(name, widget)
+    return form
 
 
 def threshold_box() -> QDoubleSpinBox:
@@ -244,3 +275,23 @@ def prompt_preview(label_set: LabelSet, per_label: int = 6) -> str:
         if len(prompts) > per_label:
             lines.append(f"   … and {len(prompts) - per_label} more")
     return "\n".join(lines)
+
+
+def with_imported(sets: list[LabelSet], imported: list[LabelSet],
+                  clash: ImportChoice) -> tuple[list[LabelSet], dict[str, str]]:
+    """``sets`` with ``imported`` added; a set whose name is taken replaces that set, merges its
+    labels into it, or is kept beside it under a new name, as ``clash`` says. Also: imported
+    name -> the name it has now, for the sets whose learned heads come with them (not merged)."""
+    result = list(sets)
+    renamed: dict[str, str] = {}
+    for label_set in imported:
+        at = next((i for i, s in enumerate(result) if s.name.casefold() == label_set.name.casefold()), None)
+        if at is None or clash is ImportChoice.KEEP_BOTH:
+            renamed[label_set.name] = unique_name(result, label_set.name)
+            result.append(label_set.with_changes(name=renamed[label_set.name]))
+        elif clash is ImportChoice.REPLACE:
+            renamed[label_set.name] = result[at].name
+            result[at] = label_set.with_changes(name=result[at].name)
+        else:  # merge: the labels it lacks; its settings and its own learned head stay
+            result[at] = merged_labels(result[at], label_set)
+    return result, renamed
