@@ -220,3 +220,11 @@ def test_a_labels_threshold_override_beats_calibrated_and_set_thresholds(demo_mo
     session.use_model(demo_model)
     results = list(session.tag(others))  # zero-shot, no head: an override of 0 proposes on every photo
     assert all(session.proposed_keys(path) == [KEY] for path in others), results
+
+
+def test_accuracy_from_one_or_two_examples_is_not_shown_as_a_measurement():
+    from cliptagger.core.tagging.head_scoring import LabelStats
+
+    assert LabelStats("a", 1, 3, 1.0, None, False).summary() == \
+        "learned from 1 ✓ / 3 ✗, too few to measure accuracy (zero-shot kept)"
+    assert "held-out accuracy 90%" in LabelStats("a", 3, 3, 0.5, 0.9, True).summary()

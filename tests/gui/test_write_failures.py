@@ -79,3 +79,22 @@ def test_a_write_where_nothing_was_written_offers_no_undo(qtbot, window, tmp_pat
     assert report.written == [] and len(report.failed) == 1
     message = window.statusBar().currentMessage()
     assert message.startswith("Wrote 0 sidecars") and "Undo" not in message
+
+
+def test_the_tags_column_tooltip_has_the_folder_and_every_tag(qtbot, window, tmp_path):
+    from PySide6.QtCore import Qt
+
+    [photo] = add_and_run(qtbot, window, tmp_path / "photos", 1)
+    index = window.images.index(0, 2)
+    tip = window.images.data(index, Qt.ToolTipRole)
+    assert tip.startswith(str(photo)) and window.images.tags_text(photo) in tip
+
+
+def test_a_pick_one_sets_note_says_why_it_counts_more_rejects_than_were_made(qtbot, window, tmp_path):
+    paths = add_and_run(qtbot, window, tmp_path / "photos", 4)
+    with qtbot.waitSignal(window.learning.relearned, timeout=TIMEOUT_MS):
+        window.actions.accept_all.trigger()  # accepts only: the other labels of each set count as ✗
+    window.table.selectRow(window.sorted.row_of(paths[0]))
+    qtbot.waitUntil(lambda: window.panel.path == paths[0] and bool(window.panel.notes), timeout=TIMEOUT_MS)
+    notes = [label.text() for label in window.panel.notes.values()]
+    assert any("✗ counts photos you gave another label of this pick-one set" in text for text in notes), notes

@@ -15,6 +15,8 @@ from cliptagger.core.tagging.scoring import Proposal, SetPrototypes, probabiliti
 
 #: The held-out precision a calibrated threshold aims at.
 DEFAULT_TARGET_PRECISION = 0.9
+#: Accepts and rejects a label needs before its held-out accuracy is shown (one example gave "100%").
+MIN_MEASURED = 3
 #: The precisions a label's calibrated threshold may aim for (settings, `learn --target-precision`).
 TARGET_PRECISION_RANGE = (0.5, 0.99)
 
@@ -38,8 +40,10 @@ class LabelStats:
         """e.g. ``learned from 12 ✓ / 30 ✗, held-out accuracy 94%``."""
         text = f"learned from {self.positives} ✓ / {self.negatives} ✗"
         accuracy = self.learned_accuracy if self.used else self.zero_shot_accuracy
-        if accuracy is not None:
+        if accuracy is not None and min(self.positives, self.negatives) >= MIN_MEASURED:
             text += f", held-out accuracy {accuracy:.0%}"
+        elif accuracy is not None:  # "100%" from one example says nothing
+            text += ", too few to measure accuracy"
         if self.failure:
             text += f" (zero-shot kept: {self.failure})"
         elif not self.used:

@@ -110,9 +110,11 @@ class ImageListModel(QAbstractTableModel):
                 return "" if score is None else f"{score:.3f}"
         if role == Qt.DecorationRole and column == 0:
             return self.thumbnail_source(path) if self.thumbnail_source is not None else None
-        if role == Qt.ToolTipRole:
+        if role == Qt.ToolTipRole:  # the folder too (names repeat across folders); tags cut to "…" in full
             failure = self.session.failure(path)
-            return f"{path}\n{failure}" if failure else str(path)
+            if failure:
+                return f"{path}\n{failure}"
+            return f"{path}\n{self.tags_text(path)}" if column == 2 else str(path)
         if role == Qt.ForegroundRole and column == 1:
             return STATUS_COLOURS[self.status(path)]
         if role == PATH_ROLE:

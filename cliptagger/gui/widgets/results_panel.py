@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.review_rows import shown_names
 from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource, thresholds_with_sources
-from cliptagger.core.tagging.labels import LabelSet
+from cliptagger.core.tagging.labels import LabelSet, Mode
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import ReviewRow, Session
@@ -189,6 +189,7 @@ class ResultsPanel(QScrollArea):
         super().__init__(parent)
         self.session = session
         self._rows: "list[ReviewRow]" = []
+        self._pick_one: set[str] = set()  # exclusive sets of the photo shown
         #: The widget Tab comes from (the photo table): the tag boxes follow it in the tab order.
         self.tab_from: Optional[QWidget] = None
         self.setWidgetResizable(True)
@@ -287,6 +288,7 @@ class ResultsPanel(QScrollArea):
         self.existing_label.setStyleSheet("color: #c62828" if problems else "")
         if result is None:
             return
+        self._pick_one = {s.label_set.name for s in result.scores if s.label_set.mode is Mode.EXCLUSIVE}
         self._show_review(self.session.review_rows(path), {s.label_set.name: s.label_set.max_tags for s in result.scores})
         for scores in result.scores:
             label_set = scores.label_set
@@ -381,6 +383,8 @@ class ResultsPanel(QScrollArea):
         zero = self.session.zero_shot_probability(self.path, row.key) if stat.used else None
         # the label's own, calibrated or yours, with digits enough to tell the side
         threshold = f"{row.threshold_source.value} threshold {threshold_text(row.threshold, row.probability)}"
+        if row.key.label_set in self._pick_one and stat.negatives:  # why ✗ counts more than the rejects
+            threshold += " · ✗ counts photos you gave another label of this pick-one set"
         if zero is None:
             return f"{threshold} · {stat.summary()}"
         return (f"learned {percent_text(row.probability, row.threshold)} · zero-shot {percent_text(zero)}"
