@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QScrollArea,
     QSizePolicy,
     QStyle,
@@ -354,10 +355,13 @@ class ResultsPanel(QScrollArea):
                 text += "   ✗ rejected"
             box = QCheckBox(text)
             box.setChecked(row.decision is Decision.ACCEPTED)
-            box.setToolTip("Ticked: accepted. Unticked after a decision: rejected (never written)."
+            box.setToolTip("Ticked: accepted. Unticked after a decision: rejected (never written). Right-click: "
+                           "accept, reject, or undecided again."
                            + (f" Key {number} in the photo list: accept, reject, undecided." if number <= 9 else ""))
             box.toggled.connect(lambda on, key=row.key: self.decision.emit(
                 key, Decision.ACCEPTED if on else Decision.REJECTED))
+            box.setContextMenuPolicy(Qt.CustomContextMenu)
+            box.customContextMenuRequested.connect(lambda at, key=row.key, b=box: self._decision_menu(key, b, at))
             self.proposals_layout.addWidget(box)
             self.boxes[row.key] = box
             learned = self._learning_note(row)
@@ -373,6 +377,17 @@ class ResultsPanel(QScrollArea):
         chain = [self.tab_from, *self.boxes.values()] if self.tab_from is not None else []
         for before, after in zip(chain, chain[1:]):  # Tab: table, then the tags in their order
             QWidget.setTabOrder(before, after)
+
+    def decision_menu(self, key: TagKey) -> QMenu:
+        """Accept / Reject / Undecided for one tag: the way back to undecided (a tick cannot)."""
+        menu = QMenu(self)
+        for text, decision in (("Accept", Decision.ACCEPTED), ("Reject", Decision.REJECTED),
+                               ("Undecided (forget my decision)", None)):
+            menu.addAction(text, lambda d=decision: self.decision.emit(key, d))
+        return menu
+
+    def _decision_menu(self, key: TagKey, box: QCheckBox, at: QPoint) -> None:
+        self.decision_menu(key).popup(box.mapToGlobal(at))
 
     def _learning_note(self, row: "ReviewRow") -> str:
         """What learning made of the user's decisions for this label; with a used head, the
