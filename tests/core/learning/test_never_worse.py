@@ -67,7 +67,8 @@ def test_accepting_the_right_tags_on_24_pictures_hides_no_right_tag_on_24_new_on
     assert list((Path(os.environ["CLIPTAGGER_DATA_DIR"]) / "heads").glob("*.json"))  # the CLI reads these
     by_mode = {}
     for flags in ([], ["--zero-shot"]):
-        assert cli.main(["tag", str(tmp_path / "new"), "--model", "demo", "--device", "cpu", "--json", "--quiet",
+        assert cli.main(["tag", str(tmp_path / "new"), "--model", "demo", "--device", "cpu", "--precision", "fp32",
+                         "--json", "--quiet",
                          *flags]) == 0
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
         by_mode[bool(flags)] = {Path(r["path"]).name: set(r["keywords"]) for r in lines}
