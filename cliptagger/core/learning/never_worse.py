@@ -52,7 +52,7 @@ def keep_zero_shot_finds(head: SetHead, embeddings: Any, accepted: Any, prototyp
         for i, (want, got) in enumerate(zip(wanted, learned)):
             if want - got:
                 blamed |= (want - got) | (got - zero[i])
-        blamed = {j for j in blamed if j < len(stats) and (stats[j].used or stats[j].threshold is not None)}
+        blamed = {j for j in blamed if stats[j].used or stats[j].threshold is not None}  # what can go back
         if not blamed:
             return current
         for j in blamed:

@@ -432,10 +432,10 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
         zero_acc = zero_accuracies[j]
         learned_acc = learned_accuracies[j] if eligible[j] else None
         used = bool(eligible[j] and learned_acc is not None and zero_acc is not None and learned_acc > zero_acc + 1e-9)
-        base = label_set.threshold if label.threshold is None else label.threshold
+        base = label_set.threshold if label.threshold is None else label.threshold  # zero-shot's, in force
         threshold = calibrated_threshold_of(held_t[j] if used else zero_t[j], target_t[j], weight_t[j], target_precision, base)
-        if used and hides_accepted(zero_t[j], held_t[j], target_t[j], weight_t[j], base,
-                                    base if label.threshold is not None or threshold is None else threshold):
+        learned_in_force = threshold if label.threshold is None and threshold is not None else base  # yours wins
+        if used and hides_accepted(zero_t[j], held_t[j], target_t[j], weight_t[j], base, learned_in_force):
             used, failures[j] = False, HIDES_ZERO_SHOT_TAGS
             threshold = calibrated_threshold_of(zero_t[j], target_t[j], weight_t[j], target_precision, base)
         if used:

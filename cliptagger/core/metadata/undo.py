@@ -36,7 +36,6 @@ from cliptagger.core.metadata.journal import (
 from cliptagger.core.metadata.journal_integrity import MAC_FIELD, JournalKeyError, Signer, load_key
 from cliptagger.core.metadata.xmp import (
     fold,
-    has_ownership_record,
     read_keywords,
     union_keywords,
     updated_sidecar,
@@ -214,10 +213,10 @@ def _without_our_keywords(entry: JournalEntry, current: bytes) -> Optional[bytes
 
     source = str(entry.path)
     try:
-        if entry.added is not None and entry.removed is not None and not has_ownership_record(current, source):
+        owned_now = _owned_keywords(current, source)
+        if not owned_now and entry.added is not None and entry.removed is not None:
             # another program dropped cliptagger's record: the journal's own list says what was ours
             return without_listed_keywords(current, entry.added, entry.removed, source)
-        owned_now = _owned_keywords(current, source)
         if entry.added is None or entry.removed is None:  # an old journal: derive from the prior bytes
             owned_before = _owned_keywords(entry.prior, source + " (journal)")
             before = {fold(k) for k in owned_before}

@@ -269,7 +269,7 @@ def merge_keywords(
     missing (or empty), it is started with the user's keywords so every application sees all
     of them. Comparisons ignore letter case.
     """
-    wanted = _dedupe(keyword_form(k) for k in keywords if keyword_form(k))
+    wanted = _dedupe(k for k in map(keyword_form, keywords) if k)
     entries = {prop: property_values(document, prop) for prop in KEYWORD_PROPERTIES}
     owned = _owned(document, entries)
     user_paths, user_leaves = _user_keys(entries, owned)
@@ -393,13 +393,6 @@ def without_our_keywords(existing: bytes, source: str = "sidecar") -> Optional[b
     return data
 
 
-def has_ownership_record(data: bytes, source: str = "sidecar") -> bool:
-    """Whether the sidecar still holds cliptagger's record of its own entries (another program
-    may drop it when it rewrites the file)."""
-    document = parse_xmp(data, source)
-    return any(property_values(document, record) for record in (*OWNERSHIP.values(), AUTO_KEYWORDS))
-
-
 def without_listed_keywords(existing: bytes, keywords: Iterable[str], restore: Iterable[str],
                             source: str = "sidecar") -> Optional[bytes]:
     """The sidecar with the entries of ``keywords`` (``A|B|leaf`` form) taken out of every keyword
@@ -433,7 +426,6 @@ __all__ = [
     "KeywordState",
     "MergeOutcome",
     "XmpError",
-    "has_ownership_record",
     "keywords_in_sidecar",
     "merge_keywords",
     "new_document",

@@ -40,10 +40,6 @@ class KeywordLearning:
     new_labels: list[str] = field(default_factory=list)
 
 
-def _clean(keyword: str) -> str:
-    return keyword_form(keyword)
-
-
 def count_keywords(found: Mapping[Path, list[str]], photos: int, min_examples: int) -> tuple[KeywordLearning, list[str]]:
     """The report, and the chosen keywords (casefolded) that are on ``min_examples`` photos or more."""
     keyworded = {p: k for p, k in found.items() if k}
@@ -52,11 +48,13 @@ def count_keywords(found: Mapping[Path, list[str]], photos: int, min_examples: i
     left_out: dict[str, str] = {}
     for keywords in keyworded.values():
         usable = []
-        for keyword in map(_clean, keywords):
-            problem = keyword_problem(keyword) if keyword else None
+        for keyword in map(keyword_form, keywords):
+            if not keyword:
+                continue
+            problem = keyword_problem(keyword)
             if problem:
                 left_out[keyword] = problem
-            elif keyword:
+            else:
                 usable.append(keyword)
         for folded, written in {k.casefold(): k for k in usable}.items():
             spelling.setdefault(folded, written)
@@ -95,7 +93,7 @@ def library_examples(found: Mapping[Path, list[str]], label_set: LabelSet, chose
     for path, keywords in found.items():
         if not keywords:
             continue
-        has = {_clean(k).casefold() for k in keywords}
+        has = {keyword_form(k).casefold() for k in keywords}
         vector = embedding(path)
         for label, key in zip(label_set.labels, chosen):
             items.append((path, vector, label_set.name, label.keyword, key in has))

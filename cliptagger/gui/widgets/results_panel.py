@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.review_rows import shown_names
-from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource, thresholds_with_sources
-from cliptagger.core.tagging.labels import LabelSet, Mode
+from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource
+from cliptagger.core.tagging.labels import Mode
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import ReviewRow, Session
@@ -295,7 +295,7 @@ class ResultsPanel(QScrollArea):
             label_set = scores.label_set
             mode = "pick one" if label_set.mode.value == "exclusive" else "any number"
             zero_shot = self._zero_shot(path, label_set.name, [l.keyword for l in label_set.labels])
-            thresholds = self._thresholds(label_set)
+            thresholds = self.session.learner.thresholds_with_sources(label_set)
             own = any(t.source is not ThresholdSource.SET for t in thresholds)
             group = QGroupBox(f"{label_set.name}  ({mode}, threshold {percent_text(label_set.threshold)})")
             bars = ProbabilityBars()
@@ -313,10 +313,6 @@ class ResultsPanel(QScrollArea):
                 layout.addWidget(note)
             self.sets_layout.addWidget(group)
             self.bars[label_set.name] = bars
-
-    def _thresholds(self, label_set: LabelSet) -> list[LabelThreshold]:
-        learned = self.session.learned
-        return thresholds_with_sources(label_set, learned.heads.get(label_set.name) if learned else None)
 
     def _zero_shot(self, path: Path, set_name: str, keywords: list[str]) -> dict[str, float]:
         """Zero-shot's probability of each label whose learned head is used (the others are zero-shot)."""
