@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTextBrowser  # noqa: E402
 
-from tests.test_gui import TIMEOUT_MS, add_and_run, closing_without_asking, open_window, run_to_end  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot):
-    win = open_window(qtbot)
-    win.activateWindow()
-    yield win
-    closing_without_asking(win)
-    win.close()
+from tests.test_gui import TIMEOUT_MS, add_and_run, run_to_end  # noqa: E402
 
 
 def focused():

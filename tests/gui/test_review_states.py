@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from cliptagger.core.session.decisions import Decision  # noqa: E402
-from tests.test_gui import TIMEOUT_MS, add_and_run, closing_without_asking, open_window  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot):
-    win = open_window(qtbot)
-    yield win
-    closing_without_asking(win)
-    win.close()
+from tests.test_gui import TIMEOUT_MS, add_and_run  # noqa: E402
 
 
 def test_a_decided_tag_goes_back_to_undecided_from_its_menu(qtbot, window, tmp_path):

@@ -7,23 +7,15 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from cliptagger.gui.widgets import dialogs  # noqa: E402
 from cliptagger.gui.widgets.image_list import Status  # noqa: E402
-from tests.test_gui import TIMEOUT_MS, add_and_run, closing_without_asking, open_window, write  # noqa: E402
+from tests.test_gui import TIMEOUT_MS, add_and_run, write  # noqa: E402
 
 MALFORMED = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF"  # cut off: not well-formed
 
 
-@pytest.fixture
-def window(qtbot):
-    win = open_window(qtbot)
-    yield win
-    closing_without_asking(win)
-    win.close()
 
 
 def test_failed_writes_stay_in_view_and_are_named(qtbot, window, tmp_path, monkeypatch):

@@ -75,6 +75,18 @@ def forget_damaged(folder: Path) -> None:
         left.unlink()
 
 
+def plant_damaged(data, path: Path, original: dict) -> bytes:
+    """Write a damaged copy of ``original`` (JSON) at ``path``, with no earlier damaged copies
+    and no notices left over from the last example; returns what was written."""
+    from cliptagger.settings import take_state_notices
+
+    forget_damaged(path.parent)
+    take_state_notices()
+    content = data.draw(damaged(json.dumps(original).encode()))
+    path.write_bytes(content)
+    return content
+
+
 ANY_DAMAGE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -87,10 +99,7 @@ def test_damaged_settings_give_valid_settings_and_a_notice_naming_the_file(monke
 
     use_private_dirs(monkeypatch, tmp_path)
     path = settings_path()
-    forget_damaged(path.parent)
-    take_state_notices()
-    content = data.draw(damaged(json.dumps(SETTINGS).encode()))
-    path.write_bytes(content)
+    content = plant_damaged(data, path, SETTINGS)
     loaded = load_settings()
     defaults = Settings()
     for name, value in vars(loaded).items():
@@ -126,10 +135,7 @@ def test_damaged_user_label_sets_give_the_bundled_sets_and_a_notice(monkeypatch,
 
     use_private_dirs(monkeypatch, tmp_path)
     path = label_sets_path()
-    forget_damaged(path.parent)
-    take_state_notices()
-    content = data.draw(damaged(json.dumps(LABELS).encode()))
-    path.write_bytes(content)
+    content = plant_damaged(data, path, LABELS)
     sets = load_user_label_sets()
     assert sets and all(s.labels for s in sets)
     if not path.exists():
