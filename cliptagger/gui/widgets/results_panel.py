@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.review_rows import shown_names
 from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource
-from cliptagger.core.tagging.labels import Mode
+from cliptagger.core.tagging.labels import LabelSet, Mode
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import ReviewRow, Session
@@ -190,7 +190,7 @@ class ResultsPanel(QScrollArea):
         super().__init__(parent)
         self.session = session
         self._rows: "list[ReviewRow]" = []
-        self._pick_one: set[str] = set()  # exclusive sets of the photo shown
+        self._sets_shown: dict[str, LabelSet] = {}  # the label sets of the photo shown, by name
         #: The widget Tab comes from (the photo table): the tag boxes follow it in the tab order.
         self.tab_from: Optional[QWidget] = None
         self.setWidgetResizable(True)
@@ -289,8 +289,8 @@ class ResultsPanel(QScrollArea):
         self.existing_label.setStyleSheet("color: #c62828" if problems else "")
         if result is None:
             return
-        self._pick_one = {s.label_set.name for s in result.scores if s.label_set.mode is Mode.EXCLUSIVE}
-        self._show_review(self.session.review_rows(path), {s.label_set.name: s.label_set.max_tags for s in result.scores})
+        self._sets_shown = {s.label_set.name: s.label_set for s in result.scores}
+        self._show_review(self.session.review_rows(path))
         for scores in result.scores:
             label_set = scores.label_set
             mode = "pick one" if label_set.mode.value == "exclusive" else "any number"
@@ -306,11 +306,7 @@ class ResultsPanel(QScrollArea):
             legend = "; ".join(["dashes: each label's own threshold (learned or yours)"] * own
                                + ["dark tick: zero-shot"] * bool(zero_shot))
             if legend:  # wrapped under the bars: a title never wraps, and must not widen the panel
-                note = QLabel(legend.capitalize() + ". Hover a bar for why it is or is not proposed.")
-                note.setWordWrap(True)
-                note.setStyleSheet(NOTE_STYLE)
-                _never_wider(note)
-                layout.addWidget(note)
+                layout.addWidget(_note(legend.capitalize() + ". Hover a bar for why it is or is not proposed."))
             self.sets_layout.addWidget(group)
             self.bars[label_set.name] = bars
 
@@ -330,11 +326,7 @@ class ResultsPanel(QScrollArea):
         """The tags shown for the current photo, numbered 1, 2, ... in the panel."""
         return list(self._rows)
 
-    def first_focus(self) -> Optional[QWidget]:
-        """Where Tab from the photo table goes: the first tag's tick box."""
-        return next(iter(self.boxes.values()), None)
-
-    def _show_review(self, rows: "list[ReviewRow]", max_tags_by_set: dict[str, int]) -> None:
+    def _show_review(self, rows: "list[ReviewRow]") -> None:
         self._rows = list(rows)
         if not rows:
             self.proposals_layout.addWidget(QLabel("No label is above its set's threshold."))
@@ -343,7 +335,8 @@ class ResultsPanel(QScrollArea):
         for row in rows:
             name = names[row.key]
             threshold = LabelThreshold(row.threshold, row.threshold_source)
-            max_tags = max_tags_by_set.get(row.key.label_set, 1)
+            shown_set = self._sets_shown.get(row.key.label_set)
+            max_tags = shown_set.max_tags if shown_set is not None else 1
             note = "" if row.proposed else f"   ({not_proposed_reason(row.probability, threshold, max_tags)})"
             number = len(self.boxes) + 1
             text = (f"{number}  " if number <= 9 else "") + f"{name}   {percent_text(row.probability, row.threshold)}{note}"
@@ -362,12 +355,9 @@ class ResultsPanel(QScrollArea):
             self.boxes[row.key] = box
             learned = self._learning_note(row)
             if learned:  # its own wrapped line: a long note never widens the panel
-                label = QLabel(learned)
-                label.setWordWrap(True)
-                label.setStyleSheet(NOTE_STYLE)
+                label = _note(learned)
                 label.setIndent(box.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) + 6)
                 label.setToolTip(learned)
-                _never_wider(label)
                 self.proposals_layout.addWidget(label)
                 self.notes[row.key] = label
         chain = [self.tab_from, *self.boxes.values()] if self.tab_from is not None else []
@@ -394,12 +384,22 @@ class ResultsPanel(QScrollArea):
         zero = self.session.zero_shot_probability(self.path, row.key) if stat.used else None
         # the label's own, calibrated or yours, with digits enough to tell the side
         threshold = f"{row.threshold_source.value} threshold {threshold_text(row.threshold, row.probability)}"
-        if row.key.label_set in self._pick_one and stat.negatives:  # why ✗ counts more than the rejects
+        shown_set = self._sets_shown.get(row.key.label_set)
+        if shown_set is not None and shown_set.mode is Mode.EXCLUSIVE and stat.negatives:  # why ✗ counts more than the rejects
             threshold += " · ✗ counts photos you gave another label of this pick-one set"
         if zero is None:
             return f"{threshold} · {stat.summary()}"
         return (f"learned {percent_text(row.probability, row.threshold)} · zero-shot {percent_text(zero)}"
                 f" · {threshold} · {stat.summary()}")
+
+
+def _note(text: str) -> QLabel:
+    """A grey note that wraps within the panel's width."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(NOTE_STYLE)
+    _never_wider(label)
+    return label
 
 
 def _never_wider(label: QLabel) -> None:
