@@ -74,7 +74,7 @@ class SidecarController(QObject):
         self.images.refresh(report.images_saved)
         self.can_undo = Session.can_undo()
         message = (f"Wrote {plural(len(report.written), 'sidecar')}, {len(report.unchanged)} already up to date"
-                   + (f", {len(report.failed)} failed (Show Errors, Ctrl+E, lists them)" if report.failed else "")
+                   + (f", {len(report.failed)} failed (Show Errors lists them)" if report.failed else "")
                    + (". Undo: Ctrl+Z." if report.written else "."))
         self._show(message, 10000)
         if report.failed or report.warnings:
