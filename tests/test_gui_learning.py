@@ -13,6 +13,7 @@ from cliptagger.core.session.decisions import Decision  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
 from cliptagger.settings import Settings  # noqa: E402
 from tests.gui_helpers import closing_without_asking  # noqa: E402
+from cliptagger.gui.workers.learning import LEARNING  # noqa: E402
 from tests.test_learning import KEEPERS, KEY, keeper_pictures  # noqa: E402
 
 TIMEOUT_MS = 60_000
@@ -333,6 +334,8 @@ def test_learn_from_keywords_without_cancel_adds_the_labels(qtbot, tmp_path, mon
 
     asked = []  # what was found is shown first; the user agrees to add it
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or QMessageBox.Yes)
+    stages = []
+    window.learning.worker.progress.connect(lambda p: stages.append(p.stage))
     with qtbot.waitSignal(window.learning.keywords_learned, timeout=TIMEOUT_MS) as learned:
         window.learning.learn_from_keywords()
     assert learned.args[0].labels == ["archive", "day", "night"] and not learned.args[0].cancelled
@@ -340,6 +343,45 @@ def test_learn_from_keywords_without_cancel_adds_the_labels(qtbot, tmp_path, mon
     assert window.learning.progress_dialog is None
     assert "My keywords" in [s.name for s in window.session.learned.label_sets]
     assert all(window.session.result(p) is not None for p in window.images.paths)
+    assert LEARNING in stages and stages.index(LEARNING) == len(stages) - 1  # busy, not "100%", while learning
+
+
+def test_my_keywords_is_a_label_set_the_editor_edits_and_deletes(qtbot, tmp_path, monkeypatch):
+    """The learned set is listed with the user's; a label removed or the set deleted there goes
+    back to learning (its head with it), and it is never saved among the user's own sets."""
+    from PySide6.QtWidgets import QDialog, QMessageBox
+
+    from cliptagger.user_label_sets import load_user_label_sets
+
+    window, gates, _, _, _ = keyworded_untagged(qtbot, tmp_path, monkeypatch)
+    gates["encode"].set()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
+    with qtbot.waitSignal(window.learning.keywords_learned, timeout=TIMEOUT_MS):
+        window.learning.learn_from_keywords()
+    editor = window.edit_label_sets()
+    names = [s.name for s in editor.label_sets()]
+    assert "My keywords" in names
+    editor.set_list.setCurrentRow(names.index("My keywords"))
+    editor.labels.selectRow(0)  # "archive"
+    editor.remove_labels()
+    with qtbot.waitSignal(window.learning.relearned, timeout=TIMEOUT_MS):  # re-learned for its labels now
+        editor.done(QDialog.Accepted)
+    learned = window.session.learned
+    [mine] = [s for s in learned.label_sets if s.name == "My keywords"]
+    assert [label.keyword for label in mine.labels] == ["day", "night"]
+    assert "archive" not in learned.heads["My keywords"].keywords
+    assert "My keywords" not in [s.name for s in load_user_label_sets("demo")]
+    shown = {s.label_set.name for r in window.session.results() for s in r.scores}
+    assert "My keywords" in shown
+
+    editor = window.edit_label_sets()
+    editor.set_list.setCurrentRow([s.name for s in editor.label_sets()].index("My keywords"))
+    editor.delete_set()
+    editor.done(QDialog.Accepted)
+    learned = window.session.learned
+    assert "My keywords" not in [s.name for s in learned.label_sets] and "My keywords" not in learned.heads
+    qtbot.waitUntil(lambda: all(s.label_set.name != "My keywords" for r in window.session.results() for s in r.scores),
+                    timeout=TIMEOUT_MS)
 
 
 # ---------------------------------------------------------------------- the results panel

@@ -41,7 +41,9 @@ class LabelSetsController(QObject):
 
     def edit(self) -> LabelSetEditor:
         """Open the label set editor (window-modal)."""
-        editor = LabelSetEditor(self.label_sets, self.window, learned=self.session.learned,
+        # the sets made by learning ("My keywords") are edited here like the user's own
+        shown = self.session.learner.sets_to_score(self.label_sets)
+        editor = LabelSetEditor(shown, self.window, learned=self.session.learned,
                                 target_precision=self.settings.target_precision)
         self.editor = editor
         self._editor_precision = self.settings.target_precision
@@ -74,12 +76,24 @@ class LabelSetsController(QObject):
             return
         editor.settle()
         if result == QDialog.Accepted:
-            self.apply(editor.label_sets())
+            self.apply(self._take_back_learned(editor.label_sets()))
             if editor.target_precision_value() != self.settings.target_precision:  # OK before it settled
                 self.learning.set_target_precision(editor.target_precision_value())
         elif self.settings.target_precision != self._editor_precision:  # applied live: put it back
             self.learning.set_target_precision(self._editor_precision)
         editor.deleteLater()
+
+    def _take_back_learned(self, edited: "list[LabelSet]") -> "list[LabelSet]":
+        """Sets made by learning go back to the learner (edited or deleted); the user's are returned."""
+        before = self.session.learned.label_sets if self.session.learned is not None else []
+        try:
+            users = self.session.learner.take_back_edited(edited)
+        except OSError as err:
+            self._warn(f"The learned label sets could not be saved: {err}")
+            return [s for s in edited if s.name not in {b.name for b in before}]
+        if self.session.learned is not None and self.session.learned.label_sets != before:
+            self.learning.decisions_changed()  # re-learn the edited ones for their labels now
+        return users
 
     def apply(self, label_sets: "list[LabelSet]") -> None:
         """Use these label sets from now on: saved for the model's family, every photo re-scored."""

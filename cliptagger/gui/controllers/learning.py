@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.tagging.durations import format_duration
 from cliptagger.gui.widgets.progress_dialog import ProgressDialog
-from cliptagger.gui.workers.learning import TAGGING, KeywordsFound, LearnProgress, LearnWorker
+from cliptagger.gui.workers.learning import LEARNING, TAGGING, KeywordsFound, LearnProgress, LearnWorker
 
 if TYPE_CHECKING:
     from cliptagger.gui.main_window import MainWindow
@@ -159,6 +159,13 @@ class LearningController(QObject):
     @Slot(object)
     def _progress(self, progress: LearnProgress) -> None:
         stage, done, total, eta_s = progress.stage, progress.done, progress.total, progress.eta_s
+        if stage == LEARNING:  # no count: a busy bar, not one stuck at 100%
+            text = "Learning the labels from the keywords read (this can take a minute)…"
+            if self.progress_dialog is not None:
+                self.progress_dialog.setRange(0, 0)
+                self.progress_dialog.setLabelText(text)
+            self.window.statusBar().showMessage(f"Learning from existing keywords: {text}")
+            return
         what = "Tagging the photos not tagged yet" if stage == TAGGING else "Reading the keywords of the photos"
         text = f"{what}: {done:,} of {total:,}" + (f", {format_duration(eta_s)} left" if eta_s and done < total else "")
         if self._cancel.is_set():

@@ -14,13 +14,14 @@ if TYPE_CHECKING:
     from cliptagger.core.session import Session
     from cliptagger.core.session.keyword_learning import KeywordLearning
 
-#: The two stages of Learn from Existing Keywords, as its progress reports them.
-TAGGING, READING = "tagging", "reading"
+#: The stages of Learn from Existing Keywords, as its progress reports them; learning has no
+#: count (the dialog shows that it is busy instead of sitting at 100%).
+TAGGING, READING, LEARNING = "tagging", "reading", "learning"
 
 
 @dataclass(frozen=True)
 class LearnProgress:
-    stage: str                 # TAGGING or READING
+    stage: str                 # TAGGING, READING or LEARNING
     done: int
     total: int
     eta_s: Optional[float]
@@ -65,6 +66,8 @@ class LearnWorker(GuardedWorker):
                 stage[0] = READING
             stage[1] = p
             self.progress.emit(LearnProgress(stage[0], p.done, p.total, p.eta_s))
+            if add and stage[0] == READING and p.done >= p.total:  # training the heads comes next
+                self.progress.emit(LearnProgress(LEARNING, 0, 0, None))
 
         report = self.guarded("Learning from the existing keywords failed",
                               lambda: self.session.learn_from_keywords(paths, min_examples, add=add,
