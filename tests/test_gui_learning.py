@@ -11,9 +11,9 @@ pytest.importorskip("PySide6")
 
 from cliptagger.core.session.decisions import Decision  # noqa: E402
 from cliptagger.gui.main_window import MainWindow  # noqa: E402
+from cliptagger.gui.workers.learning import LEARNING  # noqa: E402
 from cliptagger.settings import Settings  # noqa: E402
 from tests.gui_helpers import closing_without_asking  # noqa: E402
-from cliptagger.gui.workers.learning import LEARNING  # noqa: E402
 from tests.test_learning import KEEPERS, KEY, keeper_pictures  # noqa: E402
 
 TIMEOUT_MS = 60_000

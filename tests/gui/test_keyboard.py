@@ -76,8 +76,12 @@ def test_tab_goes_to_the_tags_and_space_ticks_one(qtbot, window, tmp_path):
     QTest.keyClick(window.table, Qt.Key_Tab)
     first = window.panel.review_rows()[0].key
     assert focused() is window.panel.boxes[first]
-    QTest.keyClick(focused(), Qt.Key_Space)
-    assert window.session.review.get(window.panel.path).get(first) is Decision.ACCEPTED
+    seen = []
+    for _ in range(3):  # Space walks accepted, rejected, undecided; the focus stays on that tag
+        QTest.keyClick(focused(), Qt.Key_Space)
+        seen.append(window.session.review.get(window.panel.path).get(first))
+        assert focused() is window.panel.boxes[first]
+    assert seen == [Decision.ACCEPTED, Decision.REJECTED, None]
 
 
 def test_an_empty_search_box_passes_photo_keys_on(qtbot, window, tmp_path):

@@ -32,3 +32,23 @@ def test_a_decided_tag_goes_back_to_undecided_from_its_menu(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: key in window.panel.boxes and not window.panel.boxes[key].isChecked(), timeout=TIMEOUT_MS)
     assert "rejected" not in window.panel.boxes[key].text()
     assert stored() == (0, 0)  # the example is forgotten, not kept as a reject
+
+
+def test_a_click_cycles_undecided_accepted_rejected_undecided_and_the_tick_shows_each(qtbot, window, tmp_path):
+    """The tick has three states and clicking it walks the same cycle as the number keys."""
+    from PySide6.QtCore import Qt
+
+    add_and_run(qtbot, window, tmp_path / "a", 1)
+    window.table.selectRow(0)
+    qtbot.waitUntil(lambda: bool(window.panel.boxes), timeout=TIMEOUT_MS)
+    path, key = window.panel.path, window.panel.review_rows()[0].key
+    seen = []
+    for expected, state in ((Decision.ACCEPTED, Qt.Checked), (Decision.REJECTED, Qt.PartiallyChecked),
+                            (None, Qt.Unchecked)):
+        # each decision shows the panel again: click the tick once it is on screen, as a user would
+        qtbot.waitUntil(lambda: key in window.panel.boxes and window.panel.boxes[key].isVisible(), timeout=TIMEOUT_MS)
+        qtbot.mouseClick(window.panel.boxes[key], Qt.LeftButton)
+        assert window.session.review.get(path).get(key) is expected
+        qtbot.waitUntil(lambda s=state: Qt.CheckState(window.panel.boxes[key].checkState()) == s, timeout=TIMEOUT_MS)
+        seen.append(window.panel.boxes[key].decision())
+    assert seen == [Decision.ACCEPTED, Decision.REJECTED, None]

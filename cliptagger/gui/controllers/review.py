@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 
 from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.gui.widgets.decision_box import NEXT_DECISION
 from cliptagger.gui.widgets.progress_dialog import ProgressDialog
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ PROGRESS_DELAY_MS = 400
 
 
 DONE = {Decision.ACCEPTED: "Accepted", Decision.REJECTED: "Rejected", None: "Undecided"}
-#: What a number key does to the tag it names: undecided -> accepted -> rejected -> undecided.
-NEXT_DECISION = {None: Decision.ACCEPTED, Decision.ACCEPTED: Decision.REJECTED, Decision.REJECTED: None}
 NUMBER_KEYS = {getattr(Qt, f"Key_{n}"): n for n in range(1, 10)}
 DOING = {Decision.ACCEPTED: "Accepting", Decision.REJECTED: "Rejecting", None: "Undeciding"}
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Optional
 from PySide6.QtCore import QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -29,6 +28,7 @@ from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.core.session.review_rows import shown_names
 from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource
 from cliptagger.core.tagging.labels import LabelSet, Mode
+from cliptagger.gui.widgets.decision_box import DecisionBox
 
 if TYPE_CHECKING:
     from cliptagger.core.session.facade import ReviewRow, Session
@@ -236,7 +236,7 @@ class ResultsPanel(QScrollArea):
         self._layout.addWidget(self.sets_container)
         self.setWidget(body)
         self.bars: dict[str, ProbabilityBars] = {}
-        self.boxes: dict[TagKey, QCheckBox] = {}
+        self.boxes: dict[TagKey, DecisionBox] = {}
         #: Under a learned label's tick box: learned and zero-shot side by side, and what it learned from.
         self.notes: dict[TagKey, QLabel] = {}
         self.path: Optional[Path] = None
@@ -261,6 +261,8 @@ class ResultsPanel(QScrollArea):
         """Show ``path`` (None: nothing selected, the drop hint instead)."""
         if path != self.path or path is None:
             self._show_placeholder(path, status)
+        # a tag decided with Space keeps the focus on that tag when the panel is shown again
+        focused = next((k for k, box in self.boxes.items() if box.hasFocus()), None) if path == self.path else None
         self.path = path
         _clear(self.proposals_layout)
         _clear(self.sets_layout)
@@ -291,6 +293,9 @@ class ResultsPanel(QScrollArea):
             return
         self._sets_shown = {s.label_set.name: s.label_set for s in result.scores}
         self._show_review(self.session.review_rows(path))
+        if focused in self.boxes:
+            self.boxes[focused].show()  # the layout shows new widgets later; focus needs it now
+            self.boxes[focused].setFocus()
         for scores in result.scores:
             label_set = scores.label_set
             mode = "pick one" if label_set.mode.value == "exclusive" else "any number"
@@ -342,13 +347,11 @@ class ResultsPanel(QScrollArea):
             text = (f"{number}  " if number <= 9 else "") + f"{name}   {percent_text(row.probability, row.threshold)}{note}"
             if row.decision is Decision.REJECTED:
                 text += "   ✗ rejected"
-            box = QCheckBox(text)
-            box.setChecked(row.decision is Decision.ACCEPTED)
-            box.setToolTip("Ticked: accepted. Unticked after a decision: rejected (never written). Right-click: "
-                           "accept, reject, or undecided again."
-                           + (f" Key {number} in the photo list: accept, reject, undecided." if number <= 9 else ""))
-            box.toggled.connect(lambda on, key=row.key: self.decision.emit(
-                key, Decision.ACCEPTED if on else Decision.REJECTED))
+            box = DecisionBox(text, row.decision)
+            box.setToolTip("Empty: undecided. ✓ accepted (written). – rejected (never written). A click or Space: "
+                           "accept, reject, undecided again; right-click picks one."
+                           + (f" Key {number} in the photo list does the same." if number <= 9 else ""))
+            box.decided.connect(lambda decision, key=row.key: self.decision.emit(key, decision))
             box.setContextMenuPolicy(Qt.CustomContextMenu)
             box.customContextMenuRequested.connect(lambda at, key=row.key, b=box: self._decision_menu(key, b, at))
             self.proposals_layout.addWidget(box)
@@ -372,7 +375,7 @@ class ResultsPanel(QScrollArea):
             menu.addAction(text, lambda d=decision: self.decision.emit(key, d))
         return menu
 
-    def _decision_menu(self, key: TagKey, box: QCheckBox, at: QPoint) -> None:
+    def _decision_menu(self, key: TagKey, box: DecisionBox, at: QPoint) -> None:
         self.decision_menu(key).popup(box.mapToGlobal(at))
 
     def _learning_note(self, row: "ReviewRow") -> str:
