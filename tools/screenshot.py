@@ -24,6 +24,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--size", default="1360x860", help="window size, WIDTHxHEIGHT (check narrow layouts)")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -43,11 +44,12 @@ def main() -> int:
     folder = scratch / "Holiday shapes"
     write_demo_folder(folder, count=args.count, seed=77)
     window = MainWindow(Settings(model="demo", device="cpu"), demo_label_sets())
-    window.resize(1360, 860)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    window.resize(width, height)
     window.show()
     window.add_paths([folder])
 
-    def wait_for(condition, timeout=120.0):
+    def wait_for(condition, timeout=300.0):  # a busy machine is slow, not broken
         deadline = time.monotonic() + timeout
         while not condition():
             app.processEvents()
@@ -61,8 +63,10 @@ def main() -> int:
     window.table.selectRow(0)
     window.actions.accept_all.trigger()
     window.table.selectRow(2)
-    wait_for(lambda: all(window.thumbnails.cached(p, THUMB_SIZE) is not None for p in window.images.paths[:10]),
-             timeout=30)
+    in_view = [p for p in window.images.paths  # thumbnails are made for the rows on screen only
+               if window.table.visualRect(window.sorted.index(window.sorted.row_of(p), 0)).intersects(
+                   window.table.viewport().rect())]
+    wait_for(lambda: all(window.thumbnails.cached(p, THUMB_SIZE) is not None for p in in_view), timeout=60)
     for _ in range(30):
         app.processEvents()
         time.sleep(0.02)

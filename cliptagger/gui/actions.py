@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QStyle
 
 from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.session.decisions import Decision
+from cliptagger.gui.widgets.toolbar_wrap import ToolbarWrap
 
 if TYPE_CHECKING:
     from cliptagger.gui.controllers.model import ModelController
@@ -136,15 +137,18 @@ def build_toolbar(window: QMainWindow, a: WindowActions, models: "ModelControlle
     toolbar.addActions([a.accept_all, a.write, a.undo])
     toolbar.addSeparator()
     toolbar.addAction(a.labels)
-    toolbar.addSeparator()
-    toolbar.addWidget(QLabel(" Model "))
-    toolbar.addWidget(models.model_picker)
-    toolbar.addWidget(QLabel(" Device "))
-    toolbar.addWidget(models.device_picker)
-    toolbar.addWidget(QLabel(" Sidecars "))
+    choices = window.addToolBar("Choices")  # model, device, sidecars: a row of their own when narrow
+    choices.setObjectName("choices-toolbar")
+    choices.setMovable(False)
+    choices.addWidget(QLabel(" Model "))
+    choices.addWidget(models.model_picker)
+    choices.addWidget(QLabel(" Device "))
+    choices.addWidget(models.device_picker)
+    choices.addWidget(QLabel(" Sidecars "))
     picker = QComboBox()
     for option, name in SIDECAR_STYLE_NAMES.items():
         picker.addItem(name, option.value)
     picker.setCurrentIndex(max(0, picker.findData(style)))
-    toolbar.addWidget(picker)
+    choices.addWidget(picker)
+    ToolbarWrap(window, toolbar, choices)  # owned by the window
     return picker

@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self.style_picker.activated.connect(self._style_picked)
         self.status = StatusWidgets(self.statusBar(), self.models.state_text)
         self.status.errors_button.clicked.connect(self.show_errors)
-        self.models.state_changed.connect(self.status.model_label.setText)
+        self.models.state_changed.connect(self.status.show_model)
         self._connect_workers()
         # Coalesce bursts of results into one status update per 150 ms.
         self._counts_timer = QTimer(self)

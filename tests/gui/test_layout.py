@@ -43,3 +43,31 @@ def test_a_window_saved_larger_than_the_screen_is_fitted_to_it(qtbot):
     assert frame.width() <= screen.width() and frame.height() <= screen.height()
     assert screen.contains(frame.topLeft()) and screen.contains(frame.bottomRight())
     again.client.shutdown()
+
+
+def test_the_same_file_name_in_two_folders_reads_differently_in_the_list(qtbot, window, tmp_path):
+    """Eight IMG_0001.jpg from eight folders looked identical: the row names its folder."""
+    from cliptagger.core.media.synthetic import write_demo_folder
+
+    for folder in ("2023 Iceland", "2024 Rome"):
+        [(photo, _)] = write_demo_folder(tmp_path / folder, count=1, seed=4, size=64)
+        photo.rename(photo.with_name("IMG_0001.jpg"))
+    window.add_paths([tmp_path])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 2, timeout=60_000)
+    shown = [window.sorted.index(row, 0).data() for row in range(2)]
+    assert len(set(shown)) == 2 and all(text.startswith("IMG_0001.jpg") for text in shown)
+    assert {text.splitlines()[1] for text in shown} == {"2023 Iceland", "2024 Rome"}
+
+
+def test_at_1024_wide_no_toolbar_choice_hides_behind_the_overflow(qtbot, window):
+    """The Sidecars choice hid behind "»" at 1280 px: the choices get a row of their own instead."""
+    from PySide6.QtWidgets import QToolBar
+
+    [main, choices] = [window.findChild(QToolBar, name) for name in ("main-toolbar", "choices-toolbar")]
+    for width in (1024, 1280, 1900):
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda w=width: window.width() == w or window.width() < w, timeout=5000)
+        for toolbar in (main, choices):
+            assert toolbar.sizeHint().width() <= toolbar.width(), (width, toolbar.objectName())
+        two_rows = main.sizeHint().width() + choices.sizeHint().width() > window.width()
+        assert window.toolBarBreak(choices) is two_rows

@@ -99,8 +99,8 @@ class ImageListModel(QAbstractTableModel):
         path = self.paths[index.row()]
         column = index.column()
         if role == Qt.DisplayRole:
-            if column == 0:
-                return path.name
+            if column == 0:  # with its folder: the same name in two folders must not look the same
+                return f"{path.name}\n{path.parent.name}" if path.parent.name else path.name
             if column == 1:
                 return self.status(path).value
             if column == 2:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 class StatusWidgets:
     def __init__(self, bar: QStatusBar, model_text: str) -> None:
-        self.model_label = QLabel(model_text)
+        self.model_label = QLabel()
+        self.show_model(model_text)
         self.counts_label = QLabel("")
         self.rate_label = QLabel("")
         self.progress = QProgressBar()
@@ -26,6 +27,12 @@ class StatusWidgets:
         self.errors_button.hide()
         for widget in (self.counts_label, self.progress, self.rate_label, self.errors_button, self.model_label):
             bar.addPermanentWidget(widget)
+
+    def show_model(self, text: str) -> None:
+        """The model in a few words; how its precision was chosen (long) in the tooltip, so
+        the status bar keeps room for messages."""
+        self.model_label.setText(text.split(" (", 1)[0])
+        self.model_label.setToolTip(text)
 
     def run_started(self, total: int) -> None:
         self.progress.setRange(0, total)
