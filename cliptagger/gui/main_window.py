@@ -31,6 +31,7 @@ from cliptagger.gui.widgets.photo_table import build_photo_table
 from cliptagger.gui.widgets.results_panel import PREVIEW_SIZE, ResultsPanel
 from cliptagger.gui.widgets.screen_fit import fit_to_screen
 from cliptagger.gui.widgets.status_bar import StatusWidgets
+from cliptagger.gui.wording import plural
 from cliptagger.gui.workers.tagging import WorkerClient
 from cliptagger.gui.workers.thumbnails import ThumbnailLoader
 from cliptagger.settings import Settings, save_settings
@@ -203,7 +204,7 @@ class MainWindow(QMainWindow):
         self.status.run_finished()
         counts = self.images.counts()
         verb = "Stopped" if cancelled else "Done"
-        self.statusBar().showMessage(f"{verb}: {counts.tagged} tagged, {counts.errors} error(s). "
+        self.statusBar().showMessage(f"{verb}: {counts.tagged} tagged, {plural(counts.errors, 'error')}. "
                                      "Review the proposals, then Write XMP (Ctrl+S).", 10000)
         self.flush_counts()
         self.run_done.emit(cancelled)
@@ -264,7 +265,7 @@ class MainWindow(QMainWindow):
     def _rescored(self, count: int) -> None:
         self.images.refresh_all()
         if count:
-            self.statusBar().showMessage(f"Re-scored {count} photo(s) with the new label sets.", 5000)
+            self.statusBar().showMessage(f"Re-scored {plural(count, 'photo')} with the new label sets.", 5000)
         self._current_changed()
         self.rescore_finished.emit(count)
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.tagging.durations import format_duration
 from cliptagger.gui.widgets.progress_dialog import ProgressDialog
+from cliptagger.gui.wording import plural
 from cliptagger.gui.workers.learning import LEARNING, TAGGING, KeywordsFound, LearnProgress, LearnWorker
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class LearningController(QObject):
         self._refresh()
         used = sum(s.used for head in heads.values() for s in head.stats)
         if used:
-            self.window.statusBar().showMessage(f"Learned from your decisions: {used} label(s) now use what "
+            self.window.statusBar().showMessage(f"Learned from your decisions: {plural(used, 'label')} now {'uses' if used == 1 else 'use'} what "
                                                 "you taught them.", 5000)
         self.relearned.emit(len(heads))
         if self._again:
@@ -202,7 +203,7 @@ class LearningController(QObject):
             answer = QMessageBox.question(
                 self.window, "Learn from existing keywords",
                 f"{report.photos_with_keywords} of {report.photos} photos have keywords. These "
-                f"{len(report.labels)} keyword(s) are on {self._minimum} or more photos:\n\n{listing}{more}\n\n"
+                f"{plural(len(report.labels), 'keyword')} {'is' if len(report.labels) == 1 else 'are'} on {self._minimum} or more photos:\n\n{listing}{more}\n\n"
                 "Add them as learned labels (set \"My keywords\")?")
             if answer == QMessageBox.Yes:
                 self._start_keywords(list(self.window.images.paths), add=True)
@@ -215,7 +216,7 @@ class LearningController(QObject):
         kept = len(report.labels) - len(report.new_labels)
         earlier = f" ({len(report.new_labels)} new; {kept} from earlier runs kept)" if kept > 0 else ""
         self.window.statusBar().showMessage(
-            f"Learned {len(report.labels)} keyword(s) into \"My keywords\"{earlier}{late}; {used} beat zero-shot on "
+            f"Learned {plural(len(report.labels), 'keyword')} into \"My keywords\"{earlier}{late}; {used} beat zero-shot on "
             "photos held out and are used.", 10000)
         self.keywords_learned.emit(report)
 

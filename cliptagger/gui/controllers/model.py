@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from cliptagger.core.errors import WeightsUnavailableError
 from cliptagger.core.model.catalog import CATALOG, DEMO_KEY
 from cliptagger.gui.widgets.model_dialog import WEIGHTS_FILTER, WeightsDialog
+from cliptagger.gui.wording import plural
 
 if TYPE_CHECKING:
     from cliptagger.core.model.weights import ModelRequest
@@ -142,10 +143,10 @@ class ModelController(QObject):
     def _confirm_discard(self, key: str) -> bool:
         tagged = len(self.session.results())
         unwritten = self._has_unwritten()
-        text = (f"Tagging with {key} gives new results: the {tagged} photo(s) tagged with the current model "
+        text = (f"Tagging with {key} gives new results: the {plural(tagged, 'photo')} tagged with the current model "
                 "go back to the queue and their decisions are dropped.")
         if unwritten:
-            text += f"\n\n{unwritten} photo(s) have accepted tags that are not written yet. Write XMP first to keep them."
+            text += f"\n\n{plural(unwritten, 'photo')} {'has' if unwritten == 1 else 'have'} accepted tags that are not written yet. Write XMP first to keep them."
         answer = QMessageBox.question(self.window, "Switch model?", text,
                                       QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
                                       QMessageBox.StandardButton.Cancel)

@@ -17,6 +17,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from cliptagger.core.media.scan import SUPPORTED_EXTENSIONS
+from cliptagger.gui.wording import plural
 from cliptagger.gui.workers.scanner import FolderScanner
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class PhotoIntake(QObject):
         if len(images) > len(added):
             message += f" ({len(images) - len(added)} already in the list)"
         if problems:
-            message += f"; {len(problems)} item(s) skipped: " + "; ".join(f"{p.name}: {r}" for p, r in problems[:3])
+            message += f"; {plural(len(problems), 'item')} skipped: " + "; ".join(f"{p.name}: {r}" for p, r in problems[:3])
         self.window.statusBar().showMessage(message, 8000)
         self.added.emit(added)
 

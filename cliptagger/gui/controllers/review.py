@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from cliptagger.core.session.decisions import Decision, TagKey
 from cliptagger.gui.widgets.decision_box import NEXT_DECISION
 from cliptagger.gui.widgets.progress_dialog import ProgressDialog
+from cliptagger.gui.wording import plural
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QTableView
@@ -68,7 +69,7 @@ class ReviewController(QObject):
             self._send(f"{DOING[decision]} the proposals of {len(paths):,} photos…")
             self.client.decide(paths, decision)
             return
-        self._done(f"{DONE[decision]} {self.images.decide(paths, decision)} tag(s).")
+        self._done(f"{DONE[decision]} {plural(self.images.decide(paths, decision), 'tag')}.")
 
     def accept_all(self) -> None:
         """Accept every pending proposal; explicit rejections stay."""
@@ -77,7 +78,7 @@ class ReviewController(QObject):
             self.client.accept_all()
             return
         count = self.images.accept_above_threshold()
-        self._done(f"Accepted {count} pending proposal(s); rejected tags stay rejected.")
+        self._done(f"Accepted {plural(count, 'pending proposal')}; rejected tags stay rejected.")
 
     @Slot(object, object)
     def decide_one(self, key: TagKey, decision: Optional[Decision]) -> None:
@@ -139,9 +140,9 @@ class ReviewController(QObject):
         stopped = (f" Stopped after {len(done.paths):,} of {done.total:,} photos; the rest are unchanged."
                    if done.cancelled else "")
         if done.every_photo:
-            self._done(f"Accepted {done.changed} pending proposal(s); rejected tags stay rejected.{stopped}")
+            self._done(f"Accepted {plural(done.changed, 'pending proposal')}; rejected tags stay rejected.{stopped}")
         else:
-            self._done(f"{DONE[done.decision]} {done.changed} tag(s) of {len(done.paths):,} photos.{stopped}")
+            self._done(f"{DONE[done.decision]} {plural(done.changed, 'tag')} of {plural(len(done.paths), 'photo')}.{stopped}")
 
     def _done(self, message: str) -> None:
         if message:

@@ -110,7 +110,7 @@ class SidecarController(QObject):
         if report.batch is None:
             self._show("Nothing to undo.", 4000)
         else:
-            message = f"Undone: {len(report.restored)} sidecar(s) restored, {len(report.removed)} removed"
+            message = f"Undone: {plural(len(report.restored), 'sidecar')} restored, {len(report.removed)} removed"
             if report.merged:
                 message += f", {len(report.merged)} kept with only cliptagger's keywords taken out"
             if report.nothing_left:
@@ -118,7 +118,7 @@ class SidecarController(QObject):
             if report.unsettled:
                 self._report_box("Undo", "The sidecars were undone, but " + report.unsettled + ".", "", warning=True)
             if report.refused:
-                self._report_box("Undo", f"The undo journal names {len(report.refused)} file(s) that cliptagger "
+                self._report_box("Undo", f"The undo journal names {plural(len(report.refused), 'file')} that cliptagger "
                                  "did not act on: its lines fail their integrity check or name files cliptagger "
                                  "never writes. Those files were not touched.",
                                  "\n".join(f"{p}: {why}" for p, why in report.refused), warning=True)
@@ -148,7 +148,7 @@ class SidecarController(QObject):
 
     @Slot(object)
     def _export_done(self, report: "ExportReport") -> None:
-        self._show(f"Exported {report.rows} photo(s) to {report.path}"
+        self._show(f"Exported {plural(report.rows, 'photo')} to {report.path}"
                    + (": nothing to apply, the photos already have these keywords." if report.nothing_to_apply
                       else "."), 10000)
         if report.command:
