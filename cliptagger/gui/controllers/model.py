@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.errors import WeightsUnavailableError
 from cliptagger.core.model.catalog import CATALOG, DEMO_KEY
+from cliptagger.gui.widgets.dialog_folders import DOWNLOADS, start_folder
 from cliptagger.gui.widgets.model_dialog import WEIGHTS_FILTER, WeightsDialog
 from cliptagger.gui.wording import plural
 
@@ -111,7 +112,8 @@ class ModelController(QObject):
         key = self.model_picker.currentData()
         checkpoint = ""
         if key == CHECKPOINT_ITEM:
-            checkpoint, _ = QFileDialog.getOpenFileName(self.window, "Choose model weights", "", WEIGHTS_FILTER)
+            checkpoint, _ = QFileDialog.getOpenFileName(self.window, "Choose model weights", start_folder(DOWNLOADS),
+                                                        WEIGHTS_FILTER)
             if not checkpoint:
                 self._show_model_key()
                 return

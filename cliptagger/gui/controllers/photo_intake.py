@@ -17,6 +17,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from cliptagger.core.media.scan import SUPPORTED_EXTENSIONS
+from cliptagger.gui.widgets.dialog_folders import PICTURES, start_folder
 from cliptagger.gui.wording import plural
 from cliptagger.gui.workers.scanner import FolderScanner
 
@@ -59,14 +60,14 @@ class PhotoIntake(QObject):
         self.recent_menu.setEnabled(bool(self.settings.recent_folders))
 
     def choose_folder(self) -> None:
-        start = self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
+        start = self.settings.recent_folders[0] if self.settings.recent_folders else start_folder(PICTURES)
         folder = QFileDialog.getExistingDirectory(self.window, "Add a folder of photos", start)
         if folder:
             self.add_paths([Path(folder)])
 
     def choose_files(self) -> None:
         patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
-        files, _ = QFileDialog.getOpenFileNames(self.window, "Add photos", "", f"Photos ({patterns});;All files (*)")
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Add photos", start_folder(PICTURES), f"Photos ({patterns});;All files (*)")
         if files:
             self.add_paths([Path(f) for f in files])
 

@@ -13,7 +13,6 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QInputDialog,
     QLabel,
     QListWidget,
@@ -36,6 +35,7 @@ from cliptagger.core.tagging.labels import (
     save_label_sets,
 )
 from cliptagger.core.tagging.templates import TEMPLATE_SETS
+from cliptagger.gui.widgets.dialog_folders import ask_label_file
 from cliptagger.gui.widgets.label_editor_parts import (
     CUSTOM,
     ERROR_COLOUR,
@@ -258,9 +258,9 @@ class LabelSetEditor(QDialog):
             self._show_repeats()
 
     def import_sets(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import label sets", "", "Label sets (*.json)")
-        if path:
-            self.import_from(Path(path))
+        path = ask_label_file(self, "Import label sets")
+        if path is not None:
+            self.import_from(path)
 
     def import_from(self, path: Path, clash: Optional[ImportChoice] = None) -> None:
         """Add the sets of a label file. Where one has the name of a set here, ``clash`` (asked
@@ -284,9 +284,9 @@ class LabelSetEditor(QDialog):
         self._show_repeats()
 
     def export_sets(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export label sets", "label-sets.json", "Label sets (*.json)")
-        if path:
-            self.export_to(Path(path))
+        path = ask_label_file(self, "Export label sets", save_as="label-sets.json")
+        if path is not None:
+            self.export_to(path)
 
     def export_to(self, path: Path) -> None:
         """The sets, with the learned heads of the current model (they travel with an export)."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
+from cliptagger.gui.widgets.dialog_folders import DOWNLOADS, start_folder
 
 WEIGHTS_FILTER = "Weights (*.safetensors *.bin *.pt *.pth);;All files (*)"
 
@@ -88,7 +89,7 @@ class WeightsDialog(QDialog):
         self.accept()
 
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose model weights", "", WEIGHTS_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose model weights", start_folder(DOWNLOADS), WEIGHTS_FILTER)
         if path:
             self.checkpoint = path
             self._finish(self.CHECKPOINT)
