@@ -352,11 +352,16 @@ def _remove_entries(document: XmpDocument, prop: KeywordProperty, doomed: set[st
     removed = []
     for description in document.descriptions():
         for element in description.findall(prop.tag):
+            emptied = False
             for container in element:
-                for item in list(container.findall(qname(RDF_NS, "li"))):
+                items = container.findall(qname(RDF_NS, "li"))
+                for item in items:
                     if item.text and _key(prop, item.text) in doomed:
                         removed.append(item.text.strip() if prop.separator is None else prop.parse(item.text.strip()))
                         remove_child(container, item)
+                emptied = emptied or (bool(items) and not container.findall(qname(RDF_NS, "li")))
+            if emptied:  # an empty array reads as one blank keyword in exiftool and some apps
+                remove_child(description, element)
     return removed
 
 

@@ -41,6 +41,19 @@ def test_force_uses_the_journal_list_when_another_program_dropped_the_record(tmp
     assert "mine" in left and not {"Animals|dog", "dog", "beach"} & set(left)
 
 
+def test_a_forced_undo_that_empties_a_keyword_property_removes_it_instead_of_leaving_a_blank_entry(tmp_path):
+    """An empty rdf:Bag reads as one blank keyword in exiftool ("XMP-dc:Subject": whitespace)."""
+    from tests.xmp_readers import exiftool_keywords
+
+    photo = helpers.photo(tmp_path / "IMG_1.jpg")
+    sidecar = tmp_path / "IMG_1.jpg.xmp"
+    write_sidecars({photo: ["Animals|dog", "beach"]})
+    sidecar.write_bytes(drop_cliptagger_record(sidecar.read_bytes()))
+    assert undo.undo_last_batch(force=True).merged == [sidecar]
+    assert b"<rdf:Bag" not in sidecar.read_bytes() and b"<rdf:Seq" not in sidecar.read_bytes()
+    assert not any(exiftool_keywords(sidecar).values())
+
+
 def test_two_undos_at_once_take_two_batches_one_each(tmp_path):
     photos = [helpers.photo(tmp_path / f"IMG_{i}.jpg") for i in range(2)]
     for photo in photos:  # two batches
