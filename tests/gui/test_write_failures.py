@@ -37,6 +37,8 @@ def test_failed_writes_stay_in_view_and_are_named(qtbot, window, tmp_path, monke
     assert window.images.status(fine) is Status.WRITTEN
     errors = dict(window.images.errors())
     assert "not well-formed" in errors[broken] and "not a regular file" in errors[piped]
+    button = window.status.errors_button  # counts what Show Errors lists, not only tagging errors
+    assert not button.isHidden() and button.text() == "2 errors" and "2 not written" in button.toolTip()
 
     window.table.selectRow(window.sorted.row_of(broken))
     qtbot.waitUntil(lambda: window.panel.path == broken, timeout=TIMEOUT_MS)
@@ -60,6 +62,7 @@ def test_failed_writes_stay_in_view_and_are_named(qtbot, window, tmp_path, monke
     again = write(qtbot, window)
     assert len(again.written) == 2 and not again.failed
     assert window.images.status(broken) is Status.WRITTEN and window.images.errors() == []
+    assert window.status.errors_button.isHidden()
 
 
 def test_a_write_where_nothing_was_written_offers_no_undo(qtbot, window, tmp_path):

@@ -124,6 +124,10 @@ class SidecarSync:
             found, ours = self._existing.get(path), self._ours.get(path, frozenset())
             return None if found is None else [k for k in found if fold(k) not in ours]
 
+    def write_failure_count(self) -> int:  # O(1): the status bar asks after every change
+        with self._lock:
+            return len(self._write_failed)
+
     def write_failures(self) -> list[tuple[Path, str]]:
         with self._lock:
             return sorted(self._write_failed.items())

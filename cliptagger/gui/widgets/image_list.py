@@ -63,7 +63,8 @@ SCORE_COLUMN = 3
 class Counts:
     photos: int
     tagged: int
-    errors: int
+    errors: int           # could not be tagged
+    not_written: int = 0  # their sidecar could not be written (Show Errors lists both)
 
 
 class ImageListModel(QAbstractTableModel):
@@ -241,7 +242,7 @@ class ImageListModel(QAbstractTableModel):
     def counts(self) -> Counts:
         """From the session's kept counts: O(1), asked after every change."""
         kept = self.session.counts()
-        return Counts(len(self.paths), kept.tagged, kept.failed)
+        return Counts(len(self.paths), kept.tagged, kept.failed, self.session.sidecars.write_failure_count())
 
     def errors(self) -> list[tuple[Path, str]]:
         """Photos that could not be tagged, then those whose sidecar could not be written."""

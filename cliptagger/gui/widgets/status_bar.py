@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from cliptagger.core.tagging.durations import format_duration
+from cliptagger.gui.wording import plural
 
 if TYPE_CHECKING:
     from cliptagger.core.tagging.engine import Progress
@@ -54,6 +55,9 @@ class StatusWidgets:
 
     def show_counts(self, counts: "Counts") -> None:
         self.counts_label.setText(f"{counts.photos} photos · {counts.tagged} tagged")
-        self.errors_button.setText(f"{counts.errors} error{'s' if counts.errors != 1 else ''}")
-        self.errors_button.setStyleSheet("color: #c62828; font-weight: bold" if counts.errors else "")
-        self.errors_button.setVisible(bool(counts.errors))  # "0 errors" on an empty window says nothing
+        errors = counts.errors + counts.not_written  # as many as Show Errors lists
+        self.errors_button.setText(plural(errors, "error"))
+        self.errors_button.setToolTip(f"{plural(counts.errors, 'photo')} could not be tagged, "
+                                      f"{counts.not_written:,} not written. Click to list them.")
+        self.errors_button.setStyleSheet("color: #c62828; font-weight: bold" if errors else "")
+        self.errors_button.setVisible(bool(errors))  # "0 errors" on an empty window says nothing
