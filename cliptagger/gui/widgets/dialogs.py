@@ -112,7 +112,9 @@ Keywords learns the keywords your photos already have.</p>
 <p><b>Search.</b> Type a description in the search box (Ctrl+F): the list shows the photos that
 match it best, with a Score column. Right-click a photo for "More like this". Esc ends the
 search.</p>
-<p><b>Reviewing.</b> Tick a proposal to accept it, untick to reject it; Accept All Above
+<p><b>Reviewing.</b> A tag's box has three states: empty (undecided), ✓ (accepted, written)
+and – (rejected, never written, and learned from). A click moves it to the next state and back to
+undecided, which also forgets the decision for learning. Accept All Above
 Threshold (Ctrl+Shift+Return) accepts every proposal you have not rejected. Nothing is written
 until you press Write XMP (Ctrl+S).</p>
 <p><b>Sidecars.</b> Accepted tags go into an XMP sidecar next to the photo (<i>IMG_1.jpg.xmp</i>,
@@ -124,7 +126,7 @@ ever removes keywords it added itself. Every write can be undone (Ctrl+Z).</p>
 
 #: Keys that are not menu actions (the menus list the rest with their shortcuts).
 REVIEW_KEYS = [("Up / Down", "move between photos"), ("Tab", "from the photo list to its tags"),
-               ("Space", "tick or untick the focused tag"),
+               ("Space", "the focused tag: accept, reject, undecided again"),
                ("1 … 9", "in the photo list: accept, reject, or undecide the photo's tag of that number"),
                ("Esc", "end a search (or stop tagging)")]
 
