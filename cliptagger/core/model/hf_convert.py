@@ -115,7 +115,7 @@ def check_config(folder: Path) -> dict[str, Any]:
                                  "tagging needs a full CLIPModel with both the image and the text tower")
     if isinstance(model_type, str) and model_type.startswith("siglip"):
         raise not_usable(folder, f"it is a SigLIP model (model_type {model_type!r}), not a CLIP; "
-                                 "open_clip's own SigLIP weights work with --model and --pretrained")
+                                 "open_clip's own SigLIP models (e.g. ViT-B-16-SigLIP) can be chosen by name instead")
     if model_type != "clip":
         raise not_usable(folder, f"its config.json says model_type {model_type!r}, not 'clip'")
     return config

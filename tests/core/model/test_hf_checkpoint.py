@@ -38,12 +38,17 @@ def load(path):
 def reference_texts(model, folder, texts):
     ids = hf_tokenizer(folder)(texts, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
     with torch.no_grad():
-        return torch.nn.functional.normalize(model.get_text_features(input_ids=ids["input_ids"]).pooler_output, dim=-1)
+        return torch.nn.functional.normalize(pooled(model.get_text_features(input_ids=ids["input_ids"])), dim=-1)
 
 
 def reference_images(model, pixels):
     with torch.no_grad():
-        return torch.nn.functional.normalize(model.get_image_features(pixel_values=pixels).pooler_output, dim=-1)
+        return torch.nn.functional.normalize(pooled(model.get_image_features(pixel_values=pixels)), dim=-1)
+
+
+def pooled(output):
+    """transformers 5 returns the projected features as ``pooler_output``; 4.x returned the tensor."""
+    return getattr(output, "pooler_output", output)
 
 
 def copy_folder(source, target):
