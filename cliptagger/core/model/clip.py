@@ -14,7 +14,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from cliptagger.core.errors import ModelLoadError, WeightsUnavailableError
 from cliptagger.core.model.catalog import DEMO_ARCH
-from cliptagger.core.model.converted import ConvertedCheckpoint, build, conversion_kind, prepare
+from cliptagger.core.model.converted import conversion_kind
+from cliptagger.core.model.converted import load as load_converted
 from cliptagger.core.model.device import choose_device
 from cliptagger.core.model.precision import (
     PrecisionChoice,
@@ -170,7 +171,7 @@ def load_model(
     if request.checkpoint is not None and not random_weights:
         source = conversion_kind(request.checkpoint)
         if source is not None:  # a Hugging Face folder or an OpenAI .pt: converted once, then cached
-            return _load_converted(prepare(*source), choose_device(device), precision)
+            return _load_converted(*source, choose_device(device), precision)
     if request.arch == DEMO_ARCH:
         register_demo_config()
     if request.arch not in open_clip.list_models():
@@ -220,8 +221,8 @@ def load_model(
     return _choose_precision(clip, f"{request.arch}@random" if random_weights else model_id, precision)
 
 
-def _load_converted(checkpoint: ConvertedCheckpoint, device: str, precision: str) -> ClipModel:
-    model, preprocess, tokenizer = build(checkpoint, device)
+def _load_converted(kind: str, source: Path, device: str, precision: str) -> ClipModel:
+    checkpoint, model, preprocess, tokenizer = load_converted(kind, source, device)
     clip = ClipModel(model=model, preprocess=preprocess, tokenizer=tokenizer, model_id=checkpoint.model_id,
                      arch=checkpoint.arch, device=device)
     return _choose_precision(clip, checkpoint.model_id, precision)

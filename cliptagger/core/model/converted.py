@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -149,6 +150,28 @@ def _forget_older(folder: Path, source: Path, keep: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _remove_stale_builds(folder: Path, older_than_s: float = 3600.0) -> None:
+    """Half-written entries (``.KEY-random``) of conversions that were killed."""
+    now = time.time()
+    for entry in folder.iterdir():
+        try:
+            if entry.name.startswith(".") and entry.is_dir() and now - entry.stat().st_mtime > older_than_s:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def load(kind: str, source: Path, device: str) -> tuple[ConvertedCheckpoint, Any, Callable[[Any], Any], Any]:
+    """(checkpoint, model, preprocess, tokenizer); a cache entry that no longer builds is converted again."""
+    checkpoint = prepare(kind, source)
+    try:
+        return (checkpoint, *build(checkpoint, device))
+    except ModelLoadError:
+        shutil.rmtree(checkpoint.weights.parent, ignore_errors=True)
+        checkpoint = prepare(kind, source)
+        return (checkpoint, *build(checkpoint, device))
+
+
 def prepare(kind: str, source: Path) -> ConvertedCheckpoint:
     """The cached conversion of ``source``, converting it first when there is none for its fingerprint."""
     from safetensors.torch import save_file
@@ -164,14 +187,17 @@ def prepare(kind: str, source: Path) -> ConvertedCheckpoint:
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"format": CONVERSION_FORMAT, "kind": kind, "source": str(source), "model_cfg": conversion.model_cfg,
             "preprocess": conversion.preprocess, "content_hash": content_hash(weights, small)}
+    _remove_stale_builds(folder)
     building = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder))
     try:
         save_file(conversion.state_dict, str(building / WEIGHTS))
         atomic_write_text(building / META, json.dumps(meta, indent=1))
-        shutil.rmtree(folder / key, ignore_errors=True)  # a damaged entry under the same key
-        os.replace(building, folder / key)  # whole entry appears at once
+        if _read_entry(folder / key, kind) is None:  # another process may have finished the same one
+            shutil.rmtree(folder / key, ignore_errors=True)  # a damaged entry under the same key
+            os.replace(building, folder / key)  # the whole entry appears at once
     except OSError as err:
-        raise ModelLoadError(f"Could not store the converted weights of {source} in {folder}: {err}") from None
+        if _read_entry(folder / key, kind) is None:
+            raise ModelLoadError(f"Could not store the converted weights of {source} in {folder}: {err}") from None
     finally:
         shutil.rmtree(building, ignore_errors=True)
     _forget_older(folder, source, key)

@@ -139,6 +139,15 @@ def test_a_damaged_cache_entry_is_converted_again(hf_folders, tmp_path, monkeypa
     assert load(folder).model_id == first.model_id and len(conversions) == 1
 
 
+def test_damaged_converted_weights_are_converted_again(hf_folders):
+    folder, reference = hf_folders["gelu"]
+    load(folder)
+    entry = next(paths.converted_dir().iterdir())
+    (entry / "model.safetensors").write_bytes(b"\0" * 100)
+    pixels = torch.rand(1, 3, 32, 32)
+    torch.testing.assert_close(load(folder).encode_pixels(pixels), reference_images(reference, pixels), atol=1e-5, rtol=0)
+
+
 def _config(folder, **changes):
     config = json.loads((folder / "config.json").read_text())
     for key, value in changes.items():

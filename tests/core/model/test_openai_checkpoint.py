@@ -18,13 +18,15 @@ from tests.core.model.tiny_checkpoints import save_tiny_openai_pt
 TEXTS = ["a photo of a cat", "한국어 사진", "café"]
 
 
-@pytest.fixture(scope="module")
-def openai_pt(tmp_path_factory):
-    path = tmp_path_factory.mktemp("openai") / "ViT-tiny.pt"
+def save(path, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script/save are deprecated, still OpenAI's format
-        model = save_tiny_openai_pt(path)
-    return path, model
+        return path, save_tiny_openai_pt(path, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def openai_pt(tmp_path_factory):
+    return save(tmp_path_factory.mktemp("openai") / "ViT-tiny.pt")
 
 
 def load(path):
@@ -46,16 +48,27 @@ def test_an_openai_archive_matches_the_model_it_holds(openai_pt):
     assert len(stored) == 1 and stored[0].stat().st_size < path.stat().st_size * 1.1  # fp16 kept, not doubled
 
 
-def test_it_agrees_with_open_clips_own_reader_of_such_archives(openai_pt):
+def test_a_resnet_archive_loads_too(tmp_path):
+    path, reference = save(tmp_path / "RN-tiny.pt", resnet=True)
+    clip = load(path)
+    pixels = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        images = torch.nn.functional.normalize(reference.encode_image(pixels), dim=-1)
+    torch.testing.assert_close(clip.encode_pixels(pixels), images, atol=1e-5, rtol=0)
+    assert clip.image_size == 64 and type(clip.model.visual).__name__ == "ModifiedResNet"
+
+
+@pytest.mark.parametrize("resnet", [False, True])
+def test_it_agrees_with_open_clips_own_reader_of_such_archives(openai_pt, tmp_path, resnet):
     """open_clip's load_openai_model reads the same archive into the same model."""
     from open_clip.openai import load_openai_model
 
-    path, _ = openai_pt
+    path, _ = save(tmp_path / "RN-tiny.pt", resnet=True) if resnet else openai_pt
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         theirs = load_openai_model(str(path), precision="fp32", device="cpu").eval()
     ours = load(path)
-    pixels = torch.rand(2, 3, 32, 32)
+    pixels = torch.rand(2, 3, ours.image_size, ours.image_size)
     with torch.no_grad():
         expected = torch.nn.functional.normalize(theirs.encode_image(pixels), dim=-1)
     torch.testing.assert_close(ours.encode_pixels(pixels), expected, atol=1e-5, rtol=0)

@@ -63,7 +63,8 @@ def save_tiny_hf_clip(folder: Path, hidden_act: str = "quick_gelu", seed: int = 
 def openai_state_dict(model) -> dict[str, torch.Tensor]:
     """An open_clip CLIP's tensors as OpenAI's archives hold them (same names, plus three scalars)."""
     state = {k: v.detach().clone() for k, v in model.state_dict().items() if k != "attn_mask"}
-    state["input_resolution"] = torch.tensor(model.visual.image_size[0])
+    size = model.visual.image_size
+    state["input_resolution"] = torch.tensor(size[0] if isinstance(size, (tuple, list)) else size)
     state["context_length"] = torch.tensor(model.context_length)
     state["vocab_size"] = torch.tensor(model.vocab_size)
     return state
@@ -87,12 +88,14 @@ class _Holder(torch.nn.Module):
         return x
 
 
-def save_tiny_openai_pt(path: Path, seed: int = 0, half: bool = True):
+def save_tiny_openai_pt(path: Path, seed: int = 0, half: bool = True, resnet: bool = False):
     """A TorchScript archive like OpenAI's (fp16 weights by default) and the open_clip model it came from."""
     from open_clip.model import CLIP
 
     torch.manual_seed(seed)
-    model = CLIP(16, vision_cfg={"image_size": 32, "patch_size": 8, "width": 64, "layers": 2},
+    vision = ({"image_size": 64, "layers": [1, 1, 1, 1], "width": 8} if resnet else
+              {"image_size": 32, "patch_size": 8, "width": 64, "layers": 2})
+    model = CLIP(16, vision_cfg=vision,
                  text_cfg={"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
                  quick_gelu=True).eval()
     with torch.no_grad():
