@@ -222,3 +222,31 @@ def test_the_runtime_conversion_works_without_transformers(hf_folders):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["(1,", "16)", "None"], done.stdout
+
+
+def test_preprocessing_matches_clip_image_processor_up_to_the_crop_rounding(hf_folders):
+    """Same resize, mean and std as transformers' CLIPImageProcessor (to one grey level).
+
+    Known difference: when the resized long side minus the crop is odd, open_clip's
+    (torchvision's) centre crop rounds the offset up and CLIPImageProcessor rounds it down:
+    the crop is one pixel further along. Here 640x427 -> 47x32 -> crop 32: offset 8 vs 7.
+    """
+    from PIL import Image
+    from skimage import data
+    from transformers import CLIPImageProcessor
+
+    folder, _ = hf_folders["quick_gelu"]
+    clip = load(folder)
+    processor = CLIPImageProcessor.from_pretrained(str(folder), local_files_only=True)
+    grey_level = 1 / 255 / min(STD) + 1e-6
+
+    def both(picture):
+        image = Image.fromarray(picture)
+        return clip.preprocess(image), processor(images=image, return_tensors="pt")["pixel_values"][0]
+
+    for picture in (data.astronaut(), data.coffee()):  # 512x512 and 600x400: even offsets
+        ours, theirs = both(picture)
+        torch.testing.assert_close(ours, theirs, atol=grey_level, rtol=0)
+    ours, theirs = both(data.rocket())  # 640x427: odd offset
+    assert (ours - theirs).abs().max() > 0.5
+    torch.testing.assert_close(ours[..., :-1], theirs[..., 1:], atol=grey_level, rtol=0)
