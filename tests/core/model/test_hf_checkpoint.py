@@ -250,3 +250,15 @@ def test_preprocessing_matches_clip_image_processor_up_to_the_crop_rounding(hf_f
     ours, theirs = both(data.rocket())  # 640x427: odd offset
     assert (ours - theirs).abs().max() > 0.5
     torch.testing.assert_close(ours[..., :-1], theirs[..., 1:], atol=grey_level, rtol=0)
+
+
+def test_the_precision_probe_and_reduced_precision_work_on_a_converted_model(hf_folders):
+    folder, _ = hf_folders["quick_gelu"]
+    request = request_for("ViT-B-32", checkpoint=folder)
+    measured = load_model(request, device="cpu", precision="auto")
+    assert measured.precision_choice.source == "measured"
+    assert set(measured.precision_choice.rates) == {"fp32", "bf16"}
+    exact, reduced = load(folder), load_model(request, device="cpu", precision="bf16")
+    assert reduced.precision == "bf16" and reduced.input_dtype == torch.bfloat16
+    similarity = (exact.encode_texts(TEXTS) * reduced.encode_texts(TEXTS)).sum(dim=-1)
+    assert similarity.min() > 0.98, similarity
