@@ -195,6 +195,16 @@ def to_open_clip(state: dict[str, Any]) -> dict[str, Any]:
     return {key: value.detach().contiguous() for key, value in out.items()}
 
 
+def mlp_ratio(intermediate: int, width: int) -> float:
+    """The ratio open_clip turns back into ``intermediate`` (it computes ``int(width * ratio)``).
+
+    ``intermediate / width`` alone can come back one short in floating point (width 88,
+    intermediate 120 gives 119), so it is nudged up by a quarter of a unit where needed.
+    """
+    ratio = intermediate / width
+    return ratio if int(width * ratio) == intermediate else (intermediate + 0.25) / width
+
+
 def model_config(folder: Path, config: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     """open_clip's CLIP config: sizes from the tensors themselves, the rest from config.json."""
     text, vision = _tower_config(config, "text"), _tower_config(config, "vision")
@@ -231,7 +241,7 @@ def model_config(folder: Path, config: dict[str, Any], state: dict[str, Any]) ->
             "width": vision_width,
             "layers": _layer_count(state, "vision_model."),
             "head_width": vision_width // vision_heads,
-            "mlp_ratio": state["vision_model.encoder.layers.0.mlp.fc1.weight"].shape[0] / vision_width,
+            "mlp_ratio": mlp_ratio(int(state["vision_model.encoder.layers.0.mlp.fc1.weight"].shape[0]), vision_width),
         },
         "text_cfg": {
             "context_length": int(state["text_model.embeddings.position_embedding.weight"].shape[0]),
@@ -239,7 +249,7 @@ def model_config(folder: Path, config: dict[str, Any], state: dict[str, Any]) ->
             "width": text_width,
             "heads": text_heads,
             "layers": _layer_count(state, "text_model."),
-            "mlp_ratio": state["text_model.encoder.layers.0.mlp.fc1.weight"].shape[0] / text_width,
+            "mlp_ratio": mlp_ratio(int(state["text_model.encoder.layers.0.mlp.fc1.weight"].shape[0]), text_width),
         },
     }
 

@@ -74,6 +74,12 @@ def test_embeddings_match_transformers(hf_folders, act):
     assert clip.image_size == 32 and clip.precision == "fp32" and clip.model_id.startswith("hf-clip@sha256:")
 
 
+def test_mlp_widths_survive_open_clips_int_of_width_times_ratio():
+    pairs = [(width, inner) for width in range(8, 2049, 8) for inner in range(width, 6 * width + 1, 8)]
+    assert any(int(w * (i / w)) != i for w, i in pairs)  # the plain ratio does lose some
+    assert all(int(w * hf_convert.mlp_ratio(i, w)) == i for w, i in pairs)
+
+
 def test_a_file_picked_inside_the_folder_stands_for_the_folder(hf_folders):
     folder, _ = hf_folders["quick_gelu"]
     assert load(folder / "config.json").model_id == load(folder / "model.safetensors").model_id == load(folder).model_id
