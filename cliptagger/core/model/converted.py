@@ -195,9 +195,10 @@ def prepare(kind: str, source: Path) -> ConvertedCheckpoint:
         if _read_entry(folder / key, kind) is None:  # another process may have finished the same one
             shutil.rmtree(folder / key, ignore_errors=True)  # a damaged entry under the same key
             os.replace(building, folder / key)  # the whole entry appears at once
-    except OSError as err:
+    except Exception as err:  # OSError, or safetensors' own error for a full disk: a message, not a traceback
         if _read_entry(folder / key, kind) is None:
-            raise ModelLoadError(f"Could not store the converted weights of {source} in {folder}: {err}") from None
+            raise ModelLoadError(f"Could not store the converted weights of {source} in {folder}: "
+                                 f"{' '.join(str(err).split())[:300]}") from None
     finally:
         shutil.rmtree(building, ignore_errors=True)
     _forget_older(folder, source, key)

@@ -154,6 +154,22 @@ def test_damaged_converted_weights_are_converted_again(hf_folders):
     torch.testing.assert_close(load(folder).encode_pixels(pixels), reference_images(reference, pixels), atol=1e-5, rtol=0)
 
 
+def test_a_full_disk_while_storing_is_a_message_and_leaves_nothing_behind(hf_folders, monkeypatch):
+    import errno
+
+    import safetensors.torch
+
+    from cliptagger.core.errors import ModelLoadError
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    with pytest.raises(ModelLoadError, match="Could not store the converted weights .* No space left on device"):
+        load(hf_folders["gelu"][0])
+    assert list(paths.converted_dir().iterdir()) == []
+
+
 def _config(folder, **changes):
     config = json.loads((folder / "config.json").read_text())
     for key, value in changes.items():
