@@ -28,7 +28,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"model name (default {DEFAULT_KEY}; 'demo' is the bundled offline model; "
                              "any open_clip architecture works)")
     parser.add_argument("--pretrained", default="", metavar="TAG", help="open_clip pretrained tag")
-    parser.add_argument("--checkpoint", type=Path, metavar="FILE", help="local weights file for --model")
+    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
+                        help="local weights for --model: an open_clip file, or (no --model needed) a Hugging "
+                             "Face CLIP folder or an OpenAI .pt file, converted once into the cache")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--no-download", action="store_true", help="never download weights")
     parser.add_argument("--precision", choices=list(PRECISIONS), default=Precision.AUTO.value,

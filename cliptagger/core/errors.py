@@ -22,6 +22,7 @@ class WeightsProblem(str, Enum):
     DOWNLOAD_FAILED = "download-failed"  # the download was tried and failed
     CANCELLED = "cancelled"              # the user stopped the download
     FILE_MISSING = "file-missing"        # a checkpoint file that does not exist
+    UNSUPPORTED = "unsupported"          # a checkpoint folder/file that is not a CLIP cliptagger can convert
     UNKNOWN = "unknown"                  # no such pretrained tag, no tag given, ...
 
 

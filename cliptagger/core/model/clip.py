@@ -14,6 +14,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from cliptagger.core.errors import ModelLoadError, WeightsUnavailableError
 from cliptagger.core.model.catalog import DEMO_ARCH
+from cliptagger.core.model.converted import conversion_kind
+from cliptagger.core.model.converted import load as load_converted
 from cliptagger.core.model.device import choose_device
 from cliptagger.core.model.precision import (
     PrecisionChoice,
@@ -166,6 +168,10 @@ def load_model(
     """Build the model on the chosen device; ``random_weights`` is for tests and benchmarks."""
     import open_clip
 
+    if request.checkpoint is not None and not random_weights:
+        source = conversion_kind(request.checkpoint)
+        if source is not None:  # a Hugging Face folder or an OpenAI .pt: converted once, then cached
+            return _load_converted(*source, choose_device(device), precision)
     if request.arch == DEMO_ARCH:
         register_demo_config()
     if request.arch not in open_clip.list_models():
@@ -212,8 +218,19 @@ def load_model(
     clip = ClipModel(model=model, preprocess=preprocess, tokenizer=tokenizer, model_id=model_id,
                      arch=request.arch, device=device)
     # Speed depends on the architecture, not the values: random models share one probe.
-    probe_id = f"{request.arch}@random" if random_weights else model_id
-    choice = choose_precision(device, precision, probe_id, model.visual, clip.image_size)
-    cast_model(model, device, choice.precision)
+    return _choose_precision(clip, f"{request.arch}@random" if random_weights else model_id, precision)
+
+
+def _load_converted(kind: str, source: Path, device: str, precision: str) -> ClipModel:
+    checkpoint, model, preprocess, tokenizer = load_converted(kind, source, device)
+    clip = ClipModel(model=model, preprocess=preprocess, tokenizer=tokenizer, model_id=checkpoint.model_id,
+                     arch=checkpoint.arch, device=device)
+    return _choose_precision(clip, checkpoint.model_id, precision)
+
+
+def _choose_precision(clip: ClipModel, probe_id: str, precision: str) -> ClipModel:
+    """Measure (or recall) the fastest precision that keeps the results, and cast to it."""
+    choice = choose_precision(clip.device, precision, probe_id, clip.model.visual, clip.image_size)
+    cast_model(clip.model, clip.device, choice.precision)
     clip.precision, clip.precision_choice = choice.precision, choice
     return clip

@@ -40,7 +40,10 @@ class ModelRequest:
     @property
     def label(self) -> str:
         if self.checkpoint:
-            return f"{self.arch} from {self.checkpoint}"
+            from cliptagger.core.model.converted import conversion_kind
+
+            # a Hugging Face folder or an OpenAI .pt says what it is: --model plays no part
+            return str(self.checkpoint) if conversion_kind(self.checkpoint) else f"{self.arch} from {self.checkpoint}"
         return f"{self.arch} ({self.pretrained})" if self.pretrained else self.arch
 
 

@@ -3,7 +3,7 @@
 All locations follow the platform conventions through ``appdirs`` and can be
 redirected with environment variables (used by the tests and by portable installs):
 
-* ``CLIPTAGGER_CACHE_DIR``  - model weights and the embedding cache
+* ``CLIPTAGGER_CACHE_DIR``  - model weights (downloaded or converted) and the embedding cache
 * ``CLIPTAGGER_CONFIG_DIR`` - settings and the user's label sets
 * ``CLIPTAGGER_DATA_DIR``   - the undo journal
 """
@@ -29,6 +29,11 @@ def cache_dir() -> Path:
 
 def weights_dir() -> Path:
     return cache_dir() / "weights"
+
+
+def converted_dir() -> Path:
+    """Hugging Face folders and OpenAI ``.pt`` files converted to open_clip safetensors."""
+    return cache_dir() / "converted"
 
 
 def config_dir() -> Path:

@@ -22,9 +22,13 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.errors import WeightsUnavailableError
 from cliptagger.core.model.catalog import CATALOG, DEMO_KEY
+<<<<<<< HEAD
 from cliptagger.gui.widgets.dialog_folders import DOWNLOADS, start_folder
 from cliptagger.gui.widgets.model_dialog import WEIGHTS_FILTER, WeightsDialog
 from cliptagger.gui.wording import plural
+=======
+from cliptagger.gui.widgets.model_dialog import WEIGHTS_FILTER, WEIGHTS_TITLE, WeightsDialog
+>>>>>>> hfclip
 
 if TYPE_CHECKING:
     from cliptagger.core.model.weights import ModelRequest
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
     from cliptagger.settings import Settings
 
 CHECKPOINT_ITEM = "Weights file…"
+#: a Hugging Face CLIPModel folder (config.json + model.safetensors + tokenizer files)
+FOLDER_ITEM = "Hugging Face folder…"
 AUTO_DEVICE = "auto"
 DEVICE_NAMES = {"auto": "Auto (fastest)", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)", "cpu": "CPU"}
 
@@ -62,6 +68,7 @@ class ModelController(QObject):
             self.model_picker.addItem(entry.key, entry.key)
             self.model_picker.setItemData(self.model_picker.count() - 1, entry.good_for, Qt.ToolTipRole)
         self.model_picker.addItem(CHECKPOINT_ITEM, CHECKPOINT_ITEM)
+        self.model_picker.addItem(FOLDER_ITEM, FOLDER_ITEM)
         self._show_model_key()
         self.model_picker.activated.connect(self._model_picked)
         self.device_picker = QComboBox()
@@ -111,9 +118,17 @@ class ModelController(QObject):
     def _model_picked(self, _index: int) -> None:
         key = self.model_picker.currentData()
         checkpoint = ""
+<<<<<<< HEAD
         if key == CHECKPOINT_ITEM:
             checkpoint, _ = QFileDialog.getOpenFileName(self.window, "Choose model weights", start_folder(DOWNLOADS),
                                                         WEIGHTS_FILTER)
+=======
+        if key in (CHECKPOINT_ITEM, FOLDER_ITEM):
+            if key == FOLDER_ITEM:
+                checkpoint = QFileDialog.getExistingDirectory(self.window, "Choose a Hugging Face CLIP model folder")
+            else:
+                checkpoint, _ = QFileDialog.getOpenFileName(self.window, WEIGHTS_TITLE, "", WEIGHTS_FILTER)
+>>>>>>> hfclip
             if not checkpoint:
                 self._show_model_key()
                 return

@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
 from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
 from cliptagger.gui.widgets.dialog_folders import DOWNLOADS, start_folder
 
-WEIGHTS_FILTER = "Weights (*.safetensors *.bin *.pt *.pth);;All files (*)"
+#: config.json: a Hugging Face CLIP folder is chosen by picking its config.json (or its weights file)
+WEIGHTS_FILTER = "Weights (*.safetensors *.bin *.pt *.pth config.json);;All files (*)"
+WEIGHTS_TITLE = "Choose model weights (a weights file, an OpenAI .pt, or a Hugging Face folder's config.json)"
 
 
 def explain(model_key: str, error: WeightsUnavailableError) -> tuple[str, Optional[str]]:
@@ -42,6 +44,10 @@ def explain(model_key: str, error: WeightsUnavailableError) -> tuple[str, Option
     if error.problem is WeightsProblem.DOWNLOAD_FAILED:
         return (f"The download of <b>{model_key}</b> did not succeed ({error.detail}).<br><br>"
                 f"Try again, choose a weights file you already have, or use the demo model.{where}", "Try Again")
+    if error.problem is WeightsProblem.UNSUPPORTED:
+        return (f"The chosen weights cannot be used: {error.detail}.<br><br>{error.looked_in}<br><br>"
+                "Choose a Hugging Face CLIP folder, an OpenAI .pt file or an open_clip weights file, "
+                "or use the demo model.", None)
     if error.problem is WeightsProblem.FILE_MISSING:
         return (f"The weights file for <b>{model_key}</b> is not there any more:<br>{error.looked_in}<br><br>"
                 "Choose the file again, or use the demo model.", None)
@@ -89,7 +95,7 @@ class WeightsDialog(QDialog):
         self.accept()
 
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose model weights", start_folder(DOWNLOADS), WEIGHTS_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, WEIGHTS_TITLE, start_folder(DOWNLOADS), WEIGHTS_FILTER)
         if path:
             self.checkpoint = path
             self._finish(self.CHECKPOINT)
