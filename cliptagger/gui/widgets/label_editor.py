@@ -26,14 +26,13 @@ from PySide6.QtWidgets import (
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.learning.head_store import LearnedModel, heads_for_export
 from cliptagger.core.tagging.head_scoring import calibrated_threshold
+from cliptagger.core.tagging.keyword_list import load_label_file, save_label_file
 from cliptagger.core.tagging.labels import (
     HIERARCHY_SEPARATOR,
     Label,
     LabelSet,
     Mode,
-    load_label_sets,
     load_learned_blocks,
-    save_label_sets,
 )
 from cliptagger.core.tagging.templates import TEMPLATE_SETS
 from cliptagger.gui.widgets.label_editor_parts import (
@@ -67,6 +66,10 @@ from cliptagger.gui.widgets.label_editor_parts import (
 
 def _calibrated_text(threshold: Optional[float]) -> str:
     return "—" if threshold is None else f"{threshold * 100:.1f} %"
+
+
+KEYWORD_LIST_FILTER = "Lightroom keyword list (*.txt)"
+LABEL_FILE_FILTERS = f"Label sets (*.json);;{KEYWORD_LIST_FILTER}"
 
 
 class LabelSetEditor(QDialog):
@@ -258,7 +261,7 @@ class LabelSetEditor(QDialog):
             self._show_repeats()
 
     def import_sets(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import label sets", "", "Label sets (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Import label sets", "", LABEL_FILE_FILTERS)
         if path:
             self.import_from(Path(path))
 
@@ -267,7 +270,7 @@ class LabelSetEditor(QDialog):
         when None) says what to do: replace that set, merge the labels it lacks into it, or keep
         both (the imported one renamed "Name 2")."""
         try:
-            imported = load_label_sets(path)
+            imported = load_label_file(path)  # JSON, or a Lightroom keyword list (.txt)
         except LabelSetError as err:
             QMessageBox.warning(self, "Import failed", str(err))
             return
@@ -284,13 +287,24 @@ class LabelSetEditor(QDialog):
         self._show_repeats()
 
     def export_sets(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export label sets", "label-sets.json", "Label sets (*.json)")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export label sets", "label-sets.json", LABEL_FILE_FILTERS)
         if path:
+            if chosen == KEYWORD_LIST_FILTER and Path(path).suffix.lower() != ".txt":
+                path += ".txt"
             self.export_to(Path(path))
 
     def export_to(self, path: Path) -> None:
-        """The sets, with the learned heads of the current model (they travel with an export)."""
-        save_label_sets(path, self._sets, heads_for_export(self._learned, [s.name for s in self._sets]))
+        """The sets, with the learned heads of the current model (they travel with an export);
+        a ``.txt`` path gets a Lightroom keyword list, and what it could not hold is said."""
+        try:
+            losses = save_label_file(path, self._sets, heads_for_export(self._learned, [s.name for s in self._sets]))
+        except LabelSetError as err:
+            QMessageBox.warning(self, "Export failed", str(err))
+            return
+        if losses:
+            more = f"\n… and {len(losses) - 5} more." if len(losses) > 5 else ""
+            QMessageBox.information(self, "Exported as a keyword list", "A keyword list holds names, levels and "
+                                    "synonyms only:\n" + "\n".join(losses[:5]) + more)
 
     # ---------------------------------------------------------------- one set
 

@@ -191,11 +191,14 @@ def form_label_set(current: LabelSet, rows: list[list[str]], mode: Mode, thresho
                    templates: "str | tuple[str, ...]") -> LabelSet:
     """The set as the form shows it: ``rows`` of (label, parent, prompts ;-separated, threshold %)."""
     labels = []
+    synonyms = {label.keyword.casefold(): label.synonyms for label in current.labels}  # not in the form: kept
     for name, parent, prompts_text, override_text in rows:
         if not name:
             continue
         prompts = tuple(p.strip() for p in prompts_text.split(";") if p.strip())
-        labels.append(Label(name, parent.strip("| "), prompts, _percentage(name, override_text)))
+        label = Label(name, parent.strip("| "), prompts, _percentage(name, override_text))
+        labels.append(Label(label.name, label.parent, label.prompts, label.threshold,
+                            synonyms.get(label.keyword.casefold(), ())))
     return LabelSet(current.name, tuple(labels), mode, threshold, max_tags, templates, current.baseline_prompts)
 
 
