@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.metadata.targets import DEFAULT_TARGET, TARGET_KEYS
 from cliptagger.core.model.catalog import DEFAULT_KEY
 from cliptagger.core.model.precision import Precision
 from cliptagger.core.storage import paths
@@ -45,7 +46,7 @@ class Settings:
     keyword_root: str = ""
     #: The photo app the keywords are written for (``core.metadata.targets``; ``custom``: the
     #: sidecar style above decides).
-    target_app: str = "custom"
+    target_app: str = DEFAULT_TARGET
 
     def __post_init__(self) -> None:
         low, high = TARGET_PRECISION_RANGE
@@ -108,7 +109,7 @@ def set_aside_damaged(path: Path, reason: str, what: str = "settings") -> None:
 
 
 def _valid_values() -> dict[str, set[str]]:
-    return {"sidecar_style": {style.value for style in SidecarStyle},
+    return {"sidecar_style": {style.value for style in SidecarStyle}, "target_app": set(TARGET_KEYS),
             "precision": {precision.value for precision in Precision}}
 
 
