@@ -98,8 +98,8 @@ TARGETS: tuple[AppTarget, ...] = (
               (HIERARCHICAL, SUBJECT), Combination.UNION,
               "in Lightroom Classic: select the photos, Metadata > Read Metadata from Files",
               "helpx.adobe.com/lightroom-classic/help/metadata-basics-actions.html",
-              "JPEG, TIFF, PSD, PNG and DNG: embedded XMP only (a sidecar is ignored); raw: IMG.xmp only. "
-              "HEIC: IMG.xmp, as Lightroom writes it (less certain)."),
+              "JPEG, TIFF, PSD and DNG: embedded XMP only (a sidecar is ignored); raw: IMG.xmp only. "
+              "PNG, WebP embedded and HEIC IMG.xmp, as Lightroom writes them (less certain)."),
     AppTarget("captureone", "Capture One", _every(ADOBE, E),
               (HIERARCHICAL, SUBJECT, IPTC_KEYWORDS), Combination.UNION,
               "in Capture One: select the images, Image > Load Metadata",
@@ -221,15 +221,24 @@ def embedded_refusal(app: AppTarget, paths: list[Path]) -> str:
             "another --target.")
 
 
+def where_cell(app: AppTarget) -> str:
+    """Where ``app`` reads keywords, kinds of file with the same places grouped (first: where
+    cliptagger writes), e.g. ``JPEG, TIFF: embedded; raw: `IMG.xmp```."""
+    groups: dict[tuple[Destination, ...], list[str]] = {}
+    for kind in FileKind:
+        groups.setdefault(app.reads.get(kind, ()), []).append(kind.value)
+    def places(where: tuple[Destination, ...]) -> str:
+        return " or ".join(d.value if d is E else f"`{d.value}`" for d in where) or "none"
+    if len(groups) == 1:
+        return places(next(iter(groups)))
+    return "; ".join(f"{', '.join(kinds)}: {places(where)}" for where, kinds in groups.items())
+
+
 def markdown_table() -> str:
-    """The README's table: per app, where keywords go per kind of file, what it reads, what to do."""
-    kinds = list(FileKind)
-    head = "| app | " + " | ".join(kind.value for kind in kinds) + " | reads | then |"
-    rule = "|" + "---|" * (len(kinds) + 3)
-    rows = [head, rule]
+    """The README's table: per app, where keywords go, what it reads, what to do next."""
+    rows = ["| app (`--target`) | where it reads keywords (cliptagger writes the first) | reads | then |",
+            "|---|---|---|---|"]
     for app in TARGETS:
-        cells = [" or ".join(f"`{d.value}`" if d is not E else d.value for d in app.reads.get(k, ())) or "—"
-                 for k in kinds]
-        reads = f"{app.combination.value}: " + ", ".join(p.split(":")[1] for p in app.properties)
-        rows.append(f"| {app.name} (`{app.key}`) | " + " | ".join(cells) + f" | {reads} | {app.hint} |")
+        reads = f"{app.combination.value}: " + ", ".join(p.replace("XMP-", "") for p in app.properties)
+        rows.append(f"| {app.name} (`{app.key}`) | {where_cell(app)} | {reads} | {app.hint} |")
     return "\n".join(rows) + "\n"

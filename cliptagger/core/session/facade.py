@@ -45,7 +45,6 @@ from cliptagger.core.session.resume import restore_decisions
 from cliptagger.core.session.review_rows import ReviewRow, accepted_keywords, review_rows
 from cliptagger.core.session.searcher import Searcher
 from cliptagger.core.session.sidecar_sync import SidecarSync
-from cliptagger.core.storage.text_rules import under_root
 from cliptagger.core.tagging.cache import EmbeddingCache
 from cliptagger.core.tagging.engine import ImageFailure, ImageResult, Outcome, Progress, TaggingEngine
 from cliptagger.core.tagging.labels import LabelSet
@@ -230,12 +229,10 @@ class Session:
         return [row.key for row in self.review_rows(path) if row.proposed]
 
     def accepted_keywords(self, path: Path) -> list[str]:
-        """Keywords accepted in any current label set (once each, in label set order), as they
-        are written: below the root keyword when the options name one."""
+        """Keywords accepted in any current label set, as written (below the options' root keyword)."""
         if not self.review.has_any(path):
             return []
-        root = self.options.keyword_root
-        return list(dict.fromkeys(under_root(k, root) for k in accepted_keywords(self.review_rows(path))))
+        return accepted_keywords(self.review_rows(path), self.options.keyword_root)
 
     def _refresh_accepted(self, paths: Iterable[Path]) -> None:
         self.sidecars.note_accepted({as_path(p): self.accepted_keywords(p) for p in paths})

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.learning.head_store import LearnedModel, heads_for_export
 from cliptagger.core.tagging.head_scoring import calibrated_threshold
-from cliptagger.core.tagging.keyword_list import load_label_file, save_label_file
+from cliptagger.core.tagging.keyword_list import load_label_file
 from cliptagger.core.tagging.labels import (
     HIERARCHY_SEPARATOR,
     Label,
@@ -46,6 +46,7 @@ from cliptagger.gui.widgets.label_editor_parts import (
     button_grid,
     button_row,
     custom_templates_box,
+    export_label_file,
     form_label_set,
     labels_table,
     max_tags_box,
@@ -289,22 +290,11 @@ class LabelSetEditor(QDialog):
     def export_sets(self) -> None:
         path, chosen = QFileDialog.getSaveFileName(self, "Export label sets", "label-sets.json", LABEL_FILE_FILTERS)
         if path:
-            if chosen == KEYWORD_LIST_FILTER and Path(path).suffix.lower() != ".txt":
-                path += ".txt"
-            self.export_to(Path(path))
+            self.export_to(Path(path + (".txt" * (chosen == KEYWORD_LIST_FILTER and not path.endswith(".txt")))))
 
     def export_to(self, path: Path) -> None:
-        """The sets, with the learned heads of the current model (they travel with an export);
-        a ``.txt`` path gets a Lightroom keyword list, and what it could not hold is said."""
-        try:
-            losses = save_label_file(path, self._sets, heads_for_export(self._learned, [s.name for s in self._sets]))
-        except LabelSetError as err:
-            QMessageBox.warning(self, "Export failed", str(err))
-            return
-        if losses:
-            more = f"\n… and {len(losses) - 5} more." if len(losses) > 5 else ""
-            QMessageBox.information(self, "Exported as a keyword list", "A keyword list holds names, levels and "
-                                    "synonyms only:\n" + "\n".join(losses[:5]) + more)
+        """The sets with the current model's learned heads (``.txt``: a Lightroom keyword list)."""
+        export_label_file(self, path, self._sets, heads_for_export(self._learned, [s.name for s in self._sets]))
 
     # ---------------------------------------------------------------- one set
 
