@@ -61,6 +61,9 @@ KEYWORD_LIST_SUFFIXES = (".txt",)
 TOP_LEVEL_SET = "Keywords"
 #: Deeper than this is not a keyword hierarchy (and would make deep paths nobody can read).
 MAX_LEVELS = 32
+#: More keywords than this is not a vocabulary to tag with (each is 9+ prompts to embed; a big
+#: Lightroom catalog has a few thousand); refused at the line that passes it.
+MAX_KEYWORDS = 100_000
 INDEPENDENT_THRESHOLD = 0.5
 
 
@@ -71,6 +74,8 @@ class _Entry:
     line: int
     children: list["_Entry"] = field(default_factory=list)
     synonyms: list[str] = field(default_factory=list)
+    #: The children by folded name (a twin is found in O(1): a flat list of 100,000 keywords).
+    named: dict[str, "_Entry"] = field(default_factory=dict)
 
 
 def is_keyword_list(path: str | Path) -> bool:
@@ -121,8 +126,9 @@ def _parse_line(text: str, number: int, source: str) -> tuple[int, str, str]:
 
 
 def _read_tree(text: str, source: str) -> list[_Entry]:
-    roots: list[_Entry] = []
+    top = _Entry("", True, 0)
     stack: list[_Entry] = []  # the entry at each level above the current line
+    count = 0
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw[:-1] if raw.endswith("\r") else raw
         if not line.strip(" \t"):
@@ -143,15 +149,20 @@ def _read_tree(text: str, source: str) -> list[_Entry]:
             stack[-1].synonyms.append(name)
             continue
         del stack[level:]
-        siblings = stack[-1].children if stack else roots
-        twin = next((e for e in siblings if e.name.casefold() == name.casefold()), None)
+        parent = stack[-1] if stack else top
+        twin = parent.named.get(name.casefold())
         if twin is not None:
             raise LabelSetError(f'{where}: "{shown(name)}" is listed twice under the same parent (also on line '
                                 f"{twin.line}).")
+        count += 1
+        if count > MAX_KEYWORDS:
+            raise LabelSetError(f"{where}: more than {MAX_KEYWORDS:,} keywords; cliptagger reads at most that many "
+                                "from one keyword list (split it, or leave out what you do not tag with).")
         entry = _Entry(name, kind == "category", number)
-        siblings.append(entry)
+        parent.children.append(entry)
+        parent.named[name.casefold()] = entry
         stack.append(entry)
-    return roots
+    return top.children
 
 
 def _labels_below(entry: _Entry, path: tuple[str, ...], into: dict[str, Label]) -> None:

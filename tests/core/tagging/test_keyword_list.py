@@ -142,6 +142,16 @@ def test_malformed_lines_are_named(text, line, words):
     assert f"kw.txt, line {line}:" in str(caught.value) and words in str(caught.value)
 
 
+def test_too_many_keywords_are_refused_at_the_line_that_passes_the_limit(monkeypatch):
+    from cliptagger.core.tagging import keyword_list
+
+    monkeypatch.setattr(keyword_list, "MAX_KEYWORDS", 50)
+    text = "".join(f"word {n}\n" for n in range(60))
+    with pytest.raises(LabelSetError, match=r"kw.txt, line 51: more than 50 keywords"):
+        parse_keyword_list(text, "kw.txt")
+    assert len(parse_keyword_list(text[: text.index("word 50")])[0].labels) == 50
+
+
 def test_undecodable_bytes_name_their_line_and_huge_files_are_refused(tmp_path):
     with pytest.raises(LabelSetError, match=r"line 3: not UTF-8"):
         decode_keyword_list(b"a\n\tb\n\t\xff\n", "kw.txt")
