@@ -18,9 +18,9 @@ from cliptagger.core.metadata.targets import (
     TARGETS,
     Destination,
     embedded_writer,
-    plan_writes,
     sidecar_style,
     target,
+    where_to_write,
 )
 from tests import helpers
 from tests.app_readers import READERS, adobe_sidecar, ext_sidecar
@@ -78,7 +78,7 @@ def _photo(folder: Path, name: str) -> Path:
 
 def _write(key: str, photo: Path, keywords: list[str]) -> None:
     app = target(key)
-    plan = plan_writes(app, [photo])
+    plan = where_to_write(app, [photo])
     writer = embedded_writer()
     if plan.embedded:
         assert writer is not None

@@ -134,10 +134,10 @@ def write_csv(args: argparse.Namespace, session: "Session") -> None:
 def check_target(args: argparse.Namespace, images: "list[Path]") -> None:
     """Refuse a --target that needs keywords inside photos this build cannot write into, unless
     --sidecars-anyway; say what the app needs to see them."""
-    from cliptagger.core.metadata.targets import embedded_refusal, embedded_writer, plan_writes, target
+    from cliptagger.core.metadata.targets import embedded_refusal, embedded_writer, target, where_to_write
 
     app = target(args.target)
-    plan = plan_writes(app, images, SidecarStyle(args.sidecar_style))
+    plan = where_to_write(app, images, SidecarStyle(args.sidecar_style))
     if plan.embedded and embedded_writer() is None:
         if not args.sidecars_anyway:
             raise CliptaggerError(embedded_refusal(app, plan.embedded))
@@ -165,10 +165,10 @@ def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
     """Write (or show) the sidecars where the --target app reads them; True when any of them
     could not be written."""
     from cliptagger.core.metadata.sidecars import WriteReport
-    from cliptagger.core.metadata.targets import embedded_writer, plan_writes, target
+    from cliptagger.core.metadata.targets import embedded_writer, target, where_to_write
 
     description = f"cliptagger tag {' '.join(str(p) for p in args.paths)}"
-    plan = plan_writes(target(args.target), session.unwritten(), SidecarStyle(args.sidecar_style))
+    plan = where_to_write(target(args.target), session.unwritten(), SidecarStyle(args.sidecar_style))
     writer = embedded_writer()
     sidecars = plan.sidecars + plan.unread + (plan.embedded if writer is None else [])  # (--sidecars-anyway)
     report = session.write(plan.style, dry_run=args.dry_run, description=description, paths=sidecars) \

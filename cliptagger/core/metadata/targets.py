@@ -169,7 +169,10 @@ class EmbeddedWriterMissing(CliptaggerError):
 
 def embedded_writer() -> Optional[Callable[..., Any]]:
     """HOOK for the embedded-metadata writer (issue 21): the callable that writes keywords into
-    photos, or None while this build has none. ``plan_writes`` and the front ends ask here."""
+    photos, or None while this build has none. The CLI (``cli/tag.py``) calls it as
+    ``writer(session, photos, dry_run=..., description=...) -> WriteReport`` for the photos
+    ``where_to_write`` puts in ``embedded``; the compatibility tests run the embedded targets
+    as soon as it returns one."""
     return None
 
 
@@ -199,7 +202,7 @@ class WritePlan:
     unread: list[Path]
 
 
-def plan_writes(app: AppTarget, paths: Iterable[Path], default: SidecarStyle = SidecarStyle.EXT) -> WritePlan:
+def where_to_write(app: AppTarget, paths: Iterable[Path], default: SidecarStyle = SidecarStyle.EXT) -> WritePlan:
     """Where each photo's keywords go for ``app``: one sidecar style for all of them (so that one
     write is one journal batch, one undo), or inside the photo."""
     plan = WritePlan(sidecar_style(app, default), [], [], [])

@@ -14,8 +14,8 @@ from cliptagger.core.metadata.targets import (
     embedded_refusal,
     file_kind,
     markdown_table,
-    plan_writes,
     target,
+    where_to_write,
 )
 
 
@@ -28,7 +28,7 @@ def test_file_kinds(name, kind):
 
 def test_lightroom_puts_raw_in_adobe_sidecars_and_the_rest_inside_the_photo():
     photos = [Path("x/a.CR2"), Path("x/b.jpg"), Path("x/c.dng"), Path("x/d.gif")]
-    plan = plan_writes(target("Lightroom"), photos, SidecarStyle.EXT)
+    plan = where_to_write(target("Lightroom"), photos, SidecarStyle.EXT)
     assert plan.style is SidecarStyle.ADOBE and plan.sidecars == [photos[0]]
     assert plan.embedded == [photos[1], photos[2]] and plan.unread == [photos[3]]
     message = embedded_refusal(target("lightroom"), plan.embedded)
@@ -37,8 +37,8 @@ def test_lightroom_puts_raw_in_adobe_sidecars_and_the_rest_inside_the_photo():
 
 def test_custom_follows_the_users_style_and_darktable_its_own():
     photos = [Path("a.CR2"), Path("b.jpg")]
-    assert plan_writes(target("custom"), photos, SidecarStyle.ADOBE).style is SidecarStyle.ADOBE
-    plan = plan_writes(target("darktable"), photos, SidecarStyle.ADOBE)
+    assert where_to_write(target("custom"), photos, SidecarStyle.ADOBE).style is SidecarStyle.ADOBE
+    plan = where_to_write(target("darktable"), photos, SidecarStyle.ADOBE)
     assert plan.style is SidecarStyle.EXT and plan.sidecars == photos and not plan.embedded
 
 
