@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.metadata.targets import DEFAULT_TARGET, TARGET_KEYS
 from cliptagger.core.model.catalog import DEFAULT_KEY
 from cliptagger.core.model.precision import Precision
 from cliptagger.core.storage import paths
 from cliptagger.core.storage.fileio import atomic_write_text
 from cliptagger.core.storage.strict_json import read_json_file
+from cliptagger.core.storage.text_rules import keyword_form, keyword_problem
 from cliptagger.core.tagging.head_scoring import DEFAULT_TARGET_PRECISION, TARGET_PRECISION_RANGE
 
 MAX_RECENT_FOLDERS = 10
@@ -40,10 +42,17 @@ class Settings:
     recent_folders: list[str] = field(default_factory=list)
     last_export_folder: str = ""
     target_precision: float = DEFAULT_TARGET_PRECISION
+    #: Written keywords go below this keyword (``AI`` -> ``AI|beach``); empty: none.
+    keyword_root: str = ""
+    #: The photo app the keywords are written for (``core.metadata.targets``; ``custom``: the
+    #: sidecar style above decides).
+    target_app: str = DEFAULT_TARGET
 
     def __post_init__(self) -> None:
         low, high = TARGET_PRECISION_RANGE
         self.target_precision = min(high, max(low, float(self.target_precision)))
+        if keyword_problem(self.keyword_root) and keyword_form(self.keyword_root):
+            self.keyword_root = ""  # a damaged value: no root, rather than no session
 
     def remember_layout(self, geometry: bytes, state: bytes, splitter: bytes) -> None:
         """The window's layout as Qt saved it (kept as base64 text in the JSON file)."""
@@ -100,7 +109,7 @@ def set_aside_damaged(path: Path, reason: str, what: str = "settings") -> None:
 
 
 def _valid_values() -> dict[str, set[str]]:
-    return {"sidecar_style": {style.value for style in SidecarStyle},
+    return {"sidecar_style": {style.value for style in SidecarStyle}, "target_app": set(TARGET_KEYS),
             "precision": {precision.value for precision in Precision}}
 
 

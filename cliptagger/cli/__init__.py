@@ -1,5 +1,5 @@
 """The headless front end: ``cliptagger tag``, ``learn``, ``search``, ``models``, ``demo``,
-``undo`` and ``cache``; one module per command, each registering its parser with
+``undo``, ``cache`` and ``export-keywords``; one module per command, each registering its parser with
 ``set_defaults(func=...)``, all sharing ``session_setup.open_session``.
 
 Exit codes: 0 something was tagged; 1 nothing could be tagged; 2 a usage or setup

@@ -38,10 +38,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> "list[LabelSet]":
-    """The label sets of these files (default: the bundled ones for the model); names unique."""
-    from cliptagger.core.tagging.labels import default_label_file, load_label_sets
+    """The label sets of these files, JSON or Lightroom keyword lists (``.txt``) (default: the
+    bundled ones for the model); names unique."""
+    from cliptagger.core.tagging.keyword_list import load_label_file
+    from cliptagger.core.tagging.labels import default_label_file
 
-    label_sets = [s for f in (files or [default_label_file(model_key)]) for s in load_label_sets(f)]
+    label_sets = [s for f in (files or [default_label_file(model_key)]) for s in load_label_file(f)]
     names = [s.name.casefold() for s in label_sets]
     if len(set(names)) != len(names):
         raise CliptaggerError("Two label sets have the same name; rename one of them.")
@@ -75,7 +77,8 @@ def open_session(args: argparse.Namespace, label_sets: "Optional[list[LabelSet]]
     options = EngineOptions(batch_size=getattr(args, "batch_size", None),
                             fast_decode=not getattr(args, "exact", False),
                             use_cache=not getattr(args, "no_cache", False),
-                            use_learned=not getattr(args, "zero_shot", False))
+                            use_learned=not getattr(args, "zero_shot", False),
+                            keyword_root=getattr(args, "keyword_root", ""))
     session = Session(label_sets, options)
     session.use_model(load_model_from_args(args, quiet=getattr(args, "quiet", False)))
     session.cache()

@@ -24,6 +24,7 @@ from cliptagger.cli.session_setup import add_model_arguments, load_label_files, 
 from cliptagger.core.errors import CliptaggerError
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.metadata.targets import DEFAULT_TARGET, TARGET_KEYS
 
 if TYPE_CHECKING:
     from cliptagger.core.session import Session
@@ -33,7 +34,8 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     tag = commands.add_parser("tag", help="propose tags for images and folders")
     tag.add_argument("paths", nargs="+", type=Path, help="image files and folders (searched recursively)")
     tag.add_argument("--labels", action="append", type=Path, metavar="FILE",
-                     help="label set file (JSON); repeat for several; default: the bundled photo basics")
+                     help="label set file (JSON, or a Lightroom keyword list .txt); repeat for several; "
+                          "default: the bundled photo basics")
     add_model_arguments(tag)
     tag.add_argument("--batch-size", type=batch_size, default=None, metavar="N",
                      help="images per encoder batch (default 16 on CPU, 64 on CUDA)")
@@ -44,6 +46,16 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
                      help="merge the proposed tags into XMP sidecars (undo with `cliptagger undo`)")
     tag.add_argument("--sidecar-style", choices=[s.value for s in SidecarStyle], default="ext",
                      help="name of new sidecars: IMG.ext.xmp (ext, default) or IMG.xmp (adobe)")
+    tag.add_argument("--target", choices=TARGET_KEYS, default=DEFAULT_TARGET, metavar="APP",
+                     help="the photo app that should see the keywords: puts them where it reads them "
+                          f"({', '.join(TARGET_KEYS)}; default custom: --sidecar-style decides)")
+    tag.add_argument("--sidecars-anyway", action="store_true",
+                     help="for a --target that reads some photos only from inside the file: write sidecars "
+                          "for those (the app will not see them) instead of refusing")
+    tag.add_argument("--keyword-root", default="", metavar="ROOT",
+                     help="write every keyword below ROOT (e.g. AI: AI|Animals|dog); recorded as cliptagger's")
+    tag.add_argument("--keyword-list", type=Path, metavar="OUT",
+                     help="also write the accepted keywords as a Lightroom keyword list (Import Keywords)")
     tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
     tag.add_argument("--csv-format", choices=[f.value for f in ExportFormat], default=ExportFormat.SCORES.value,
                      help="scores: one column per label probability; "
@@ -63,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     images = find_images(args.paths)
     if not images:
         return EXIT_NOTHING_TAGGED
+    if args.write_xmp or args.dry_run:
+        check_target(args, images)  # before the model loads: a refusal costs nothing
     session = open_session(args, label_sets)
     bar = ProgressBar(enabled=False if args.quiet else None)
     tagged, failures = 0, []
@@ -88,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         sidecars_failed = write_xmp(args, session)
     if args.csv:
         write_csv(args, session)
+    if args.keyword_list:
+        write_keyword_list(args, session)
     report_failures(failures)
     say(f"tagged {tagged} of {len(images)} images" + (f", skipped {len(failures)}" if failures else "") + ".")
     print_warnings(session)  # e.g. the cache turned itself off mid-run
@@ -115,10 +131,53 @@ def write_csv(args: argparse.Namespace, session: "Session") -> None:
         say(f"wrote {args.csv}")
 
 
+def check_target(args: argparse.Namespace, images: "list[Path]") -> None:
+    """Refuse a --target that needs keywords inside photos this build cannot write into, unless
+    --sidecars-anyway; say what the app needs to see them."""
+    from cliptagger.core.metadata.targets import embedded_refusal, embedded_writer, target, where_to_write
+
+    app = target(args.target)
+    plan = where_to_write(app, images, SidecarStyle(args.sidecar_style))
+    if plan.embedded and embedded_writer() is None:
+        if not args.sidecars_anyway:
+            raise CliptaggerError(embedded_refusal(app, plan.embedded))
+        say(f"warning: {len(plan.embedded)} photos get sidecars that {app.name} does not read (--sidecars-anyway)")
+    if plan.unread:
+        say(f"warning: {app.name} reads no keywords of {len(plan.unread)} of these photos (e.g. "
+            f"{plan.unread[0].name}); they get sidecars")
+    if app.key != DEFAULT_TARGET:
+        say(f"for {app.name}: {app.hint}")
+
+
+def write_keyword_list(args: argparse.Namespace, session: "Session") -> None:
+    from cliptagger.core.storage.fileio import atomic_write_text
+    from cliptagger.core.tagging.keyword_list import dump_keyword_paths
+
+    if args.dry_run:
+        say(f"dry run, {args.keyword_list} not written")
+        return
+    accepted = dict.fromkeys(k for path in session.paths() for k in session.accepted_keywords(path))
+    atomic_write_text(args.keyword_list, dump_keyword_paths(accepted))
+    say(f"wrote {len(accepted)} accepted keywords to {args.keyword_list}")
+
+
 def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
-    """Write (or show) the sidecars; True when any of them could not be written."""
-    report = session.write(SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
-                           description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
+    """Write (or show) the sidecars where the --target app reads them; True when any of them
+    could not be written."""
+    from cliptagger.core.metadata.sidecars import WriteReport
+    from cliptagger.core.metadata.targets import embedded_writer, target, where_to_write
+
+    description = f"cliptagger tag {' '.join(str(p) for p in args.paths)}"
+    plan = where_to_write(target(args.target), session.unwritten(), SidecarStyle(args.sidecar_style))
+    writer = embedded_writer()
+    sidecars = plan.sidecars + plan.unread + (plan.embedded if writer is None else [])  # (--sidecars-anyway)
+    report = session.write(plan.style, dry_run=args.dry_run, description=description, paths=sidecars) \
+        if sidecars else WriteReport()
+    if plan.embedded and writer is not None:  # the embedded writer's hook (targets.embedded_writer)
+        embedded: WriteReport = writer(session, plan.embedded, dry_run=args.dry_run, description=description)
+        for name in ("written", "unchanged", "failed", "warnings"):
+            getattr(report, name).extend(getattr(embedded, name))
+        report.changes.update(embedded.changes)
     for warning in report.warnings:
         say(f"warning: {warning}")
     verb = "would write" if args.dry_run else "wrote"

@@ -50,7 +50,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, label_sets: list[LabelSet]) -> None:
         super().__init__()
         self.settings = settings
-        self.session = Session(label_sets, EngineOptions(background_priority=True))
+        self.session = Session(label_sets, EngineOptions(background_priority=True, keyword_root=settings.keyword_root))
         self.client = WorkerClient(self.session, self)
         self.running = False
         self._run_when_ready = False

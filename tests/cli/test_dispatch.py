@@ -20,10 +20,10 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def test_every_command_has_a_handler():
     commands = subcommands(cli.build_parser())
-    assert set(commands) == {"tag", "learn", "search", "models", "demo", "undo", "cache"}
+    assert set(commands) == {"tag", "learn", "search", "models", "demo", "undo", "cache", "export-keywords"}
     for name, parser in commands.items():
         assert callable(parser.get_default("func")), f"{name} has no handler"
-        assert parser.get_default("func").__module__ == f"cliptagger.cli.{name}"
+        assert parser.get_default("func").__module__ == f"cliptagger.cli.{name.replace('-', '_')}"
 
 
 def test_a_search_that_cannot_be_answered_is_one_line_and_exit_2(tmp_path, capsys):

@@ -81,3 +81,33 @@ def test_many_repeated_keywords_make_one_short_warning():
     labels = tuple(Label(f"k{i}") for i in range(10))
     warning = repeats_warning([LabelSet("A", labels), LabelSet("B", labels)])
     assert warning.count("“") == 3 and "and 7 more" in warning and len(warning) < 300
+
+
+def test_a_lightroom_keyword_list_imports_keeps_its_synonyms_through_an_edit_and_exports(editor, tmp_path,
+                                                                                         monkeypatch):
+    from cliptagger.gui.widgets import label_editor
+    from cliptagger.gui.widgets.label_editor_parts import ImportChoice
+
+    keywords = tmp_path / "lightroom.txt"
+    keywords.write_bytes(b"\xef\xbb\xbfAnimals\r\n\tdog\r\n\t\t{puppy}\r\n\tcat\r\n")
+    editor.import_from(keywords, ImportChoice.KEEP_BOTH)
+    editor.set_list.setCurrentRow(len(editor.label_sets()) - 1)
+    editor.labels.setItem(1, 0, QTableWidgetItem("kitten"))  # an edit rebuilds the set from the form
+    animals = editor.label_sets()[-1]
+    assert [(l.keyword, l.synonyms) for l in animals.labels] == [("Animals|dog", ("puppy",)), ("Animals|kitten", ())]
+    assert "a photo of a puppy." in animals.prompts_for(animals.labels[0])
+
+    told = []
+    monkeypatch.setattr(label_editor.QMessageBox, "information", lambda *args: told.append(args[2]))
+    exported = tmp_path / "out.txt"
+    editor.export_to(exported)
+    assert "Animals\n\tdog\n\t\t{puppy}\n\tkitten\n" in exported.read_text(encoding="utf-8")
+    assert told and "mode, threshold and templates" in told[0]  # the demo sets are exclusive: said, not hidden
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Animals\n\t\tdog\n")
+    warned = []
+    monkeypatch.setattr(label_editor.QMessageBox, "warning", lambda *args: warned.append(args[2]))
+    count = len(editor.label_sets())
+    editor.import_from(bad)
+    assert warned and "line 2" in warned[0] and len(editor.label_sets()) == count

@@ -229,10 +229,10 @@ class Session:
         return [row.key for row in self.review_rows(path) if row.proposed]
 
     def accepted_keywords(self, path: Path) -> list[str]:
-        """Keywords accepted in any current label set (once each, in label set order)."""
+        """Keywords accepted in any current label set, as written (below the options' root keyword)."""
         if not self.review.has_any(path):
             return []
-        return accepted_keywords(self.review_rows(path))
+        return accepted_keywords(self.review_rows(path), self.options.keyword_root)
 
     def _refresh_accepted(self, paths: Iterable[Path]) -> None:
         self.sidecars.note_accepted({as_path(p): self.accepted_keywords(p) for p in paths})

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from cliptagger.core.errors import SessionError
+from cliptagger.core.storage.text_rules import keyword_form, keyword_problem, shown
+
 
 @dataclass
 class EngineOptions:
@@ -23,3 +26,12 @@ class EngineOptions:
     #: Put decisions recorded in an earlier session back in force when a photo is tagged.
     restore_decisions: bool = False
     examples_path: Optional[Path] = None
+    #: A keyword every written keyword goes below (``AI`` -> ``AI|Animals|dog``; empty: none). The
+    #: rooted keyword is the one written, recorded as ours and exported.
+    keyword_root: str = ""
+
+    def __post_init__(self) -> None:
+        problem = keyword_problem(self.keyword_root) if keyword_form(self.keyword_root) else None
+        if problem:
+            raise SessionError(f'The root keyword "{shown(self.keyword_root)}" cannot be used: {problem}.')
+        self.keyword_root = keyword_form(self.keyword_root)

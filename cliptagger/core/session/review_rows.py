@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
 from cliptagger.core.session.decisions import Decision, TagKey
+from cliptagger.core.storage.text_rules import under_root
 from cliptagger.core.tagging.engine import ImageResult
 from cliptagger.core.tagging.head_scoring import LabelThreshold, ThresholdSource
 from cliptagger.core.tagging.labels import Label, LabelSet
@@ -51,9 +52,11 @@ def review_rows(result: ImageResult, decisions: Mapping[TagKey, Decision],
     return rows
 
 
-def accepted_keywords(rows: list[ReviewRow]) -> list[str]:
-    """Keywords accepted in any current label set (once each, in label set order)."""
-    return list(dict.fromkeys(row.key.keyword for row in rows if row.decision is Decision.ACCEPTED))
+def accepted_keywords(rows: list[ReviewRow], root: str = "") -> list[str]:
+    """Keywords accepted in any current label set (once each, in label set order), below the
+    root keyword ``root`` when there is one (``AI|Animals|dog``): the keywords as written."""
+    return list(dict.fromkeys(under_root(row.key.keyword, root) for row in rows
+                              if row.decision is Decision.ACCEPTED))
 
 
 def shown_names(rows: list[ReviewRow]) -> dict[TagKey, str]:

@@ -34,6 +34,15 @@ def keyword_form(keyword: str) -> str:
     return keyword
 
 
+def under_root(keyword: str, root: str) -> str:
+    """``keyword`` below the root keyword ``root`` (``AI`` + ``Animals|dog`` -> ``AI|Animals|dog``);
+    unchanged when ``root`` is empty or the keyword is below it already (never ``AI|AI|...``)."""
+    keyword, root = keyword_form(keyword), keyword_form(root)
+    if not root or not keyword or (keyword + LEVEL_SEPARATOR).casefold().startswith((root + LEVEL_SEPARATOR).casefold()):
+        return keyword
+    return f"{root}{LEVEL_SEPARATOR}{keyword}"
+
+
 def keyword_problem(keyword: str) -> Optional[str]:
     """Why ``keyword`` (``A|B|leaf`` form, taken in its ``keyword_form``) cannot be written or
     be a label (None: it can)."""

@@ -66,6 +66,9 @@ class Label:
     prompts: tuple[str, ...] = ()
     #: The user's own threshold for this label, over the calibrated one and the set's (None: none).
     threshold: Optional[float] = None
+    #: Other names for the same thing (a keyword list's ``{synonym}`` lines): each is put into the
+    #: label's templates (or prompts) too, so its prompts join the label's ensemble. Never written.
+    synonyms: tuple[str, ...] = ()
 
     @property
     def keyword(self) -> str:
@@ -92,9 +95,11 @@ class LabelSet:
         return resolve_templates(self.templates)
 
     def prompts_for(self, label: Label) -> tuple[str, ...]:
-        """The expanded prompts whose embeddings are averaged into the label's prototype."""
+        """The expanded prompts whose embeddings are averaged into the label's prototype: the
+        templates (or the label's own prompts) filled with its name, then with each synonym."""
         source = label.prompts or self.template_list
-        return tuple(_fill(template, label.name) for template in source)
+        names = (label.name, *label.synonyms)
+        return tuple(dict.fromkeys(_fill(template, name) for name in names for template in source))
 
     def with_changes(self, **changes: Any) -> "LabelSet":
         return replace(self, **changes)
@@ -120,6 +125,10 @@ def _validate(label_set: LabelSet) -> None:
             raise LabelSetError(f'In the {where}, the label "{shown(label.keyword)}" cannot be used: {problem}.')
         for prompt in label.prompts:
             _check_characters(prompt, f"In the {where}, a prompt of {label.keyword!r}")
+        for synonym in label.synonyms:
+            if not synonym.strip():
+                raise LabelSetError(f"In the {where}, {label.keyword!r} has an empty synonym.")
+            _check_characters(synonym, f"In the {where}, a synonym of {label.keyword!r}")
         key = label.keyword.casefold()
         if key in seen:
             raise LabelSetError(f"The {where} lists {label.keyword!r} twice.")
@@ -256,6 +265,7 @@ def _label_from_json(item: Any, set_name: str) -> Label:
     if isinstance(item, dict) and "name" in item:
         name = _text(item["name"], f"Label set {set_name!r}: a label's 'name'")
         prompts = _texts(item.get("prompts", ()), f"Label set {set_name!r}: 'prompts' of {name!r}")
+        synonyms = _texts(item.get("synonyms", ()), f"Label set {set_name!r}: 'synonyms' of {name!r}")
         threshold = item.get("threshold")
         if threshold is not None:
             threshold = _number(threshold, f"Label set {set_name!r}: the 'threshold' of {name!r}")
@@ -265,6 +275,7 @@ def _label_from_json(item: Any, set_name: str) -> Label:
             .strip(HIERARCHY_SEPARATOR + " "),
             prompts=prompts,
             threshold=threshold,
+            synonyms=tuple(synonym.strip() for synonym in synonyms),
         )
     raise LabelSetError(f"Label set {set_name!r}: each label is a name or an object with a 'name'.")
 
@@ -272,7 +283,7 @@ def _label_from_json(item: Any, set_name: str) -> Label:
 def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
     labels: list[Any] = []
     for label in label_set.labels:
-        if not label.parent and not label.prompts and label.threshold is None:
+        if not label.parent and not label.prompts and label.threshold is None and not label.synonyms:
             labels.append(label.name)
             continue
         entry: dict[str, Any] = {"name": label.name}
@@ -282,6 +293,8 @@ def label_set_to_dict(label_set: LabelSet) -> dict[str, Any]:
             entry["prompts"] = list(label.prompts)
         if label.threshold is not None:
             entry["threshold"] = label.threshold
+        if label.synonyms:
+            entry["synonyms"] = list(label.synonyms)
         labels.append(entry)
     data: dict[str, Any] = {
         "name": label_set.name,

@@ -22,13 +22,9 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.errors import WeightsUnavailableError
 from cliptagger.core.model.catalog import CATALOG, DEMO_KEY
-<<<<<<< HEAD
 from cliptagger.gui.widgets.dialog_folders import DOWNLOADS, start_folder
-from cliptagger.gui.widgets.model_dialog import WEIGHTS_FILTER, WeightsDialog
-from cliptagger.gui.wording import plural
-=======
 from cliptagger.gui.widgets.model_dialog import WEIGHTS_FILTER, WEIGHTS_TITLE, WeightsDialog
->>>>>>> hfclip
+from cliptagger.gui.wording import plural
 
 if TYPE_CHECKING:
     from cliptagger.core.model.weights import ModelRequest
@@ -118,17 +114,13 @@ class ModelController(QObject):
     def _model_picked(self, _index: int) -> None:
         key = self.model_picker.currentData()
         checkpoint = ""
-<<<<<<< HEAD
-        if key == CHECKPOINT_ITEM:
-            checkpoint, _ = QFileDialog.getOpenFileName(self.window, "Choose model weights", start_folder(DOWNLOADS),
-                                                        WEIGHTS_FILTER)
-=======
         if key in (CHECKPOINT_ITEM, FOLDER_ITEM):
             if key == FOLDER_ITEM:
-                checkpoint = QFileDialog.getExistingDirectory(self.window, "Choose a Hugging Face CLIP model folder")
+                checkpoint = QFileDialog.getExistingDirectory(self.window, "Choose a Hugging Face CLIP model folder",
+                                                                  start_folder(DOWNLOADS))
             else:
-                checkpoint, _ = QFileDialog.getOpenFileName(self.window, WEIGHTS_TITLE, "", WEIGHTS_FILTER)
->>>>>>> hfclip
+                checkpoint, _ = QFileDialog.getOpenFileName(self.window, WEIGHTS_TITLE, start_folder(DOWNLOADS),
+                                                            WEIGHTS_FILTER)
             if not checkpoint:
                 self._show_model_key()
                 return

@@ -5,10 +5,8 @@ for model weights; the home folder when the platform has none of them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import QFileDialog, QWidget
 
 PICTURES = QStandardPaths.PicturesLocation
 DOCUMENTS = QStandardPaths.DocumentsLocation
@@ -25,14 +23,3 @@ def start_file(kind: QStandardPaths.StandardLocation, name: str) -> str:
     """``name`` in ``start_folder(kind)``: a save dialog's first suggestion."""
     return str(Path(start_folder(kind)) / name)
 
-
-LABEL_FILES = "Label sets (*.json)"
-
-
-def ask_label_file(parent: QWidget, title: str, save_as: str = "") -> Optional[Path]:
-    """A label-set file to open, or with ``save_as`` (the suggested name) to save; None: cancelled."""
-    if save_as:
-        path, _ = QFileDialog.getSaveFileName(parent, title, start_file(DOCUMENTS, save_as), LABEL_FILES)
-    else:
-        path, _ = QFileDialog.getOpenFileName(parent, title, start_folder(DOCUMENTS), LABEL_FILES)
-    return Path(path) if path else None

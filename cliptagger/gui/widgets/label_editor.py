@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QInputDialog,
     QLabel,
     QListWidget,
@@ -25,17 +26,16 @@ from PySide6.QtWidgets import (
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.learning.head_store import LearnedModel, heads_for_export
 from cliptagger.core.tagging.head_scoring import calibrated_threshold
+from cliptagger.core.tagging.keyword_list import load_label_file
 from cliptagger.core.tagging.labels import (
     HIERARCHY_SEPARATOR,
     Label,
     LabelSet,
     Mode,
-    load_label_sets,
     load_learned_blocks,
-    save_label_sets,
 )
 from cliptagger.core.tagging.templates import TEMPLATE_SETS
-from cliptagger.gui.widgets.dialog_folders import ask_label_file
+from cliptagger.gui.widgets.dialog_folders import DOCUMENTS, start_file, start_folder
 from cliptagger.gui.widgets.label_editor_parts import (
     CUSTOM,
     ERROR_COLOUR,
@@ -47,6 +47,7 @@ from cliptagger.gui.widgets.label_editor_parts import (
     button_grid,
     button_row,
     custom_templates_box,
+    export_label_file,
     form_label_set,
     labels_table,
     max_tags_box,
@@ -67,6 +68,10 @@ from cliptagger.gui.widgets.label_editor_parts import (
 
 def _calibrated_text(threshold: Optional[float]) -> str:
     return "—" if threshold is None else f"{threshold * 100:.1f} %"
+
+
+KEYWORD_LIST_FILTER = "Lightroom keyword list (*.txt)"
+LABEL_FILE_FILTERS = f"Label sets (*.json);;{KEYWORD_LIST_FILTER}"
 
 
 class LabelSetEditor(QDialog):
@@ -258,16 +263,16 @@ class LabelSetEditor(QDialog):
             self._show_repeats()
 
     def import_sets(self) -> None:
-        path = ask_label_file(self, "Import label sets")
-        if path is not None:
-            self.import_from(path)
+        path, _ = QFileDialog.getOpenFileName(self, "Import label sets", start_folder(DOCUMENTS), LABEL_FILE_FILTERS)
+        if path:
+            self.import_from(Path(path))
 
     def import_from(self, path: Path, clash: Optional[ImportChoice] = None) -> None:
         """Add the sets of a label file. Where one has the name of a set here, ``clash`` (asked
         when None) says what to do: replace that set, merge the labels it lacks into it, or keep
         both (the imported one renamed "Name 2")."""
         try:
-            imported = load_label_sets(path)
+            imported = load_label_file(path)  # JSON, or a Lightroom keyword list (.txt)
         except LabelSetError as err:
             QMessageBox.warning(self, "Import failed", str(err))
             return
@@ -284,13 +289,14 @@ class LabelSetEditor(QDialog):
         self._show_repeats()
 
     def export_sets(self) -> None:
-        path = ask_label_file(self, "Export label sets", save_as="label-sets.json")
-        if path is not None:
-            self.export_to(path)
+        path, chosen = QFileDialog.getSaveFileName(self, "Export label sets", start_file(DOCUMENTS, "label-sets.json"),
+                                                   LABEL_FILE_FILTERS)
+        if path:
+            self.export_to(Path(path + (".txt" * (chosen == KEYWORD_LIST_FILTER and not path.endswith(".txt")))))
 
     def export_to(self, path: Path) -> None:
-        """The sets, with the learned heads of the current model (they travel with an export)."""
-        save_label_sets(path, self._sets, heads_for_export(self._learned, [s.name for s in self._sets]))
+        """The sets with the current model's learned heads (``.txt``: a Lightroom keyword list)."""
+        export_label_file(self, path, self._sets, heads_for_export(self._learned, [s.name for s in self._sets]))
 
     # ---------------------------------------------------------------- one set
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Callable, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from cliptagger.core.errors import LabelSetError
 from cliptagger.core.learning.head_store import LearnedModel
+from cliptagger.core.tagging.keyword_list import save_label_file
 from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 from cliptagger.core.tagging.templates import TEMPLATE_SETS
 from cliptagger.settings import DEFAULT_TARGET_PRECISION, TARGET_PRECISION_RANGE
@@ -191,11 +193,14 @@ def form_label_set(current: LabelSet, rows: list[list[str]], mode: Mode, thresho
                    templates: "str | tuple[str, ...]") -> LabelSet:
     """The set as the form shows it: ``rows`` of (label, parent, prompts ;-separated, threshold %)."""
     labels = []
+    synonyms = {label.keyword.casefold(): label.synonyms for label in current.labels}  # not in the form: kept
     for name, parent, prompts_text, override_text in rows:
         if not name:
             continue
         prompts = tuple(p.strip() for p in prompts_text.split(";") if p.strip())
-        labels.append(Label(name, parent.strip("| "), prompts, _percentage(name, override_text)))
+        label = Label(name, parent.strip("| "), prompts, _percentage(name, override_text))
+        labels.append(Label(label.name, label.parent, label.prompts, label.threshold,
+                            synonyms.get(label.keyword.casefold(), ())))
     return LabelSet(current.name, tuple(labels), mode, threshold, max_tags, templates, current.baseline_prompts)
 
 
@@ -295,3 +300,17 @@ def with_imported(sets: list[LabelSet], imported: list[LabelSet],
         else:  # merge: the labels it lacks; its settings and its own learned head stay
             result[at] = merged_labels(result[at], label_set)
     return result, renamed
+
+
+def export_label_file(parent: QWidget, path: Path, sets: list[LabelSet], learned: dict[str, Any]) -> None:
+    """Write the sets (JSON, or a Lightroom keyword list for ``.txt``); say what a keyword
+    list could not hold, and why nothing was written when a name cannot be a line of one."""
+    try:
+        losses = save_label_file(path, sets, learned)
+    except LabelSetError as err:
+        QMessageBox.warning(parent, "Export failed", str(err))
+        return
+    if losses:
+        more = f"\n… and {len(losses) - 5} more." if len(losses) > 5 else ""
+        QMessageBox.information(parent, "Exported as a keyword list",
+                                "A keyword list holds names, levels and synonyms only:\n" + "\n".join(losses[:5]) + more)

@@ -222,3 +222,15 @@ def test_a_damaged_precision_probe_is_measured_again_not_a_traceback(monkeypatch
 def test_untrusted_json_gives_a_reason_in_words(text, reason):
     with pytest.raises(UntrustedJSONError, match=reason):
         loads_untrusted(text)
+
+
+def test_a_root_keyword_or_app_the_settings_cannot_use_falls_back_to_none(monkeypatch, tmp_path):
+    from cliptagger.settings import load_settings, settings_path
+
+    use_private_dirs(monkeypatch, tmp_path)
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text(json.dumps({"keyword_root": "AI\u0001", "target_app": "picasa"}))
+    loaded = load_settings()
+    assert loaded.keyword_root == "" and loaded.target_app == "custom"
+    settings_path().write_text(json.dumps({"keyword_root": " AI|CLIP ", "target_app": "darktable"}))
+    assert (load_settings().keyword_root, load_settings().target_app) == (" AI|CLIP ", "darktable")
