@@ -109,9 +109,6 @@ def test_the_app_sees_the_users_keywords_and_every_accepted_tag(tmp_path, key, n
 SIDECAR_OVER_EMBEDDED = ["captureone", "darktable", "digikam-sidecars", "immich"]
 
 
-@pytest.mark.xfail(strict=True, reason="a new sidecar does not start from the photo's embedded keywords, so "
-                   "an app that reads the sidecar over the photo loses them (core/metadata/sidecars.py, not "
-                   "this branch's to change); remove this mark when it does")
 @pytest.mark.parametrize("key", SIDECAR_OVER_EMBEDDED)
 def test_keywords_embedded_in_the_photo_stay_visible_after_a_new_sidecar(tmp_path, key):
     photo = _photo(tmp_path, "IMG_1.jpg")

@@ -49,7 +49,7 @@ from cliptagger.core.storage.fileio import (
     snapshot,
 )
 from cliptagger.core.storage.locks import LockTimeout, sidecar_lock
-from cliptagger.core.storage.text_rules import keyword_problem, shown
+from cliptagger.core.storage.text_rules import keyword_form, keyword_problem, shown
 
 
 @dataclass
@@ -203,9 +203,12 @@ def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[Writ
         report.failed.append((path, f"the sidecar is {err}, larger than any real XMP sidecar; left alone"))
         return True
     existing = before.data
+    # a new sidecar starts with the keywords inside the photo: apps that read the sidecar instead
+    # (Capture One, darktable, Immich, digiKam reading sidecars) must not lose them
+    seed = _embedded_seed(plan.images) if existing is None else []
     try:
         data, outcome = updated_sidecar(existing, plan.keywords, source=str(path),
-                                        replace_previous_auto=plan.replace_previous_auto)
+                                        replace_previous_auto=plan.replace_previous_auto, seed=seed)
     except XmpError as err:
         report.failed.append((path, str(err)))
         return True
@@ -241,6 +244,13 @@ def _write_attempt(plan: PlannedWrite, report: WriteReport, batch: Optional[Writ
     report.changes[path] = outcome
     report.images_saved.extend(plan.images)
     return True
+
+
+def _embedded_seed(images: Sequence[Path]) -> list[str]:
+    """The keywords inside these photos that a new sidecar starts with (any a sidecar cannot
+    hold, e.g. with control characters, stay in the photo only)."""
+    found = union_keywords(keyword_form(k) for image in images for k in embedded_keywords(image))
+    return [k for k in found if k and keyword_problem(k) is None]
 
 
 def _unwritable_reason(path: Path) -> str:

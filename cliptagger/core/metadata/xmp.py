@@ -377,10 +377,25 @@ def _check_editable(document: XmpDocument, source: str) -> None:
                            f"({problem}); left untouched")
 
 
+def _seeded_document(seed: Iterable[str]) -> XmpDocument:
+    """A new packet that starts with the user's keywords ``seed`` (``A|B|leaf``) in every keyword
+    property, recorded as nobody's: the user's own, never removed."""
+    document = new_document()
+    for prop in KEYWORD_PROPERTIES:
+        values = _dedupe(leaf(k) if prop is DC_SUBJECT else prop.render(k) for k in seed)
+        if values:
+            container = array_container(document, prop)
+            for value in values:
+                append_item(container, value)
+    return document
+
+
 def updated_sidecar(existing: Optional[bytes], keywords: Iterable[str], source: str = "sidecar",
-                    replace_previous_auto: bool = True) -> tuple[Optional[bytes], MergeOutcome]:
-    """New sidecar bytes with ``keywords`` merged in, or None when nothing would change."""
-    document = parse_xmp(existing, source) if existing is not None else new_document()
+                    replace_previous_auto: bool = True, seed: Iterable[str] = ()) -> tuple[Optional[bytes], MergeOutcome]:
+    """New sidecar bytes with ``keywords`` merged in, or None when nothing would change.
+    ``seed``: for a new sidecar, the keywords the photo already carries inside (its embedded
+    XMP and IPTC): an app that reads the sidecar instead of the photo must still see them."""
+    document = parse_xmp(existing, source) if existing is not None else _seeded_document(seed)
     _check_editable(document, source)
     outcome = merge_keywords(document, keywords, replace_previous_auto)
     if existing is not None and not outcome.changed:
