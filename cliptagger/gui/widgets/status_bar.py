@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 class StatusWidgets:
     def __init__(self, bar: QStatusBar, model_text: str) -> None:
+        self.bar = bar
         self.model_label = QLabel()
         self.show_model(model_text)
         self.counts_label = QLabel("")
@@ -36,6 +37,7 @@ class StatusWidgets:
         self.model_label.setToolTip(text)
 
     def run_started(self, total: int) -> None:
+        self.bar.clearMessage()  # e.g. "The model is loading; tagging starts when it is ready": true no more
         self.progress.setRange(0, total)
         self.progress.setValue(0)
         self.progress.show()
