@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from cliptagger.core.metadata.export import ExportFormat
+from cliptagger.core.metadata.journal import describe, list_batches
 from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.session.facade import Session
 from cliptagger.gui.widgets import dialogs
@@ -51,6 +52,8 @@ class SidecarController(QObject):
         self._show = show_message
         self._after_write: Optional[Callable[[], None]] = None
         self.can_undo = Session.can_undo()
+        #: The undo batches this window wrote (an older one, or the CLI's, is undone only when confirmed).
+        self._written_here: set[str] = set()
         self.command_dialog: Optional[dialogs.CommandDialog] = None
         self.undo_box: Optional[QMessageBox] = None
         writer = client.writer
@@ -71,6 +74,8 @@ class SidecarController(QObject):
 
     @Slot(object)
     def _write_done(self, report: "WriteReport") -> None:
+        if report.journal is not None:
+            self._written_here.add(report.journal.name)
         self.images.refresh(report.images_saved)
         self.can_undo = Session.can_undo()
         message = (f"Wrote {plural(len(report.written), 'sidecar')}, {len(report.unchanged)} already up to date"
@@ -102,6 +107,17 @@ class SidecarController(QObject):
     # ------------------------------------------------------------------ undo
 
     def undo(self, force: bool = False) -> None:
+        """Undo the last write; one not made in this window (an earlier session's, the CLI's,
+        perhaps in another folder) only after the user saw which sidecars it names."""
+        batches = list_batches()
+        if not force and batches and batches[-1].name not in self._written_here:
+            answer = QMessageBox.question(
+                self._window, "Undo a write made elsewhere?",
+                "The last write was not made in this window:\n\n" + describe(batches[-1])
+                + "\n\nUndo it? The sidecars it wrote are put back as they were before it.")
+            if answer != QMessageBox.Yes:
+                self._show("Nothing undone.", 4000)
+                return
         self.client.undo(force)
 
     @Slot(object)

@@ -155,8 +155,11 @@ def show_errors(parent: QWidget, errors: list[tuple[Path, str]]) -> QDialog:
     text = QTextEdit()
     text.setReadOnly(True)
     text.setPlainText("\n".join(f"{path}\n    {reason}" for path, reason in errors) or "No errors.")
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
     layout = QVBoxLayout(dialog)
     layout.addWidget(text)
+    layout.addWidget(buttons)
     dialog.resize(700, 400)
     dialog.show()
     return dialog
