@@ -204,9 +204,11 @@ class SearchController(QObject):
         self.last_query = self._query
         shown = result.shown
         self._show(result.scores, shown)
-        unsearchable = len(self.images.paths) - len(result.scores)
+        broken = self.images.counts().errors  # could not be read: tagging them again will not help
+        untagged = max(0, len(self.images.paths) - len(result.scores) - broken)
         self._message(f"{len(shown)} of {len(self.images.paths)} photos match {self._describe()}"
-                      + (f"; {unsearchable} not searchable yet (tag them first, F5)" if unsearchable else "")
+                      + (f"; {untagged} not searchable yet (tag them first, F5)" if untagged else "")
+                      + (f"; {broken} could not be read" if broken else "")
                       + ". Esc shows all again.", 0)
         self.searched.emit(len(shown))
 
