@@ -22,6 +22,7 @@ from cliptagger.cli.output import (
 from cliptagger.cli.progress_bar import ProgressBar
 from cliptagger.cli.session_setup import add_model_arguments, load_label_files, open_session
 from cliptagger.core.errors import CliptaggerError
+from cliptagger.core.metadata.embedded import XmpTarget
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle
 
@@ -44,6 +45,14 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
                      help="merge the proposed tags into XMP sidecars (undo with `cliptagger undo`)")
     tag.add_argument("--sidecar-style", choices=[s.value for s in SidecarStyle], default="ext",
                      help="name of new sidecars: IMG.ext.xmp (ext, default) or IMG.xmp (adobe)")
+    tag.add_argument("--xmp-target", choices=[t.value for t in XmpTarget], default=None,
+                     help="where accepted tags go: sidecar (default), embedded (into JPEG, TIFF, DNG, PNG, "
+                          "WebP themselves; needs ExifTool; raw files keep a sidecar) or both; implies --write-xmp")
+    tag.add_argument("--embed-heif", action="store_true",
+                     help="with --xmp-target embedded/both: also write into HEIC and AVIF files")
+    tag.add_argument("--update-mtime", action="store_true",
+                     help="with --xmp-target embedded/both: give changed photos the current modification "
+                          "time (default: keep each photo's own)")
     tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
     tag.add_argument("--csv-format", choices=[f.value for f in ExportFormat], default=ExportFormat.SCORES.value,
                      help="scores: one column per label probability; "
@@ -81,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
     # The CLI has no review step: every proposal above its set's threshold is accepted.
     # Tags written to sidecars are the user's decision: they are kept as examples to learn from.
+    if args.xmp_target is not None:
+        args.write_xmp = True
     session.accept_above_threshold(record=args.write_xmp and not args.dry_run)
     print_warnings(session)
     sidecars_failed = False
@@ -116,7 +127,39 @@ def write_csv(args: argparse.Namespace, session: "Session") -> None:
 
 
 def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
-    """Write (or show) the sidecars; True when any of them could not be written."""
+    """Write (or show) the sidecars and/or the keywords embedded in the photos; True when any
+    of them could not be written."""
+    target = XmpTarget(args.xmp_target or XmpTarget.SIDECAR.value)
+    failed = False
+    if target.embedded:
+        failed = write_embedded_keywords(args, session, session.unwritten())
+    if target.sidecars:
+        failed = write_sidecar_files(args, session) or failed
+    return failed
+
+
+def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos: "list[Path]") -> bool:
+    from cliptagger.core.metadata.embedded import EmbedOptions, write_embedded
+
+    options = EmbedOptions(dry_run=args.dry_run, preserve_mtime=not args.update_mtime, allow_heif=args.embed_heif,
+                           description=f"cliptagger tag (embedded) {' '.join(str(p) for p in args.paths)}")
+    report = write_embedded({photo: session.accepted_keywords(photo) for photo in photos}, options)
+    for warning in report.warnings:
+        say(f"warning: {warning}")
+    verb = "would write into" if args.dry_run else "wrote into"
+    for path in report.written:
+        change = report.changes.get(path)
+        what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
+        say(f"{verb} {path}" + (f": {what}" if what else ""))
+    for path, reason in report.failed:
+        say(f"keywords not written into {path}: {reason}")
+    print(f"cliptagger: photos: {len(report.written)} {'would be written' if args.dry_run else 'written'}, "
+          f"{len(report.unchanged)} already up to date, {len(report.failed)} failed"
+          + ("" if args.dry_run or not report.written else " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
+    return bool(report.failed)
+
+
+def write_sidecar_files(args: argparse.Namespace, session: "Session") -> bool:
     report = session.write(SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
                            description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
     for warning in report.warnings:

@@ -31,6 +31,7 @@ import stat
 import tempfile
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
@@ -77,6 +78,22 @@ WRITE_ATTEMPTS = 5
 #: Our temp files next to a photo: ``.NAME.<random>.embed.tmp``.
 TEMP_SUFFIX = ".embed.tmp"
 _TEMP_PATTERN = re.compile(r"^\..+\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX) + "$", re.IGNORECASE)
+
+
+class XmpTarget(str, Enum):
+    """Where accepted keywords go: sidecars (the default), the photos themselves, or both."""
+
+    SIDECAR = "sidecar"
+    EMBEDDED = "embedded"
+    BOTH = "both"
+
+    @property
+    def sidecars(self) -> bool:
+        return self in (XmpTarget.SIDECAR, XmpTarget.BOTH)
+
+    @property
+    def embedded(self) -> bool:
+        return self in (XmpTarget.EMBEDDED, XmpTarget.BOTH)
 
 
 @dataclass

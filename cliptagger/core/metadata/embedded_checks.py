@@ -114,6 +114,7 @@ OWNED_TAGS = frozenset({
     "XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-digiKam:TagsList",
     "XMP-x:XMPToolkit", "XMP-xmpNote:HasExtendedXMP",
     "IPTC:Keywords", "IPTC:CodedCharacterSet", "Photoshop:IPTCDigest", "IFD0:XPKeywords",
+    "IPTC:EnvelopeRecordVersion",  # comes with CodedCharacterSet (the envelope record's header)
 })
 #: Whole groups that describe the file, not its metadata (name, size, dates, permissions...).
 UNOWNED_GROUPS_SKIPPED = frozenset({"System", "File", "ExifTool", "Composite", "XMP-cliptagger"})
@@ -135,7 +136,7 @@ def _structural(key: str) -> bool:
     """Where a block lies in the file, not what it says: a TIFF's strips move when its
     directory grows (the strips' bytes are compared as decoded pixels instead)."""
     name = key.split(":", 1)[-1]
-    return name.endswith(("Offsets", "Offset")) or key == "RIFF:WebP_Flags"
+    return name.endswith(("Offsets", "Offset")) or name == "MPImageStart" or key == "RIFF:WebP_Flags"
 
 
 def metadata_differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
