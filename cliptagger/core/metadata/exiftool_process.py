@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Optional
 
 from cliptagger.core.errors import CliptaggerError
@@ -79,9 +80,11 @@ class ExifTool:
         program = self._program or exiftool_program()
         if not program:
             raise ExifToolUnavailable(UNAVAILABLE_MESSAGE)
+        config = _write_config()
         try:
             process = subprocess.Popen(
-                [program, "-stay_open", "True", "-@", "-", "-common_args", "-charset", "filename=UTF8"],
+                [program, "-config", str(config), "-stay_open", "True", "-@", "-",
+                 "-common_args", "-charset", "filename=UTF8"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as err:
             raise ExifToolUnavailable(f"{UNAVAILABLE_MESSAGE} ({program}: {err.strerror or err})") from None
@@ -125,7 +128,7 @@ class ExifTool:
                                      "rename the photo to embed keywords in it")
         with self._lock:
             if self._process is None or self._process.poll() is not None:
-                if self._process is not None:
+                if self._process is not None:  # it died between two commands
                     self._stop()
                     self.restarts += 1
                 self._process = self._start()
@@ -141,6 +144,7 @@ class ExifTool:
                 stderr = self._read_stderr(marker)
             except (OSError, ExifToolFailed) as err:
                 self._stop()
+                self.restarts += 1  # the next command starts a fresh process
                 code = process.poll()
                 why = f"it exited with code {code}" if code is not None else str(err)
                 raise ExifToolFailed(f"ExifTool stopped in the middle of a command ({why}); "
@@ -181,6 +185,38 @@ def _pump_lines(stream: IO[bytes], lines: "queue.Queue[Optional[str]]") -> None:
     for raw in iter(stream.readline, b""):
         lines.put(raw.decode("utf-8", "replace"))
     lines.put(None)
+
+
+#: cliptagger's XMP namespace, made known to ExifTool: a packet too large for one JPEG segment is
+#: copied in property by property (into extended XMP), and ExifTool copies only what it knows.
+NAMESPACE_CONFIG = """%Image::ExifTool::UserDefined = (
+    'Image::ExifTool::XMP::Main' => {
+        cliptagger => { SubDirectory => { TagTable => 'Image::ExifTool::UserDefined::cliptagger' } },
+    },
+);
+%Image::ExifTool::UserDefined::cliptagger = (
+    GROUPS => { 0 => 'XMP', 1 => 'XMP-cliptagger', 2 => 'Image' },
+    NAMESPACE => { 'cliptagger' => 'http://ns.cliptagger.app/1.0/' },
+    WRITABLE => 'string',
+    OwnedSubject => { List => 'Bag' },
+    OwnedHierarchicalSubject => { List => 'Bag' },
+    OwnedTagsList => { List => 'Bag' },
+    AutoKeywords => { List => 'Bag' },
+);
+1;
+"""
+
+
+def _write_config() -> Path:
+    from cliptagger.core.storage import paths
+    from cliptagger.core.storage.fileio import atomic_write_text
+
+    folder = paths.cache_dir() / "embed"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "exiftool.config"
+    if not config.exists() or config.read_text(encoding="utf-8", errors="replace") != NAMESPACE_CONFIG:
+        atomic_write_text(config, NAMESPACE_CONFIG)
+    return config
 
 
 _shared: Optional[ExifTool] = None

@@ -143,3 +143,12 @@ def pixels(path: Path) -> bytes:
 
     with Image.open(path) as image:
         return image.convert("RGB").tobytes()
+
+
+def pixels_of_bytes(data: bytes) -> bytes:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB").tobytes()
