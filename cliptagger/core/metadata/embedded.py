@@ -54,11 +54,11 @@ from cliptagger.core.metadata.embedded_io import (
 from cliptagger.core.metadata.exiftool_process import ExifTool, ExifToolFailed, ExifToolUnavailable, shared_exiftool
 from cliptagger.core.metadata.journal import WriteBatch
 from cliptagger.core.metadata.journal_retention import prune as prune_journal
+from cliptagger.core.metadata.rdf_arrays import property_values
 from cliptagger.core.metadata.sidecars import WriteReport
 from cliptagger.core.metadata.undo_delta import make_delta
 from cliptagger.core.metadata.xmp import DC_SUBJECT, read_keywords, updated_sidecar
 from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
-from cliptagger.core.metadata.rdf_arrays import property_values
 from cliptagger.core.storage.fileio import (
     FileChanged,
     Snapshot,
