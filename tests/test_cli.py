@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from cliptagger import cli
 from cliptagger.core.media.synthetic import Scene
 from tests import helpers
@@ -176,3 +178,18 @@ def test_a_file_name_that_is_not_utf8_prints_as_its_bytes_under_a_strict_utf8_lo
     assert done.returncode == 0, done.stderr
     assert b"bad\xff-name.jpg:" in done.stdout                     # the original bytes, on both streams
     assert b"bad\xff-name.jpg.xmp" in done.stderr and b"\\udcff" not in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
+def test_cli_writes_keywords_into_the_photo_and_undo_restores(tmp_path, capsys):
+    from tests.xmp_readers import exiftool_keywords
+
+    photo = helpers.photo(tmp_path / "a.jpg", Scene("star", "red", "white"))
+    original = photo.read_bytes()
+    code, rows, err = run_cli(capsys, str(photo), "--xmp-target", "embedded")
+    assert code == 0, err
+    assert not (tmp_path / "a.jpg.xmp").exists()
+    assert set(exiftool_keywords(photo)["XMP-lr:HierarchicalSubject"]) == set(rows[0]["keywords"])
+    assert "photos: 1 written" in err
+    assert cli.main(["undo"]) == 0
+    assert photo.read_bytes() == original
