@@ -39,8 +39,8 @@ from cliptagger.core.metadata.embedded_checks import (
     EmbedFormat,
     embed_format,
     foreign_metadata,
-    image_fingerprint,
     metadata_differences,
+    same_image_data,
 )
 from cliptagger.core.metadata.embedded_io import (
     EmbeddedReadError,
@@ -300,7 +300,7 @@ def _verified(tool: ExifTool, source: Path, original: bytes, written: Path, pack
     """The written copy's bytes, after checking it; ``_Refused`` on any difference."""
     new_data = written.read_bytes()
     try:
-        same_pixels = image_fingerprint(original, fmt) == image_fingerprint(new_data, fmt)
+        same_pixels = same_image_data(original, new_data, fmt)
     except Exception as err:  # Pillow raises many types for undecodable data
         raise _Refused(f"its image data cannot be decoded to check the write ({err}); left untouched") from None
     if not same_pixels:

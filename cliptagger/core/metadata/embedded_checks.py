@@ -7,7 +7,7 @@ After ExifTool has written the temp copy, two checks decide whether it may repla
 
 * the image data is unchanged: the decoded pixels (Pillow) and, for JPEG, every byte from the
   first start-of-scan marker to the end of the file (the entropy-coded image, and any preview
-  images stored after it, e.g. MPF);
+  images stored after it, e.g. MPF) plus the table segments it is decoded with;
 * every metadata block we do not own reads the same (ExifTool ``-j -G1 -a``): all tags but the
   keyword ones, cliptagger's record, and the file system's.
 """
@@ -19,9 +19,12 @@ import io
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from cliptagger.core.metadata.exiftool_process import ExifTool
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class EmbedFormat(str, Enum):
@@ -68,10 +71,11 @@ def embed_format(path: Path, head: bytes, allow_heif: bool = False) -> tuple[Opt
 # ------------------------------------------------------------------------------ image data
 
 
-def jpeg_scan_data(data: bytes) -> bytes:
-    """Everything from the first SOS marker on: the compressed image (and what trails it)."""
+def _jpeg_segments(data: bytes) -> tuple[list[bytes], int]:
+    """(the segments before the first SOS, each with its marker, the SOS offset)."""
     if not data.startswith(b"\xff\xd8"):
         raise ValueError("not a JPEG")
+    segments: list[bytes] = []
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
@@ -81,29 +85,70 @@ def jpeg_scan_data(data: bytes) -> bytes:
             position += 1
             continue
         if marker == 0xDA:
-            return data[position:]
+            return segments, position
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             position += 2
             continue
         length = int.from_bytes(data[position + 2:position + 4], "big")
+        segments.append(data[position:position + 2 + length])
         position += 2 + length
     raise ValueError("no image data (no start-of-scan marker)")
 
 
-def image_fingerprint(data: bytes, fmt: EmbedFormat) -> str:
-    """A hash of the decoded pixels (every frame), plus the scan bytes for JPEG."""
+def jpeg_scan_data(data: bytes) -> bytes:
+    """Everything from the first SOS marker on: the compressed image (and what trails it)."""
+    return data[_jpeg_segments(data)[1]:]
+
+
+#: The segments a JPEG decoder reads besides the scans: quantisation and Huffman tables, frame
+#: header, arithmetic-coding conditioning, restart interval, Adobe's colour transform (APP14).
+_DECODING_MARKERS = frozenset({0xDB, 0xC4, 0xCC, 0xDD, 0xEE} | set(range(0xC0, 0xD0)))
+
+
+def jpeg_decoding_data(data: bytes) -> tuple[list[bytes], bytes]:
+    """What a JPEG's pixels are decoded from: (its table and frame segments, its scan data)."""
+    segments, sos = _jpeg_segments(data)
+    return [segment for segment in segments if segment[1] in _DECODING_MARKERS], data[sos:]
+
+
+def same_image_data(original: bytes, written: bytes, fmt: EmbedFormat) -> bool:
+    """True when ``written`` holds the same image as ``original``.
+
+    JPEG: the same bytes from the start of scan to the end (the compressed image and any preview
+    after it) and the same decoding segments (tables, frame header, ...): a decoder's pixels are
+    a function of those alone, so a full decode would add nothing; a decode at 1/8 scale is
+    compared as well. Other formats: the decoded pixels, frame by frame, compared in Pillow's
+    C code (no copy of a 12 MP picture into Python bytes).
+    """
     from PIL import Image, ImageSequence
 
-    digest = hashlib.sha256()
-    if fmt is EmbedFormat.JPEG:
-        digest.update(jpeg_scan_data(data))
-    with Image.open(io.BytesIO(data)) as image:
-        for frame in ImageSequence.Iterator(image):
-            digest.update(f"{frame.mode} {frame.size}".encode("ascii"))
-            digest.update(frame.tobytes())
-            if fmt is EmbedFormat.JPEG:
-                break  # MPF previews: covered byte for byte by the scan data above
-    return digest.hexdigest()
+    if fmt is EmbedFormat.JPEG and jpeg_decoding_data(original) != jpeg_decoding_data(written):
+        return False
+    with Image.open(io.BytesIO(original)) as before, Image.open(io.BytesIO(written)) as after:
+        if fmt is EmbedFormat.JPEG:
+            for image in (before, after):
+                image.draft(image.mode, (max(1, image.size[0] // 8), max(1, image.size[1] // 8)))
+            return _same_frame(before, after)  # the first frame; MPF previews are in the scan data
+        frames = zip(ImageSequence.Iterator(before), ImageSequence.Iterator(after))
+        if not all(_same_frame(old, new) for old, new in frames):
+            return False
+        return getattr(before, "n_frames", 1) == getattr(after, "n_frames", 1)
+
+
+def _same_frame(old: "Image.Image", new: "Image.Image") -> bool:
+    from PIL import ImageChops
+
+    if old.mode != new.mode or old.size != new.size:
+        return False
+    old.load()
+    new.load()
+    if old.mode == "P" and old.getpalette() != new.getpalette():
+        return False
+    if old.mode in ("RGB", "L", "CMYK", "P", "RGBX"):  # no alpha: getbbox sees every band
+        return ImageChops.difference(old, new).getbbox() is None
+    if old.mode in ("RGBA", "LA"):
+        return all(ImageChops.difference(a, b).getbbox() is None for a, b in zip(old.split(), new.split()))
+    return hashlib.sha256(old.tobytes()).digest() == hashlib.sha256(new.tobytes()).digest()
 
 
 # ------------------------------------------------------------------------------ metadata
