@@ -193,3 +193,15 @@ def test_cli_writes_keywords_into_the_photo_and_undo_restores(tmp_path, capsys):
     assert "photos: 1 written" in err
     assert cli.main(["undo"]) == 0
     assert photo.read_bytes() == original
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
+def test_cli_both_writes_the_sidecar_and_the_photo(tmp_path, capsys):
+    from tests.xmp_readers import exiftool_keywords
+
+    photo = helpers.photo(tmp_path / "a.jpg", Scene("star", "red", "white"))
+    code, rows, err = run_cli(capsys, str(photo), "--xmp-target", "both")
+    assert code == 0, err
+    expected = set(rows[0]["keywords"])
+    assert set(exiftool_keywords(tmp_path / "a.jpg.xmp")["XMP-lr:HierarchicalSubject"]) == expected
+    assert set(exiftool_keywords(photo)["XMP-lr:HierarchicalSubject"]) == expected

@@ -130,20 +130,21 @@ def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
     """Write (or show) the sidecars and/or the keywords embedded in the photos; True when any
     of them could not be written."""
     target = XmpTarget(args.xmp_target or XmpTarget.SIDECAR.value)
+    photos = session.unwritten()  # both: the same photos get a sidecar and embedded keywords
     failed = False
     if target.embedded:
-        failed = write_embedded_keywords(args, session, session.unwritten())
+        failed = write_embedded_keywords(args, session, photos)
     if target.sidecars:
-        failed = write_sidecar_files(args, session) or failed
+        failed = write_sidecar_files(args, session, photos) or failed
     return failed
 
 
 def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos: "list[Path]") -> bool:
-    from cliptagger.core.metadata.embedded import EmbedOptions, write_embedded
+    from cliptagger.core.metadata.embedded import EmbedOptions
 
     options = EmbedOptions(dry_run=args.dry_run, preserve_mtime=not args.update_mtime, allow_heif=args.embed_heif,
                            description=f"cliptagger tag (embedded) {' '.join(str(p) for p in args.paths)}")
-    report = write_embedded({photo: session.accepted_keywords(photo) for photo in photos}, options)
+    report = session.write_embedded(options, photos)
     for warning in report.warnings:
         say(f"warning: {warning}")
     verb = "would write into" if args.dry_run else "wrote into"
@@ -159,9 +160,9 @@ def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos
     return bool(report.failed)
 
 
-def write_sidecar_files(args: argparse.Namespace, session: "Session") -> bool:
+def write_sidecar_files(args: argparse.Namespace, session: "Session", photos: "list[Path]") -> bool:
     report = session.write(SidecarStyle(args.sidecar_style), dry_run=args.dry_run,
-                           description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}")
+                           description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}", paths=photos)
     for warning in report.warnings:
         say(f"warning: {warning}")
     verb = "would write" if args.dry_run else "wrote"

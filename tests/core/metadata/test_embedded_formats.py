@@ -106,3 +106,14 @@ def test_raw_files_and_heif_without_the_opt_in_are_refused(tmp_path):
     report = write_embedded({raw: ["dog"], heic: ["dog"]})
     why = dict(report.failed)
     assert "raw files keep a sidecar" in why[raw] and "opt-in" in why[heic]
+
+
+def test_keywords_we_embedded_count_as_ours_not_the_users(tmp_path):
+    from cliptagger.core.metadata.sidecars import existing_keywords
+
+    photo = photos.rich_jpeg(tmp_path / "IMG.jpg", iptc_keywords=("mine",))
+    assert write_embedded({photo: ["Animals|dog"]}).written == [photo]
+    ours: set[str] = set()
+    keywords, problems = existing_keywords(photo, ours=ours)
+    assert not problems and {"animals|dog", "mine"} <= {k.casefold() for k in keywords}
+    assert [k for k in keywords if k.casefold() not in ours] == ["mine"]  # what `learn` may learn from
