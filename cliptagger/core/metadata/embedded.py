@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 from cliptagger.core.metadata.embedded_checks import (
     EmbedFormat,
@@ -57,7 +57,7 @@ from cliptagger.core.metadata.journal_retention import prune as prune_journal
 from cliptagger.core.metadata.rdf_arrays import property_values
 from cliptagger.core.metadata.sidecars import WriteReport
 from cliptagger.core.metadata.undo_delta import make_delta
-from cliptagger.core.metadata.xmp import DC_SUBJECT, read_keywords, updated_sidecar
+from cliptagger.core.metadata.xmp import DC_SUBJECT, fold, read_keywords, union_keywords, updated_sidecar
 from cliptagger.core.metadata.xmp_document import XmpError, parse_xmp
 from cliptagger.core.storage.fileio import (
     FileChanged,
@@ -209,8 +209,13 @@ def _read_photo(photo: Path, options: EmbedOptions) -> tuple[Snapshot, EmbedForm
     return before, fmt
 
 
-def _attempt_write(photo: Path, keywords: list[str], report: WriteReport, batch: Optional[WriteBatch],
+#: The keywords to merge, or how to work them out from the photo's current packet (undo --force).
+Keywords = Union[Sequence[str], Callable[[Optional[bytes]], list[str]]]
+
+
+def _attempt_write(photo: Path, keywords: Keywords, report: WriteReport, batch: Optional[WriteBatch],
                    options: EmbedOptions, tool: ExifTool) -> None:
+    """One read-merge-verify-replace; ``batch`` None (and no dry run): not journaled (undo's own merge)."""
     before, fmt = _read_photo(photo, options)
     assert before.data is not None
     target = before.target
@@ -224,7 +229,8 @@ def _attempt_write(photo: Path, keywords: list[str], report: WriteReport, batch:
             raise _Refused(f"its metadata cannot be read ({err}); left untouched") from None
         label = f"the XMP inside {photo.name}"
         try:
-            new_packet, outcome = updated_sidecar(packet, keywords, source=label)
+            wanted = keywords(packet) if callable(keywords) else keywords
+            new_packet, outcome = updated_sidecar(packet, wanted, source=label)
         except XmpError as err:
             raise _Refused(f"{err} (nothing written into the photo)") from None
         merged = new_packet if new_packet is not None else packet
@@ -239,7 +245,7 @@ def _attempt_write(photo: Path, keywords: list[str], report: WriteReport, batch:
             report.written.append(photo)
             report.changes[photo] = outcome
             return
-        assert batch is not None and merged is not None
+        assert merged is not None
         written = _write_temp_copy(tool, target, Path(source), merged, fmt, legacy_arguments(plan), temps)
         new_data = _verified(tool, Path(source), before.data, Path(written), merged, fmt)
         delta = make_delta(before.data, new_data)
@@ -247,18 +253,22 @@ def _attempt_write(photo: Path, keywords: list[str], report: WriteReport, batch:
             raise _Refused(f"undoing this write would need {len(delta) // 1024} KiB of journal (more than the "
                            f"{MAX_DELTA_BYTES >> 20} MiB allowed per photo); left untouched")
         _finish_file(written, target, before, options.preserve_mtime)
+        entry = None
         try:
-            entry = batch.record_embedded(target, delta, before.sha256, _sha256(new_data), before.mtime_ns,
-                                          added=outcome.added, removed=outcome.removed)
+            if batch is not None:
+                entry = batch.record_embedded(target, delta, before.sha256, _sha256(new_data), before.mtime_ns,
+                                              added=outcome.added, removed=outcome.removed)
         except OSError as err:
             raise _Refused(f"cannot write the undo journal, so the photo was left alone: {err.strerror or err}") from None
         try:
             replace_with_file_if_unchanged(before, written)
         except FileChanged:
-            batch.abandon(entry)
+            if batch is not None and entry is not None:
+                batch.abandon(entry)
             raise
         except OSError as err:
-            batch.abandon(entry)
+            if batch is not None and entry is not None:
+                batch.abandon(entry)
             raise _Refused(f"cannot replace the photo: {err.strerror or err}; left untouched") from None
         report.written.append(photo)
         report.changes[photo] = outcome
@@ -266,6 +276,26 @@ def _attempt_write(photo: Path, keywords: list[str], report: WriteReport, batch:
     finally:
         for name in temps:
             _unlink_quietly(name)
+
+
+def take_out_keywords(photo: Path, added: Sequence[str], removed: Sequence[str],
+                      exiftool: Optional[ExifTool] = None) -> tuple[str, str]:
+    """``undo --force`` on a photo changed since cliptagger wrote into it: a three-way merge.
+    The keywords that write added come out, the ones it replaced go back; everything else
+    (the user's later edits) stays. Called under the photo's lock; ``FileChanged`` propagates.
+    Returns ("merged" | "nothing" | "refused", why)."""
+    taken_out = {fold(k) for k in added}
+
+    def keep(packet: Optional[bytes]) -> list[str]:
+        owned = union_keywords(read_keywords(parse_xmp(packet, photo.name)).auto) if packet else []
+        return [k for k in owned if fold(k) not in taken_out] + list(removed)
+
+    report = WriteReport()
+    try:
+        _attempt_write(photo, keep, report, None, EmbedOptions(), exiftool or shared_exiftool())
+    except (_Refused, ExifToolFailed, ExifToolUnavailable) as err:
+        return "refused", str(err)
+    return ("merged", "") if report.written else ("nothing", "")
 
 
 def _sibling_temp(target: Path, data: Optional[bytes], temps: list[str]) -> str:

@@ -1,9 +1,10 @@
 """Undo of a keyword write into a photo: the original bytes, rebuilt from the journal's delta.
 
 The journal holds no copy of the photo, only ``undo_delta.make_delta(original, written)`` and
-both SHA-256 hashes. The photo must still be exactly what cliptagger wrote (any later change,
-by any program, leaves it alone: rebuilding from a delta needs the exact bytes it was made
-against). The rebuilt file must hash to the original's before it replaces the photo, by the
+both SHA-256 hashes. The photo must still be exactly what cliptagger wrote (rebuilding from a
+delta needs the exact bytes it was made against); a photo changed since is left alone, and
+``undo --force`` then takes out only the keywords that write added (a three-way merge through
+the embedded writer, with all its checks), as for sidecars. The rebuilt file must hash to the original's before it replaces the photo, by the
 same compare-and-swap as every other write; its modification time is set back too.
 """
 
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
     from cliptagger.core.metadata.undo import UndoReport
 
 
-def undo_embedded(entry: "JournalEntry", current: Snapshot, report: "UndoReport") -> bool:
-    """Restore one photo; False when it stays (changed since, or the delta does not fit)."""
+def undo_embedded(entry: "JournalEntry", current: Snapshot, report: "UndoReport", force: bool = False) -> bool:
+    """Restore one photo; False when it stays (changed since, or the delta does not fit).
+    ``force`` on a photo changed since: only the keywords that write added are taken out."""
     assert entry.delta is not None
     if not current.exists:
         report.skipped.append((entry.path, "the photo was deleted or moved since cliptagger wrote into it; "
@@ -31,9 +33,10 @@ def undo_embedded(entry: "JournalEntry", current: Snapshot, report: "UndoReport"
         report.not_written.append(entry.path)  # never replaced (killed, refused), or restored already
         return True
     if current.sha256 != entry.written_sha256:
+        if force and entry.added is not None and entry.removed is not None:
+            return _take_out(entry, report)
         report.skipped.append((entry.path, "the photo changed since cliptagger wrote into it; left as it is "
-                                           "(an embedded write is undone only while the photo is exactly as "
-                                           "written; remove the keywords with your photo manager)"))
+                                           "(`cliptagger undo --force` takes out only the keywords it added)"))
         return False
     try:
         original = apply_delta(entry.delta, current.data or b"")
@@ -51,4 +54,15 @@ def undo_embedded(entry: "JournalEntry", current: Snapshot, report: "UndoReport"
         except OSError:
             pass  # the bytes are back; a time that cannot be set is no reason to fail
     report.restored.append(entry.path)
+    return True
+
+
+def _take_out(entry: "JournalEntry", report: "UndoReport") -> bool:
+    from cliptagger.core.metadata.embedded import take_out_keywords
+
+    result, why = take_out_keywords(entry.path, entry.added or [], entry.removed or [])
+    if result == "refused":
+        report.skipped.append((entry.path, f"changed since cliptagger wrote into it, and {why}"))
+        return False
+    (report.merged if result == "merged" else report.nothing_left).append(entry.path)
     return True

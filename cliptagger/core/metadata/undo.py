@@ -151,7 +151,7 @@ def _undo_entry_once(entry: JournalEntry, force: bool, report: UndoReport) -> bo
         return False
     if entry.embedded:
         try:
-            return undo_embedded(entry, current, report)
+            return undo_embedded(entry, current, report, force)
         except FileChanged:
             raise
         except OSError as err:

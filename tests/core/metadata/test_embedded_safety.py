@@ -153,3 +153,19 @@ def test_sigkill_mid_batch_leaves_every_photo_old_or_verified_new(tmp_path):
     assert len(undone.restored) == changed
     assert all(hashlib.sha256(p.read_bytes()).digest() == hashlib.sha256(d).digest() for p, d in originals.items())
     shared_exiftool().close()
+
+
+def test_undo_of_a_photo_changed_since_needs_force_and_keeps_the_users_edits(tmp_path):
+    photo = photos.rich_jpeg(tmp_path / "IMG.jpg")
+    assert write_embedded({photo: ["dog", "Animals|cat"]}).written == [photo]
+    photos.exiftool_run("-q", "-overwrite_original", "-XMP-dc:Subject+=holiday",
+                        "-XMP-dc:Description=added later", str(photo))
+    edited = photo.read_bytes()
+    plain = undo_last_batch()
+    assert not plain.restored and "--force" in dict(plain.skipped)[photo]
+    assert photo.read_bytes() == edited
+    forced = undo_last_batch(force=True)
+    assert forced.merged == [photo], forced.skipped
+    assert photos.keywords_by_exiftool(photo) == ["holiday"]
+    assert photos.exiftool_tags(photo)["XMP-dc:Description"] == "added later"
+    assert sorted(photos.keywords_by_exiftool(photo, "IPTC:Keywords")) == ["mine"]
