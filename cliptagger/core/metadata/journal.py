@@ -303,7 +303,10 @@ def describe(batch: Path) -> str:
     what = f"  ({header['batch']})" if header.get("batch") else ""
     state = "  [left alone by a partial undo; `undo --force` removes only cliptagger's keywords]" \
         if batch.suffix == HELD_SUFFIX else ""
-    return f"{batch.name.split('.', 1)[0]}  {when}  {len(entries)} sidecar(s) in {where}{what}{state}"
+    photos = sum(1 for e in entries if e.embedded)
+    files = " and ".join(part for part in (f"{len(entries) - photos} sidecar(s)" if photos < len(entries) else "",
+                                           f"{photos} photo(s)" if photos else "") if part)
+    return f"{batch.name.split('.', 1)[0]}  {when}  {files or '0 sidecar(s)'} in {where}{what}{state}"
 
 
 __all__ = [
