@@ -6,7 +6,8 @@ line, ended by ``-execute<N>``; ExifTool then prints ``{ready<N>}`` on stdout an
 ``-echo4``) on stderr, which is how a reply's end is found. Callers are serialised by a lock
 (the embedded writer drives it from one thread at a time). If the process dies (killed, Perl
 crash), the command in flight fails with ``ExifToolFailed`` naming what happened and the next
-command starts a fresh process.
+command starts a fresh process. If cliptagger itself dies, ExifTool is ended with it (Linux:
+the parent-death signal; elsewhere it ends at the next command it cannot answer).
 
 ExifTool is optional: without it ``ExifToolUnavailable`` says so in one sentence, and the
 sidecar writer (which needs no ExifTool) goes on working.
@@ -18,7 +19,9 @@ import atexit
 import os
 import queue
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +88,8 @@ class ExifTool:
             process = subprocess.Popen(
                 [program, "-config", str(config), "-stay_open", "True", "-@", "-",
                  "-common_args", "-charset", "filename=UTF8"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         except OSError as err:
             raise ExifToolUnavailable(f"{UNAVAILABLE_MESSAGE} ({program}: {err.strerror or err})") from None
         self._stderr_lines = queue.Queue()
@@ -179,6 +183,18 @@ class ExifTool:
             if line.rstrip("\r\n") == marker:
                 return "".join(lines)
             lines.append(line)
+
+
+def _die_with_parent() -> None:
+    """In the child, before ExifTool starts: end it when cliptagger dies. ExifTool in stay-open
+    mode keeps polling its argument file at end of input, so a killed cliptagger (SIGKILL, a
+    crash) would otherwise leave it running for ever. Linux: PR_SET_PDEATHSIG."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _pump_lines(stream: IO[bytes], lines: "queue.Queue[Optional[str]]") -> None:

@@ -90,23 +90,34 @@ def test_without_exiftool_embedding_is_unavailable_and_says_so(tmp_path, monkeyp
     assert "needs ExifTool" in dict(report.failed)[photo]
 
 
-def test_exiftool_dying_fails_one_photo_and_is_restarted(tmp_path, monkeypatch):
+def test_exiftool_dying_mid_command_fails_one_photo_and_is_restarted(tmp_path, monkeypatch):
     first, second = (photos.rich_jpeg(tmp_path / f"IMG_{i}.jpg") for i in (1, 2))
     tool = ExifTool()
-    real_read = embedded.read_packet
-    killed = []
+    real_read = ExifTool._read_stdout
+    calls = []
 
-    def read_then_die(exiftool, path):
-        if not killed:
-            killed.append(exiftool.pid)
-            os.kill(exiftool.pid, signal.SIGKILL)
-        return real_read(exiftool, path)
+    def die_while_answering(process, marker):
+        calls.append(marker)
+        if len(calls) == 2:  # the first photo's first command (after the version check)
+            process.kill()
+            process.wait()
+        return real_read(process, marker)
 
-    monkeypatch.setattr(embedded, "read_packet", read_then_die)
+    monkeypatch.setattr(ExifTool, "_read_stdout", staticmethod(die_while_answering))
     before = first.read_bytes()
     report = write_embedded({first: ["dog"], second: ["dog"]}, exiftool=tool)
     assert "ExifTool stopped" in dict(report.failed)[first] and first.read_bytes() == before
     assert report.written == [second] and tool.restarts == 1
+    tool.close()
+
+
+def test_exiftool_dying_between_commands_is_restarted_quietly():
+    tool = ExifTool()
+    assert tool.execute("-ver").stdout.strip()
+    pid = tool.pid
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert tool.execute("-ver").stdout.strip() and tool.pid != pid and tool.restarts == 1
     tool.close()
 
 
@@ -139,6 +150,12 @@ def test_sigkill_mid_batch_leaves_every_photo_old_or_verified_new(tmp_path):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    config = str(Path(os.environ["CLIPTAGGER_CACHE_DIR"]) / "embed" / "exiftool.config")
+    if sys.platform.startswith("linux"):  # its ExifTool must not outlive it (stay-open polls for ever)
+        deadline = time.monotonic() + 10
+        while _processes_with(config) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _processes_with(config)
     changed = 0
     for photo, data in originals.items():
         now = photo.read_bytes()
@@ -169,3 +186,16 @@ def test_undo_of_a_photo_changed_since_needs_force_and_keeps_the_users_edits(tmp
     assert photos.keywords_by_exiftool(photo) == ["holiday"]
     assert photos.exiftool_tags(photo)["XMP-dc:Description"] == "added later"
     assert sorted(photos.keywords_by_exiftool(photo, "IPTC:Keywords")) == ["mine"]
+
+
+def _processes_with(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            if text in command:
+                found.append(entry.name)
+    return found
