@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from cliptagger.core.metadata.exiftool_process import ExifTool
+from cliptagger.core.metadata.xmp import KEYWORD_PROPERTIES
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -124,6 +125,8 @@ def same_image_data(original: bytes, written: bytes, fmt: EmbedFormat) -> bool:
 
     if fmt is EmbedFormat.JPEG and jpeg_decoding_data(original) != jpeg_decoding_data(written):
         return False
+    if fmt is EmbedFormat.HEIF:
+        import cliptagger.core.media.images  # noqa: F401  (registers the HEIF/AVIF decoder)
     with Image.open(io.BytesIO(original)) as before, Image.open(io.BytesIO(written)) as after:
         if fmt is EmbedFormat.JPEG:
             for image in (before, after):
@@ -155,8 +158,7 @@ def _same_frame(old: "Image.Image", new: "Image.Image") -> bool:
 
 #: Tags a keyword write may change: ours, and what ExifTool keeps in step with them (and
 #: RIFF:WebP_Flags: the WebP container's "has XMP" bit, see ``_structural``).
-OWNED_TAGS = frozenset({
-    "XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-digiKam:TagsList",
+OWNED_TAGS = frozenset({prop.exiftool_tag for prop in KEYWORD_PROPERTIES} | {
     "XMP-x:XMPToolkit", "XMP-xmpNote:HasExtendedXMP",
     "IPTC:Keywords", "IPTC:CodedCharacterSet", "Photoshop:IPTCDigest", "IFD0:XPKeywords",
     "IPTC:EnvelopeRecordVersion",  # comes with CodedCharacterSet (the envelope record's header)
@@ -181,7 +183,8 @@ def _structural(key: str) -> bool:
     """Where a block lies in the file, not what it says: a TIFF's strips move when its
     directory grows (the strips' bytes are compared as decoded pixels instead)."""
     name = key.split(":", 1)[-1]
-    return name.endswith(("Offsets", "Offset")) or name == "MPImageStart" or key == "RIFF:WebP_Flags"
+    return (name.endswith(("Offsets", "Offset")) or name in ("MPImageStart", "MediaDataSize")
+            or key == "RIFF:WebP_Flags")
 
 
 def metadata_differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

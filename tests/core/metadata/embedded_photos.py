@@ -110,7 +110,7 @@ def exiftool_tags(path: Path) -> dict:
 
 def foreign_exiftool(path: Path) -> dict:
     return {k: v for k, v in exiftool_tags(path).items()
-            if k not in KEYWORD_TAGS and not k.split(":")[-1].endswith(("Offset", "Offsets", "MPImageStart"))}
+            if k not in KEYWORD_TAGS and not k.split(":")[-1].endswith(("Offset", "Offsets", "MPImageStart", "MediaDataSize"))}
 
 
 def exiv2_lines(path: Path) -> list[str]:

@@ -4,6 +4,7 @@ and every metadata block cliptagger does not own unchanged; undo gives back the 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -117,3 +118,33 @@ def test_keywords_we_embedded_count_as_ours_not_the_users(tmp_path):
     keywords, problems = existing_keywords(photo, ours=ours)
     assert not problems and {"animals|dog", "mine"} <= {k.casefold() for k in keywords}
     assert [k for k in keywords if k.casefold() not in ours] == ["mine"]  # what `learn` may learn from
+
+
+def test_heic_is_written_into_only_with_its_opt_in(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    from PIL import Image
+
+    photo = tmp_path / "IMG.heic"
+    Image.effect_mandelbrot((64, 48), (-2.0, -1.2, 1.0, 1.2), 40).convert("RGB").save(photo, quality=80)
+    original = photo.read_bytes()
+    assert "opt-in" in dict(write_embedded({photo: ["dog"]}).failed)[photo]
+    report = write_embedded({photo: ["dog"]}, EmbedOptions(allow_heif=True))
+    assert report.written == [photo], report.failed
+    assert photos.keywords_by_exiftool(photo) == ["dog"]
+    assert undo_last_batch().restored == [photo] and photo.read_bytes() == original
+
+
+def test_stale_temp_copies_of_a_killed_run_are_removed_later(tmp_path):
+    from cliptagger.core.metadata.embedded import remove_stale_embed_temps
+
+    photo = photos.plain_png(tmp_path / "IMG.png")
+    stale = tmp_path / ".IMG.png.abcd1234.embed.tmp"
+    fresh = tmp_path / ".IMG.png.efgh5678.embed.tmp"
+    unrelated = tmp_path / ".IMG.png.notours.tmp"
+    for path in (stale, fresh, unrelated):
+        path.write_bytes(b"partial")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    os.utime(unrelated, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_embed_temps(tmp_path) == [stale]
+    assert fresh.exists() and unrelated.exists() and photo.exists()
