@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from cliptagger.core.metadata.exiftool_process import ExifTool
+from cliptagger.core.metadata.tiff_data import tiff_image_data
 from cliptagger.core.metadata.xmp import KEYWORD_PROPERTIES
 
 if TYPE_CHECKING:
@@ -118,8 +119,10 @@ def same_image_data(original: bytes, written: bytes, fmt: EmbedFormat) -> bool:
     JPEG: the same bytes from the start of scan to the end (the compressed image and any preview
     after it) and the same decoding segments (tables, frame header, ...): a decoder's pixels are
     a function of those alone, so a full decode would add nothing; a decode at 1/8 scale is
-    compared as well. Other formats: the decoded pixels, frame by frame, compared in Pillow's
-    C code (no copy of a 12 MP picture into Python bytes).
+    compared as well. TIFF and DNG: the stored bytes of every strip and tile of every directory
+    (a DNG's raw image included), and the decoded pixels where Pillow can decode them. Other
+    formats: the decoded pixels, frame by frame, compared in Pillow's C code (no copy of a
+    12 MP picture into Python bytes).
     """
     from PIL import Image, ImageSequence
 
@@ -127,6 +130,13 @@ def same_image_data(original: bytes, written: bytes, fmt: EmbedFormat) -> bool:
         return False
     if fmt is EmbedFormat.HEIF:
         import cliptagger.core.media.images  # noqa: F401  (registers the HEIF/AVIF decoder)
+    if fmt in (EmbedFormat.TIFF, EmbedFormat.DNG):
+        if tiff_image_data(original) != tiff_image_data(written):
+            return False  # every strip and tile, sub-directories (a DNG's raw data) included
+        try:
+            Image.open(io.BytesIO(original)).load()
+        except Exception:  # e.g. a DNG's lossless-JPEG raw data: the stored bytes were compared
+            return True
     with Image.open(io.BytesIO(original)) as before, Image.open(io.BytesIO(written)) as after:
         if fmt is EmbedFormat.JPEG:
             for image in (before, after):

@@ -152,3 +152,40 @@ def pixels_of_bytes(data: bytes) -> bytes:
 
     with Image.open(io.BytesIO(data)) as image:
         return image.convert("RGB").tobytes()
+
+
+def dng_with_raw_subifd(path: Path) -> tuple[Path, bytes]:
+    """A DNG laid out like a camera's: IFD0 holds an 8x8 RGB preview, a SubIFD the 16x16
+    16-bit CFA raw image (which Pillow never reads). Returns (path, the raw bytes)."""
+    import os
+    import struct
+
+    preview = bytes(range(192))
+    raw = os.urandom(512)
+
+    def entry(tag, kind, count, value):
+        if isinstance(value, bytes):
+            return struct.pack("<HHI4s", tag, kind, count, value.ljust(4, b"\0"))
+        return struct.pack("<HHII", tag, kind, count, value) if kind == 4 else \
+            struct.pack("<HHIHH", tag, kind, count, value, 0)
+
+    ifd0_at, sub_at = 8, 8 + 2 + 12 * 12 + 4
+    bits_at = sub_at + 2 + 12 * 9 + 4
+    preview_at = bits_at + 6
+    raw_at = preview_at + len(preview)
+    ifd0 = [entry(254, 4, 1, 1), entry(256, 3, 1, 8), entry(257, 3, 1, 8), entry(258, 3, 3, bits_at),
+            entry(259, 3, 1, 1), entry(262, 3, 1, 2), entry(273, 4, 1, preview_at), entry(277, 3, 1, 3),
+            entry(278, 3, 1, 8), entry(279, 4, 1, len(preview)), entry(330, 4, 1, sub_at),
+            entry(50706, 1, 4, b"\x01\x04\x00\x00")]
+    ifd0[3] = struct.pack("<HHII", 258, 3, 3, bits_at)
+    sub = [entry(254, 4, 1, 0), entry(256, 3, 1, 16), entry(257, 3, 1, 16), entry(258, 3, 1, 16),
+           entry(259, 3, 1, 1), entry(262, 3, 1, 32803), entry(273, 4, 1, raw_at), entry(277, 3, 1, 1),
+           entry(279, 4, 1, len(raw))]
+    data = (b"II*\0" + struct.pack("<I", ifd0_at)
+            + struct.pack("<H", len(ifd0)) + b"".join(ifd0) + struct.pack("<I", 0)
+            + struct.pack("<H", len(sub)) + b"".join(sub) + struct.pack("<I", 0)
+            + struct.pack("<HHH", 8, 8, 8) + preview + raw)
+    assert len(b"II*\0") + 4 + 2 + 12 * 12 + 4 == sub_at
+    path.write_bytes(data)
+    exiftool_run("-q", "-overwrite_original", "-UniqueCameraModel=cliptagger test", "-IFD0:Make=Test", str(path))
+    return path, raw

@@ -108,3 +108,30 @@ def test_containment_lets_embedded_lines_name_only_photos(tmp_path):
     assert undo_target_problem(Path("/etc/passwd"), photo=True)
     assert undo_target_problem(tmp_path / "IMG.CR2", photo=True)
     assert undo_target_problem(tmp_path / "IMG.jpg")  # a sidecar line may not name a photo
+
+
+def test_a_dngs_raw_data_is_compared_byte_for_byte(tmp_path, monkeypatch):
+    from cliptagger.core.metadata.tiff_data import tiff_image_data
+
+    photo, raw = photos.dng_with_raw_subifd(tmp_path / "IMG.dng")
+    assert raw in tiff_image_data(photo.read_bytes())  # the SubIFD's strip is found
+    original = photo.read_bytes()
+    report = write_embedded({photo: ["dog"]})
+    assert report.written == [photo], report.failed
+    assert raw in tiff_image_data(photo.read_bytes()) and photos.keywords_by_exiftool(photo) == ["dog"]
+    photo.write_bytes(original)
+
+    real = embedded._write_temp_copy
+
+    def damaging_exiftool(*args, **kwargs):
+        name = real(*args, **kwargs)
+        data = bytearray(Path(name).read_bytes())
+        at = bytes(data).index(raw)
+        data[at + 100] ^= 0xFF  # one raw byte, where no decoder of IFD0 would look
+        Path(name).write_bytes(bytes(data))
+        return name
+
+    monkeypatch.setattr(embedded, "_write_temp_copy", damaging_exiftool)
+    report = write_embedded({photo: ["cat"]})
+    assert "changed the image data" in dict(report.failed)[photo]
+    assert photo.read_bytes() == original
