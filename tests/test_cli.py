@@ -207,3 +207,14 @@ def test_cli_both_writes_the_sidecar_and_the_photo(tmp_path, capsys):
     expected = set(rows[0]["keywords"])
     assert set(exiftool_keywords(tmp_path / "a.jpg.xmp")["XMP-lr:HierarchicalSubject"]) == expected
     assert set(exiftool_keywords(photo)["XMP-lr:HierarchicalSubject"]) == expected
+
+
+def test_cli_without_exiftool_says_so_once_and_still_writes_sidecars(tmp_path, capsys, monkeypatch):
+    photo = helpers.photo(tmp_path / "a.jpg", Scene("star", "red", "white"))
+    other = helpers.photo(tmp_path / "b.jpg", Scene("star", "red", "white"))
+    monkeypatch.setenv("CLIPTAGGER_EXIFTOOL", "")
+    before = photo.read_bytes(), other.read_bytes()
+    code, _rows, err = run_cli(capsys, str(tmp_path), "--xmp-target", "both")
+    assert code != 0 and err.count("needs ExifTool") == 1
+    assert (tmp_path / "a.jpg.xmp").exists() and (tmp_path / "b.jpg.xmp").exists()
+    assert (photo.read_bytes(), other.read_bytes()) == before

@@ -141,7 +141,11 @@ def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
 
 def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos: "list[Path]") -> bool:
     from cliptagger.core.metadata.embedded import EmbedOptions
+    from cliptagger.core.metadata.exiftool_process import UNAVAILABLE_MESSAGE, exiftool_available
 
+    if not exiftool_available():
+        say(f"keywords not written into the photos: {UNAVAILABLE_MESSAGE}")
+        return True
     options = EmbedOptions(dry_run=args.dry_run, preserve_mtime=not args.update_mtime, allow_heif=args.embed_heif,
                            description=f"cliptagger tag (embedded) {' '.join(str(p) for p in args.paths)}")
     report = session.write_embedded(options, photos)
