@@ -186,7 +186,9 @@ def _embed_one(photo: Path, keywords: list[str], report: WriteReport, batch: Opt
 def _read_photo(photo: Path, options: EmbedOptions) -> tuple[Snapshot, EmbedFormat]:
     if not os.path.isfile(photo):
         raise _Refused("the photo is no longer there (deleted or renamed since it was tagged)")
-    target = write_target(photo)
+    # absolute and normalised: the journal (and undo's containment rule) needs it, and a relative
+    # name starting with "-" would read to ExifTool as an option
+    target = Path(os.path.abspath(write_target(photo)))
     try:
         with open(target, "rb") as handle:
             head = handle.read(16)

@@ -130,6 +130,11 @@ class ExifTool:
             if "\n" in argument or "\r" in argument:
                 raise ExifToolFailed("a file name with a line break cannot be passed to ExifTool; "
                                      "rename the photo to embed keywords in it")
+        try:
+            request = "\n".join(arguments).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ExifToolFailed("a file name that is not valid UTF-8 cannot be passed to ExifTool; "
+                                 "rename the photo to embed keywords in it") from None
         with self._lock:
             if self._process is None or self._process.poll() is not None:
                 if self._process is not None:  # it died between two commands
@@ -139,10 +144,10 @@ class ExifTool:
             process = self._process
             self._counter += 1
             marker = f"{{ready{self._counter}}}"
-            text = "\n".join([*arguments, "-echo4", marker, f"-execute{self._counter}", ""])
+            tail = "\n".join(["", "-echo4", marker, f"-execute{self._counter}", ""]).encode("ascii")
             try:
                 assert process.stdin is not None
-                process.stdin.write(text.encode("utf-8"))
+                process.stdin.write(request + tail if arguments else tail.lstrip(b"\n"))
                 process.stdin.flush()
                 stdout = self._read_stdout(process, marker.encode("ascii"))
                 stderr = self._read_stderr(marker)

@@ -199,3 +199,22 @@ def _processes_with(text: str) -> list[str]:
             if text in command:
                 found.append(entry.name)
     return found
+
+
+def test_relative_names_starting_with_a_dash_and_undecodable_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-dir").mkdir()
+    photo = photos.plain_png(tmp_path / "-dir" / "-x.png")
+    original = photo.read_bytes()
+    report = write_embedded({Path("-dir/-x.png"): ["dog"]})  # not an ExifTool option
+    assert report.written == [Path("-dir/-x.png")], report.failed
+    assert photos.keywords_by_exiftool(photo) == ["dog"]
+    assert undo_last_batch().restored == [photo]  # the journal named it absolutely
+    assert photo.read_bytes() == original
+
+    odd = tmp_path / os.fsdecode(b"odd-\xff.png")
+    photos.plain_png(odd)
+    before = odd.read_bytes()
+    report = write_embedded({odd: ["dog"]})
+    assert "not valid UTF-8" in dict(report.failed)[odd]
+    assert odd.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(["-dir", odd.name])
