@@ -176,6 +176,10 @@ def _embed_one(photo: Path, keywords: list[str], report: WriteReport, batch: Opt
                 except ExifToolFailed as err:
                     report.failed.append((photo, f"{err}; the photo is untouched"))
                     return
+                except OSError as err:  # e.g. the disk filled while the temp copy was written
+                    report.failed.append((photo, f"cannot write next to it: {err.strerror or err}; "
+                                                 "the photo is untouched"))
+                    return
     except LockTimeout as err:
         report.failed.append((photo, f"{err}; not written"))
         return

@@ -218,3 +218,21 @@ def test_relative_names_starting_with_a_dash_and_undecodable_names(tmp_path, mon
     report = write_embedded({odd: ["dog"]})
     assert "not valid UTF-8" in dict(report.failed)[odd]
     assert odd.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(["-dir", odd.name])
+
+
+def test_a_full_disk_while_copying_fails_that_photo_cleanly(tmp_path, monkeypatch):
+    import errno
+
+    first, second = photos.plain_png(tmp_path / "a.png"), photos.plain_png(tmp_path / "b.png")
+    before = first.read_bytes()
+    real = embedded._sibling_temp
+
+    def full_disk_once(target, data, temps):
+        if target.name == "a.png":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(target, data, temps)
+
+    monkeypatch.setattr(embedded, "_sibling_temp", full_disk_once)
+    report = write_embedded({first: ["dog"], second: ["dog"]})
+    assert "No space left" in dict(report.failed)[first] and first.read_bytes() == before
+    assert report.written == [second]
