@@ -148,7 +148,8 @@ def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos
         return True
     options = EmbedOptions(dry_run=args.dry_run, preserve_mtime=not args.update_mtime, allow_heif=args.embed_heif,
                            description=f"cliptagger tag (embedded) {' '.join(str(p) for p in args.paths)}")
-    report = session.write_embedded(options, photos)
+    # through the session's SidecarSync: the photos written count as written, their keywords re-read
+    report = session.sidecars.write_embedded({photo: session.accepted_keywords(photo) for photo in photos}, options)
     for warning in report.warnings:
         say(f"warning: {warning}")
     verb = "would write into" if args.dry_run else "wrote into"

@@ -53,7 +53,6 @@ from cliptagger.core.tagging.scoring import label_probability
 if TYPE_CHECKING:
     from cliptagger.core.learning.examples import ExampleStore
     from cliptagger.core.learning.head_store import LearnedModel
-    from cliptagger.core.metadata.embedded import EmbedOptions
     from cliptagger.core.metadata.undo import UndoReport
     from cliptagger.core.model.clip import ClipModel
     from cliptagger.core.tagging.cache import EmbeddingCache
@@ -335,11 +334,6 @@ class Session:
         targets = self.unwritten() if paths is None else [Path(p) for p in paths]
         assignments = {path: self.accepted_keywords(path) for path in targets}
         return self.sidecars.write(assignments, style, dry_run, description)
-
-    def write_embedded(self, options: "EmbedOptions", paths: Optional[Iterable[Path]] = None) -> WriteReport:
-        """``write``, into the photos themselves (``--xmp-target embedded``; needs ExifTool)."""
-        targets = self.unwritten() if paths is None else [Path(p) for p in paths]
-        return self.sidecars.write_embedded({path: self.accepted_keywords(path) for path in targets}, options)
 
     def undo(self, force: bool = False) -> "UndoReport":  # the photos it touched count as unwritten
         return self.sidecars.undo(self.paths(), force)
