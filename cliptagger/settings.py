@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cliptagger.core.metadata.embedded import XmpTarget
 from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.metadata.targets import DEFAULT_TARGET, TARGET_KEYS
 from cliptagger.core.model.catalog import DEFAULT_KEY
@@ -36,6 +37,12 @@ class Settings:
     device: str = "auto"
     precision: str = Precision.AUTO.value  # a core.precision.Precision value; auto is measured at load
     sidecar_style: str = SidecarStyle.EXT.value
+    #: Where accepted keywords are written: an XmpTarget value (sidecar, embedded, both).
+    xmp_target: str = XmpTarget.SIDECAR.value
+    #: Writing into a photo keeps its modification time (see EmbedOptions.preserve_mtime).
+    preserve_photo_mtime: bool = True
+    #: HEIC/AVIF are written into only when this is on too.
+    embed_heif: bool = False
     window_geometry: str = ""       # base64 of QWidget.saveGeometry()
     window_state: str = ""          # base64 of QMainWindow.saveState()
     splitter_state: str = ""
@@ -110,6 +117,7 @@ def set_aside_damaged(path: Path, reason: str, what: str = "settings") -> None:
 
 def _valid_values() -> dict[str, set[str]]:
     return {"sidecar_style": {style.value for style in SidecarStyle}, "target_app": set(TARGET_KEYS),
+            "xmp_target": {target.value for target in XmpTarget},
             "precision": {precision.value for precision in Precision}}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from cliptagger import cli
 from cliptagger.core.media.synthetic import Scene
 from tests import helpers
@@ -176,3 +178,43 @@ def test_a_file_name_that_is_not_utf8_prints_as_its_bytes_under_a_strict_utf8_lo
     assert done.returncode == 0, done.stderr
     assert b"bad\xff-name.jpg:" in done.stdout                     # the original bytes, on both streams
     assert b"bad\xff-name.jpg.xmp" in done.stderr and b"\\udcff" not in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
+def test_cli_writes_keywords_into_the_photo_and_undo_restores(tmp_path, capsys):
+    from tests.xmp_readers import exiftool_keywords
+
+    photo = helpers.photo(tmp_path / "a.jpg", Scene("star", "red", "white"))
+    original = photo.read_bytes()
+    code, rows, err = run_cli(capsys, str(photo), "--xmp-target", "embedded")
+    assert code == 0, err
+    assert not (tmp_path / "a.jpg.xmp").exists()
+    assert set(exiftool_keywords(photo)["XMP-lr:HierarchicalSubject"]) == set(rows[0]["keywords"])
+    assert "photos: 1 written" in err
+    assert cli.main(["undo", "--list"]) == 0
+    assert f"1 photo(s) in {tmp_path}" in capsys.readouterr().out
+    assert cli.main(["undo"]) == 0
+    assert photo.read_bytes() == original
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
+def test_cli_both_writes_the_sidecar_and_the_photo(tmp_path, capsys):
+    from tests.xmp_readers import exiftool_keywords
+
+    photo = helpers.photo(tmp_path / "a.jpg", Scene("star", "red", "white"))
+    code, rows, err = run_cli(capsys, str(photo), "--xmp-target", "both")
+    assert code == 0, err
+    expected = set(rows[0]["keywords"])
+    assert set(exiftool_keywords(tmp_path / "a.jpg.xmp")["XMP-lr:HierarchicalSubject"]) == expected
+    assert set(exiftool_keywords(photo)["XMP-lr:HierarchicalSubject"]) == expected
+
+
+def test_cli_without_exiftool_says_so_once_and_still_writes_sidecars(tmp_path, capsys, monkeypatch):
+    photo = helpers.photo(tmp_path / "a.jpg", Scene("star", "red", "white"))
+    other = helpers.photo(tmp_path / "b.jpg", Scene("star", "red", "white"))
+    monkeypatch.setenv("CLIPTAGGER_EXIFTOOL", "")
+    before = photo.read_bytes(), other.read_bytes()
+    code, _rows, err = run_cli(capsys, str(tmp_path), "--xmp-target", "both")
+    assert code != 0 and err.count("needs ExifTool") == 1
+    assert (tmp_path / "a.jpg.xmp").exists() and (tmp_path / "b.jpg.xmp").exists()
+    assert (photo.read_bytes(), other.read_bytes()) == before

@@ -22,6 +22,7 @@ from cliptagger.cli.output import (
 from cliptagger.cli.progress_bar import ProgressBar
 from cliptagger.cli.session_setup import add_model_arguments, load_label_files, open_session
 from cliptagger.core.errors import CliptaggerError
+from cliptagger.core.metadata.embedded import XmpTarget
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.metadata.targets import DEFAULT_TARGET, TARGET_KEYS
@@ -56,6 +57,14 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
                      help="write every keyword below ROOT (e.g. AI: AI|Animals|dog); recorded as cliptagger's")
     tag.add_argument("--keyword-list", type=Path, metavar="OUT",
                      help="also write the accepted keywords as a Lightroom keyword list (Import Keywords)")
+    tag.add_argument("--xmp-target", choices=[t.value for t in XmpTarget], default=None,
+                     help="where accepted tags go: sidecar (default), embedded (into JPEG, TIFF, DNG, PNG, "
+                          "WebP themselves; needs ExifTool; raw files keep a sidecar) or both; implies --write-xmp")
+    tag.add_argument("--embed-heif", action="store_true",
+                     help="with --xmp-target embedded/both: also write into HEIC and AVIF files")
+    tag.add_argument("--update-mtime", action="store_true",
+                     help="with --xmp-target embedded/both: give changed photos the current modification "
+                          "time (default: keep each photo's own)")
     tag.add_argument("--csv", type=Path, metavar="OUT", help="also write the results to a CSV file")
     tag.add_argument("--csv-format", choices=[f.value for f in ExportFormat], default=ExportFormat.SCORES.value,
                      help="scores: one column per label probability; "
@@ -95,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
     # The CLI has no review step: every proposal above its set's threshold is accepted.
     # Tags written to sidecars are the user's decision: they are kept as examples to learn from.
+    if args.xmp_target is not None:
+        args.write_xmp = True
     session.accept_above_threshold(record=args.write_xmp and not args.dry_run)
     print_warnings(session)
     sidecars_failed = False
@@ -162,22 +173,61 @@ def write_keyword_list(args: argparse.Namespace, session: "Session") -> None:
 
 
 def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
-    """Write (or show) the sidecars where the --target app reads them; True when any of them
+    """Write (or show) the accepted keywords where they must go: per photo where the --target app
+    reads them (inside the photo or a sidecar), else as --xmp-target says; True when any of them
     could not be written."""
-    from cliptagger.core.metadata.sidecars import WriteReport
     from cliptagger.core.metadata.targets import embedded_writer, target, where_to_write
 
-    description = f"cliptagger tag {' '.join(str(p) for p in args.paths)}"
-    plan = where_to_write(target(args.target), session.unwritten(), SidecarStyle(args.sidecar_style))
-    writer = embedded_writer()
-    sidecars = plan.sidecars + plan.unread + (plan.embedded if writer is None else [])  # (--sidecars-anyway)
-    report = session.write(plan.style, dry_run=args.dry_run, description=description, paths=sidecars) \
-        if sidecars else WriteReport()
-    if plan.embedded and writer is not None:  # the embedded writer's hook (targets.embedded_writer)
-        embedded: WriteReport = writer(session, plan.embedded, dry_run=args.dry_run, description=description)
-        for name in ("written", "unchanged", "failed", "warnings"):
-            getattr(report, name).extend(getattr(embedded, name))
-        report.changes.update(embedded.changes)
+    photos = session.unwritten()
+    style = SidecarStyle(args.sidecar_style)
+    if args.target != DEFAULT_TARGET:
+        plan = where_to_write(target(args.target), photos, style)
+        # without a writer, check_target refused already unless --sidecars-anyway
+        into_photos = plan.embedded if embedded_writer() is not None else []
+        sidecar_photos = plan.sidecars + plan.unread + [p for p in plan.embedded if p not in into_photos]
+        style = plan.style
+    else:
+        xmp_target = XmpTarget(args.xmp_target or XmpTarget.SIDECAR.value)
+        into_photos = photos if xmp_target.embedded else []  # both: the same photos get a sidecar too
+        sidecar_photos = photos if xmp_target.sidecars else []
+    failed = False
+    if into_photos:
+        failed = write_embedded_keywords(args, session, into_photos)
+    if sidecar_photos:
+        failed = write_sidecar_files(args, session, sidecar_photos, style) or failed
+    return failed
+
+
+def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos: "list[Path]") -> bool:
+    from cliptagger.core.metadata.embedded import EmbedOptions
+    from cliptagger.core.metadata.exiftool_process import UNAVAILABLE_MESSAGE, exiftool_available
+
+    if not exiftool_available():
+        say(f"keywords not written into the photos: {UNAVAILABLE_MESSAGE}")
+        return True
+    options = EmbedOptions(dry_run=args.dry_run, preserve_mtime=not args.update_mtime, allow_heif=args.embed_heif,
+                           description=f"cliptagger tag (embedded) {' '.join(str(p) for p in args.paths)}")
+    # through the session's SidecarSync: the photos written count as written, their keywords re-read
+    report = session.sidecars.write_embedded({photo: session.accepted_keywords(photo) for photo in photos}, options)
+    for warning in report.warnings:
+        say(f"warning: {warning}")
+    verb = "would write into" if args.dry_run else "wrote into"
+    for path in report.written:
+        change = report.changes.get(path)
+        what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
+        say(f"{verb} {path}" + (f": {what}" if what else ""))
+    for path, reason in report.failed:
+        say(f"keywords not written into {path}: {reason}")
+    print(f"cliptagger: photos: {len(report.written)} {'would be written' if args.dry_run else 'written'}, "
+          f"{len(report.unchanged)} already up to date, {len(report.failed)} failed"
+          + ("" if args.dry_run or not report.written else " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
+    return bool(report.failed)
+
+
+def write_sidecar_files(args: argparse.Namespace, session: "Session", photos: "list[Path]",
+                        style: SidecarStyle) -> bool:
+    report = session.write(style, dry_run=args.dry_run,
+                           description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}", paths=photos)
     for warning in report.warnings:
         say(f"warning: {warning}")
     verb = "would write" if args.dry_run else "wrote"
@@ -187,7 +237,7 @@ def write_xmp(args: argparse.Namespace, session: "Session") -> bool:
         say(f"{verb} {path}" + (f": {what}" if what else ""))
     for path, reason in report.failed:
         say(f"sidecar not written: {path}: {reason}")
-    print(f"cliptagger: sidecars: {len(report.written)} {verb}, {len(report.unchanged)} already up to date, "
+    print(f"cliptagger: sidecars: {verb} {len(report.written)}, {len(report.unchanged)} already up to date, "
           f"{len(report.failed)} failed" + ("" if args.dry_run or not report.written else
                                              " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
     return bool(report.failed)

@@ -66,15 +66,27 @@ def test_the_root_keyword_is_written_recorded_as_ours_and_taken_back(tmp_path, c
     assert code == 2 and "root keyword" in err and "empty level" in err
 
 
-def test_targets_choose_the_sidecar_name_or_refuse_what_needs_embedded_writing(tmp_path, capsys):
+def test_targets_write_into_the_photo_where_the_app_reads_only_that(tmp_path, capsys):
+    photo = helpers.photo(tmp_path / "a.jpg")
+    before = photo.read_bytes()
+    code, _, err = tag(capsys, str(photo), "--write-xmp", "--target", "lightroom")
+    assert code == 0 and not list(tmp_path.glob("*.xmp")) and photo.read_bytes() != before
+    assert "Read Metadata from Files" in err
+    assert exiftool_keywords(photo)[HIER]  # Lightroom reads JPEG keywords from inside the file
+
+
+def test_targets_choose_the_sidecar_name_or_refuse_what_needs_embedded_writing(tmp_path, capsys, monkeypatch):
+    from cliptagger.core.metadata import exiftool_process
+
     photo = helpers.photo(tmp_path / "a.jpg")
     code, _, err = tag(capsys, str(photo), "--write-xmp", "--target", "captureone")
     assert code == 0 and (tmp_path / "a.xmp").exists() and not (tmp_path / "a.jpg.xmp").exists()
     assert "Image > Load Metadata" in err
 
+    monkeypatch.setattr(exiftool_process, "exiftool_available", lambda: False)  # no ExifTool on this machine
     other = helpers.photo(tmp_path / "b.jpg")
     code, _, err = tag(capsys, str(other), "--write-xmp", "--target", "lightroom")
-    assert code == 2 and "cannot write into photos yet" in err and "--sidecars-anyway" in err
+    assert code == 2 and "needs ExifTool" in err and "--sidecars-anyway" in err
     assert not (tmp_path / "b.xmp").exists() and not (tmp_path / "b.jpg.xmp").exists()
     code, _, err = tag(capsys, str(other), "--write-xmp", "--target", "lightroom", "--sidecars-anyway")
     assert code == 0 and (tmp_path / "b.xmp").exists() and "does not read" in err

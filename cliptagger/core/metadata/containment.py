@@ -15,14 +15,22 @@ from typing import Optional
 SIDECAR_SUFFIX = ".xmp"
 
 
-def undo_target_problem(path: Path) -> Optional[str]:
-    """Why undo must not touch ``path`` (None: it may): the containment rule."""
+#: Photos cliptagger may write keywords into (embedded metadata, an opt-in): see embedded_checks.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".dng", ".png", ".webp", ".heic", ".heif", ".avif")
+
+
+def undo_target_problem(path: Path, photo: bool = False) -> Optional[str]:
+    """Why undo must not touch ``path`` (None: it may): the containment rule. ``photo``: a
+    journal line of an embedded write, which names a photo of a format cliptagger writes into."""
     text = os.fsdecode(os.fsencode(path))
     if not os.path.isabs(text):
         return "not an absolute path"
     if os.path.normpath(text) != text or any(part in (".", "..") for part in Path(text).parts):
         return "not a normalised path (it has '.' or '..' in it)"
-    if not path.name.lower().endswith(SIDECAR_SUFFIX) or path.name.lower() == SIDECAR_SUFFIX:
+    if photo:
+        if path.suffix.lower() not in PHOTO_SUFFIXES or path.name.lower() == path.suffix.lower():
+            return "not a photo of a format cliptagger writes keywords into"
+    elif not path.name.lower().endswith(SIDECAR_SUFFIX) or path.name.lower() == SIDECAR_SUFFIX:
         return "not an XMP sidecar (cliptagger writes no other file)"
     try:
         info = os.lstat(path)
@@ -31,7 +39,7 @@ def undo_target_problem(path: Path) -> Optional[str]:
     except OSError as err:
         return f"cannot be checked: {err.strerror or err}"
     if stat.S_ISLNK(info.st_mode):
-        return sidecar_link_problem(path)
+        return "a symbolic link; undo of an embedded write does not follow it" if photo else sidecar_link_problem(path)
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file"
     return None

@@ -67,6 +67,14 @@ class JournalEntry:
     added: Optional[list[str]] = None
     removed: Optional[list[str]] = None
     id: int = -1
+    #: A photo with embedded keywords: how to rebuild its original from what was written
+    #: (``undo_delta``); ``prior`` is then None and ``prior_sha256`` the original's hash.
+    delta: Optional[bytes] = None
+    prior_mtime_ns: Optional[int] = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.delta is not None
 
     def __post_init__(self) -> None:
         if self.prior_sha256 is None and self.prior is not None:
@@ -119,6 +127,28 @@ class WriteBatch:
             "prior": base64.b64encode(prior).decode("ascii") if prior is not None else None,
             "prior_sha256": sha256(prior) if prior is not None else None,
             "written_sha256": sha256(new),
+            "added": list(added),
+            "removed": list(removed),
+        })
+        self._next_id += 1
+        self.count += 1
+        return entry_id
+
+    def record_embedded(self, path: Path, delta: bytes, prior_sha256: str, written_sha256: str,
+                        prior_mtime_ns: int, added: Iterable[str] = (), removed: Iterable[str] = ()) -> int:
+        """Log a write into a photo about to happen: the delta that rebuilds its original (the
+        size of its metadata, not of the photo) and both hashes; returns its id."""
+        entry_id = self._next_id
+        self._write({
+            "id": entry_id,
+            "kind": "embedded",
+            "path": os.fsdecode(os.fsencode(path)),
+            "path_bytes": base64.b64encode(os.fsencode(path)).decode("ascii"),
+            "prior": None,
+            "delta": base64.b64encode(delta).decode("ascii"),
+            "prior_sha256": prior_sha256,
+            "prior_mtime_ns": int(prior_mtime_ns),
+            "written_sha256": written_sha256,
             "added": list(added),
             "removed": list(removed),
         })
@@ -211,8 +241,14 @@ def entry_from_record(record: dict[str, Any]) -> Optional[JournalEntry]:
         else:
             path = Path(record["path"])
         prior = base64.b64decode(record["prior"]) if record.get("prior") is not None else None
+        embedded = record.get("kind") == "embedded"
+        delta = base64.b64decode(record["delta"]) if embedded else None
+        if embedded and not record.get("prior_sha256"):
+            return None
+        mtime = record.get("prior_mtime_ns")
         return JournalEntry(path, prior, str(record["written_sha256"]), record.get("prior_sha256"),
-                            record.get("added"), record.get("removed"), int(record.get("id", -1)))
+                            record.get("added"), record.get("removed"), int(record.get("id", -1)),
+                            delta, int(mtime) if isinstance(mtime, int) else None)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -236,7 +272,7 @@ def checked_batch(path: Path) -> tuple[list[JournalEntry], list[tuple[Path, str]
         entry = entry_from_record(record)
         if entry is None:
             continue
-        problem = why_not if not ok else undo_target_problem(entry.path)
+        problem = why_not if not ok else undo_target_problem(entry.path, photo=entry.embedded)
         if problem:
             refused.append((entry.path, f"refused: {problem}"))
         elif not (entry.id >= 0 and entry.id in abandoned):
@@ -267,7 +303,10 @@ def describe(batch: Path) -> str:
     what = f"  ({header['batch']})" if header.get("batch") else ""
     state = "  [left alone by a partial undo; `undo --force` removes only cliptagger's keywords]" \
         if batch.suffix == HELD_SUFFIX else ""
-    return f"{batch.name.split('.', 1)[0]}  {when}  {len(entries)} sidecar(s) in {where}{what}{state}"
+    photos = sum(1 for e in entries if e.embedded)
+    files = " and ".join(part for part in (f"{len(entries) - photos} sidecar(s)" if photos < len(entries) else "",
+                                           f"{photos} photo(s)" if photos else "") if part)
+    return f"{batch.name.split('.', 1)[0]}  {when}  {files or '0 sidecar(s)'} in {where}{what}{state}"
 
 
 __all__ = [

@@ -326,6 +326,13 @@ def existing_keywords(image: Path, listing: Optional[FolderListing] = None,
         if ours is not None:
             ours.update(fold(keyword) for keyword in state.auto)
     keywords.extend(embedded_keywords(image))
+    if ours is not None:  # keywords cliptagger wrote into the photo itself (--xmp-target embedded)
+        packet = embedded_xmp_packet(image)
+        if packet and b"cliptagger" in packet:
+            try:
+                ours.update(fold(keyword) for keyword in read_keywords(parse_xmp(packet, image.name)).auto)
+            except XmpError:
+                pass
     return union_keywords(keywords), problems
 
 

@@ -89,6 +89,8 @@ class AppTarget:
         """Where to write ``path``'s keywords for this app (None: it reads none for this kind)."""
         kind = file_kind(path)
         where = self.reads.get(kind, ()) if kind is not None else ()
+        if kind is FileKind.RAW:  # cliptagger never writes into a proprietary raw file
+            where = tuple(d for d in where if d is not Destination.EMBEDDED)
         return where[0] if where else None
 
 
@@ -105,7 +107,8 @@ TARGETS: tuple[AppTarget, ...] = (
               "in Capture One: select the images, Image > Load Metadata",
               "support.captureone.com (XMP sidecar synchronisation)",
               "Reads IMG.xmp sidecars (the sidecar wins over embedded metadata) and embedded XMP/IPTC."),
-    AppTarget("digikam", "digiKam", _every(E, EXT),
+    # raw: cliptagger never writes into one, and this digiKam reads no sidecar: nothing it would see
+    AppTarget("digikam", "digiKam", {**_every(E, EXT), FileKind.RAW: (E,)},
               (TAGS_LIST, LAST_KEYWORD_XMP, HIERARCHICAL, SUBJECT, IPTC_KEYWORDS, XP_KEYWORDS),
               Combination.FIRST_NON_EMPTY,
               "in digiKam: select the items, Item > Reread Metadata From File",
@@ -168,12 +171,16 @@ class EmbeddedWriterMissing(CliptaggerError):
 
 
 def embedded_writer() -> Optional[Callable[..., Any]]:
-    """HOOK for the embedded-metadata writer (issue 21): the callable that writes keywords into
-    photos, or None while this build has none. The CLI (``cli/tag.py``) calls it as
-    ``writer(session, photos, dry_run=..., description=...) -> WriteReport`` for the photos
-    ``where_to_write`` puts in ``embedded``; the compatibility tests run the embedded targets
-    as soon as it returns one."""
-    return None
+    """The writer that puts keywords inside photos (``embedded.write_embedded``:
+    ``(assignments, EmbedOptions) -> WriteReport``), or None where ExifTool is missing: then a
+    target that reads some photos only from inside the file cannot be served."""
+    from cliptagger.core.metadata.exiftool_process import exiftool_available
+
+    if not exiftool_available():
+        return None
+    from cliptagger.core.metadata.embedded import write_embedded
+
+    return write_embedded
 
 
 _STYLES = {Destination.SIDECAR_EXT: SidecarStyle.EXT, Destination.SIDECAR_ADOBE: SidecarStyle.ADOBE}
@@ -218,8 +225,8 @@ def where_to_write(app: AppTarget, paths: Iterable[Path], default: SidecarStyle 
 def embedded_refusal(app: AppTarget, paths: list[Path]) -> str:
     """Why a write for ``app`` cannot go ahead in a build without the embedded writer."""
     kinds = sorted({(file_kind(p) or FileKind.JPEG).value for p in paths})
-    return (f"{app.name} reads keywords of {', '.join(kinds)} files only from inside the photo, and this "
-            f"cliptagger cannot write into photos yet ({len(paths)} photo{'s' if len(paths) != 1 else ''}). "
+    return (f"{app.name} reads keywords of {', '.join(kinds)} files only from inside the photo, and writing "
+            f"into photos needs ExifTool, which is not installed ({len(paths)} photo{'s' if len(paths) != 1 else ''}). "
             f"Write sidecars anyway with --sidecars-anyway ({app.name} will not see those), or choose "
             "another --target.")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from cliptagger.core.errors import UndoError
+from cliptagger.core.metadata.embedded_undo import undo_embedded
 from cliptagger.core.metadata.journal import (
     HELD_SUFFIX,
     JOURNAL_VERSION,
@@ -148,6 +149,14 @@ def _undo_entry_once(entry: JournalEntry, force: bool, report: UndoReport) -> bo
     except OSError as err:
         report.skipped.append((entry.path, f"cannot read: {err.strerror or err}"))
         return False
+    if entry.embedded:
+        try:
+            return undo_embedded(entry, current, report, force)
+        except FileChanged:
+            raise
+        except OSError as err:
+            report.skipped.append((entry.path, f"cannot restore: {err.strerror or err}"))
+            return False
     try:
         if current.exists and current.sha256 == entry.written_sha256:
             if entry.prior is None:

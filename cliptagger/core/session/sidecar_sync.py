@@ -29,6 +29,7 @@ from cliptagger.core.session.decisions import as_path
 from cliptagger.core.tagging.engine import Progress
 
 if TYPE_CHECKING:
+    from cliptagger.core.metadata.embedded import EmbedOptions
     from cliptagger.core.metadata.undo import UndoReport
 
 
@@ -173,6 +174,23 @@ class SidecarSync:
             self.read_existing(report.images_saved)
         return report
 
+    def write_embedded(self, assignments: Mapping[Path, list[str]], options: "EmbedOptions") -> WriteReport:
+        """Write these keywords of ours into the photos themselves (see ``embedded``), with
+        the same bookkeeping as ``write``."""
+        from cliptagger.core.metadata.embedded import write_embedded
+
+        report = write_embedded(dict(assignments), options)
+        if not options.dry_run:
+            with self._lock:
+                for path in assignments:
+                    if path in report.failed_images:
+                        self._write_failed[path] = report.failed_images[path]
+                    else:
+                        self._write_failed.pop(path, None)
+            self.mark_written({path: assignments[path] for path in report.images_saved})
+            self.read_existing(report.images_saved)
+        return report
+
     def undo(self, photos: Sequence[Path], force: bool = False) -> "UndoReport":
         """Take back the last batch of writes; the ``photos`` it touched count as unwritten."""
 
@@ -180,8 +198,8 @@ class SidecarSync:
         touched = {Path(p) for p in [*report.restored, *report.removed, *report.merged]}
         if touched:
             listing = FolderListing()
-            affected = [path for path in photos
-                        if touched & {*existing_sidecars(path, listing), sidecar_path(path, listing=listing)}]
+            affected = [path for path in photos if path in touched  # keywords embedded in the photo
+                        or touched & {*existing_sidecars(path, listing), sidecar_path(path, listing=listing)}]
             self.mark_unwritten(affected)
             self.read_existing(affected)
         return report

@@ -211,7 +211,13 @@ def replace_if_unchanged(expected: Snapshot, data: bytes, default_mode: int = 0o
             raise FileChanged(f"{expected.path} was deleted meanwhile") from None
     else:
         mode = default_mode & ~_UMASK
-    temp_name = _write_temp(target, data, mode)
+    replace_with_file_if_unchanged(expected, _write_temp(target, data, mode))
+
+
+def replace_with_file_if_unchanged(expected: Snapshot, temp_name: str) -> None:
+    """``replace_if_unchanged`` with the new content already in ``temp_name`` (a flushed file in
+    the target's folder, with its final permissions); ``temp_name`` is gone afterwards."""
+    target = expected.target
     try:
         if not _still_as_read(expected):
             raise FileChanged(f"{expected.path} changed meanwhile")
