@@ -151,7 +151,8 @@ def resnet_pieces(visual: Any, pixels: Any) -> AttentionPieces:
     pool = visual.attnpool
     n, channels, rows, columns = x.shape
     tokens = x.reshape(n, channels, rows * columns).permute(0, 2, 1)  # (N, HW, C)
-    tokens = torch_cat_mean(tokens) + pool.positional_embedding[None].to(tokens.dtype)
+    positions = resized_positions(pool.positional_embedding, (rows, columns))
+    tokens = torch_cat_mean(tokens) + positions[None].to(tokens.dtype)
     heads = pool.num_heads
     query = F.linear(tokens[:, :1], pool.q_proj.weight, pool.q_proj.bias)
     keys = F.linear(tokens, pool.k_proj.weight, pool.k_proj.bias)
@@ -176,7 +177,7 @@ def vit_pieces(visual: Any, pixels: Any) -> AttentionPieces:
 
     _check_vit(visual)
     transformer = visual.transformer
-    x = visual._embeds(pixels)
+    x = _vit_embeds(visual, pixels)
     blocks = list(transformer.resblocks)
     if not transformer.batch_first:
         x = x.transpose(0, 1)
@@ -203,10 +204,40 @@ def vit_pieces(visual: Any, pixels: Any) -> AttentionPieces:
     def value_head(per_position: Any) -> Any:
         return finish(attn.out_proj(per_position))
 
-    rows, columns = visual.grid_size if isinstance(visual.grid_size, (tuple, list)) else (visual.grid_size,) * 2
+    patch = visual.conv1.stride
+    rows, columns = pixels.shape[-2] // patch[0], pixels.shape[-1] // patch[1]
     return AttentionPieces(query=_heads(query[:, :1], heads)[:, :, 0], keys=_heads(keys, heads),
                            values=_heads(values, heads), head=head, value_head=value_head,
                            grid=(int(rows), int(columns)))
+
+
+def resized_positions(positions: Any, grid: tuple[int, int]) -> Any:
+    """A (1 + rows*columns, D) positional embedding (summary token first) for ``grid``: itself
+    when it fits, else its spatial part resized bicubically (MaskCLIP's way to a finer grid)."""
+    import torch
+    import torch.nn.functional as F
+
+    rows, columns = grid
+    if positions.shape[0] == 1 + rows * columns:
+        return positions
+    side = math.isqrt(positions.shape[0] - 1)
+    spatial = positions[1:].reshape(1, side, side, -1).permute(0, 3, 1, 2).float()
+    spatial = F.interpolate(spatial, size=(rows, columns), mode="bicubic", align_corners=False)
+    spatial = spatial.permute(0, 2, 3, 1).reshape(rows * columns, -1).to(positions.dtype)
+    return torch.cat([positions[:1], spatial])
+
+
+def _vit_embeds(visual: Any, pixels: Any) -> Any:
+    """``VisionTransformer._embeds``, with the positional embedding fitted to the input's grid."""
+    import torch
+
+    x = visual.conv1(pixels)
+    rows, columns = x.shape[-2:]
+    x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+    summary = visual.class_embedding.reshape(1, 1, -1).expand(x.shape[0], -1, -1).to(x.dtype)
+    x = torch.cat([summary, x], dim=1)
+    x = x + resized_positions(visual.positional_embedding, (int(rows), int(columns))).to(x.dtype)
+    return visual.ln_pre(visual.patch_dropout(x))
 
 
 def _check_vit(visual: Any) -> None:
@@ -264,7 +295,10 @@ def relevance(pieces: AttentionPieces, direction: Any, method: str = DEFAULT_MET
         n, heads, length, width = pieces.values.shape
         low = similarity.amin(dim=-1, keepdim=True)
         high = similarity.amax(dim=-1, keepdim=True)
-        loosened = (similarity - low) / (high - low).clamp_min(1e-12)
+        spread = high - low
+        # Keys all alike (an even attention): every position counts fully, none is zeroed.
+        loosened = torch.where(spread > 1e-6, (similarity - low) / spread.clamp_min(1e-6),
+                               torch.ones_like(similarity))
         channel = gradient.float().reshape(n, heads, 1, width)
         per_head = (pieces.values[:, :, spatial].float() * channel).sum(dim=-1)  # (N, H, L-1)
         maps = torch.relu((loosened * per_head).sum(dim=1))
@@ -283,16 +317,69 @@ def crop_box(model: "ClipModel", picture_size: tuple[int, int]) -> tuple[int, in
     return (left, top, left + side, top + side)
 
 
+#: The finest grid ``detail="auto"`` aims at (ViT-B/32's at 224 px) and the most it enlarges.
+AUTO_GRID = 7
+MAX_DETAIL = 4
+
+
+def native_grid(model: "ClipModel") -> int:
+    """Cells a side of the tower's last feature map at its own input size."""
+    visual = model.model.visual
+    if hasattr(visual, "attnpool"):
+        return math.isqrt(visual.attnpool.positional_embedding.shape[0] - 1)
+    if hasattr(visual, "positional_embedding"):
+        return math.isqrt(visual.positional_embedding.shape[0] - 1)
+    return AUTO_GRID
+
+
+def choose_detail(model: "ClipModel", detail: "int | str" = "auto") -> int:
+    """How many times the model's input size a picture is explained at. ``auto``: 1 when the
+    tower's own grid has >= 7 cells a side, else the smallest factor that gets there (at most
+    4; the demo model's 2x2 becomes 8x8, see README "Why this tag" for what that buys)."""
+    if detail != "auto":
+        if not isinstance(detail, int) or not 1 <= detail <= MAX_DETAIL:
+            raise ExplainError(f"Heatmap detail must be auto or 1 to {MAX_DETAIL}, not {detail!r}.")
+        return detail
+    grid = native_grid(model)
+    return min(MAX_DETAIL, max(1, -(-AUTO_GRID // max(grid, 1))))
+
+
+def preprocess_at(model: "ClipModel", picture: "Image.Image", detail: int) -> Any:
+    """The model's own preprocessing (resize, centre crop, normalize), at ``detail`` times its
+    input size: the picture is resampled from full resolution, not enlarged from the small one."""
+    import copy
+
+    if detail == 1:
+        return model.preprocess(picture)
+    steps = []
+    for step in getattr(model.preprocess, "transforms", []):
+        size = getattr(step, "size", None)
+        if type(step).__name__ in ("Resize", "CenterCrop", "ResizeKeepRatio") and size is not None:
+            step = copy.copy(step)
+            step.size = (tuple(int(v) * detail for v in size) if isinstance(size, (tuple, list))
+                         else int(size) * detail)
+        steps.append(step)
+    if not steps:
+        raise ExplainError("This model's preprocessing cannot be enlarged; use detail 1.")
+    pixels = picture
+    for step in steps:
+        pixels = step(pixels)
+    return pixels
+
+
 def explain_picture(model: "ClipModel", picture: "Image.Image", direction: Any, label: str = "",
-                    method: str = DEFAULT_METHOD) -> Heatmap:
-    """The heatmap of ``direction``'s score on one upright RGB picture."""
+                    method: str = DEFAULT_METHOD, detail: "int | str" = "auto") -> Heatmap:
+    """The heatmap of ``direction``'s score on one upright RGB picture. ``detail`` > 1 runs
+    the tower on a larger input (positional embeddings resized) for a finer grid: a different
+    forward from the one that scored the photo, whose score the heatmap then reports."""
     import torch
 
     from cliptagger.core.model.precision import compute_context
 
     if method not in METHODS:
         raise ExplainError(f"Unknown heatmap method {method!r}; choose one of {', '.join(METHODS)}.")
-    pixels = model.preprocess(picture)[None].to(model.device, dtype=model.input_dtype)
+    factor = choose_detail(model, detail)
+    pixels = preprocess_at(model, picture, factor)[None].to(model.device, dtype=model.input_dtype)
     with torch.no_grad(), compute_context(model.device, model.precision):
         pieces = attention_pieces(model.model.visual, pixels)
     with compute_context(model.device, model.precision):
@@ -338,11 +425,12 @@ def label_direction(model: "ClipModel", label_set: LabelSet, index: int, contras
 
 
 def explain_photo(model: "ClipModel", path: Path, label_sets: Sequence[LabelSet], wanted: str,
-                  method: str = DEFAULT_METHOD, contrast: bool = True) -> Heatmap:
+                  method: str = DEFAULT_METHOD, contrast: bool = True, detail: "int | str" = "auto") -> Heatmap:
     """Decode one photo as tagging does (EXIF orientation, ...) and explain ``Set/label`` on it."""
     from cliptagger.core.media.images import load_rgb
 
     label_set, index = find_label(label_sets, wanted)
     direction = label_direction(model, label_set, index, contrast)
     picture = load_rgb(Path(path))
-    return explain_picture(model, picture, direction, f"{label_set.name}/{label_set.labels[index].keyword}", method)
+    return explain_picture(model, picture, direction, f"{label_set.name}/{label_set.labels[index].keyword}",
+                           method, detail)
