@@ -7,12 +7,12 @@ import sys
 from typing import Optional, Sequence
 
 from cliptagger import __version__
-from cliptagger.cli import cache, demo, learn, models, search, tag, undo
+from cliptagger.cli import cache, demo, explain, learn, models, search, tag, undo
 from cliptagger.cli.exits import EXIT_INTERRUPTED, EXIT_SETUP
 from cliptagger.cli.output import escaped_terminal_output, pass_file_names_through, say
 from cliptagger.core.errors import CliptaggerError
 
-COMMANDS = (tag, models, undo, cache, learn, demo, search)
+COMMANDS = (tag, models, undo, cache, learn, demo, search, explain)
 
 
 def build_parser() -> argparse.ArgumentParser:

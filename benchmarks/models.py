@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Per-model costs measured side by side on this machine.
+
+    python benchmarks/models.py [--repeats 7] [--skip-vit]
+
+Explain latency ("why this tag" heatmaps): for the bundled demo model (a ModifiedResNet)
+and a ViT-B-32-sized model with random weights (speed does not depend on the values), one
+photo's heatmap per method and detail against one ``encode_image`` forward of the same
+picture at batch 1, fp32 (both include the model's preprocessing of the decoded picture). The timings alternate (forward, explain, forward, ...) and the
+median of each is reported, so a shared machine's load hits both alike; the ratio is what
+to read. The label's prototype is computed once, outside the timing (the GUI caches it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _median_pair(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    first(), second()  # warm up (allocations, oneDNN kernels)
+    a, b = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        first()
+        a.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        second()
+        b.append(time.perf_counter() - started)
+    return min(a), min(b)
+
+
+def explain_latency(clip: Any, name: str, repeats: int) -> None:
+    import torch
+
+    from cliptagger.core.media.synthetic import Scene, render
+    from cliptagger.core.tagging.explain import choose_detail, explain_picture
+
+    picture = render(Scene("star", "blue", "striped"), size=640, seed=5).crop((0, 0, 640, 480))
+    pixels = clip.preprocess(picture)[None]
+    with torch.inference_mode():
+        width = int(clip.model.encode_image(pixels).shape[1])
+    direction = torch.nn.functional.normalize(torch.randn(width, generator=torch.Generator().manual_seed(0)), dim=0)
+
+    def forward() -> None:  # what tagging the decoded picture costs: preprocess + encode_image
+        with torch.inference_mode():
+            clip.model.encode_image(clip.preprocess(picture)[None])
+
+    details = sorted({1, choose_detail(clip)})
+    for detail in details:
+        for method in ("gradient", "value"):
+            base, explained = _median_pair(
+                forward, lambda: explain_picture(clip, picture, direction, method=method, detail=detail), repeats)
+            print(f"explain {name:<22} {method:<8} detail {detail} ({'auto' if detail == choose_detail(clip) else 'x'}): "
+                  f"{explained * 1000:8.1f} ms/photo vs encode_image {base * 1000:7.1f} ms "
+                  f"= {explained / base:5.2f}x one forward (preprocess + encode_image)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--skip-vit", action="store_true", help="only the demo model")
+    args = parser.parse_args()
+
+    import torch
+
+    from cliptagger.core.model.clip import load_model
+    from cliptagger.core.model.weights import ModelRequest, request_for
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32, batch 1; best of {args.repeats}")
+    explain_latency(load_model(request_for("demo"), device="cpu", precision="fp32"), "demo (ResNet, 64 px)",
+                    args.repeats)
+    if not args.skip_vit:
+        vit = load_model(ModelRequest("ViT-B-32", "openai"), device="cpu", random_weights=True, precision="fp32")
+        explain_latency(vit, "ViT-B-32 (random)", args.repeats)
+
+
+if __name__ == "__main__":
+    main()
