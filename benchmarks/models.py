@@ -7,7 +7,7 @@ Explain latency ("why this tag" heatmaps): for the bundled demo model (a Modifie
 and a ViT-B-32-sized model with random weights (speed does not depend on the values), one
 photo's heatmap per method and detail against one ``encode_image`` forward of the same
 picture at batch 1, fp32 (both include the model's preprocessing of the decoded picture). The timings alternate (forward, explain, forward, ...) and the
-median of each is reported, so a shared machine's load hits both alike; the ratio is what
+best of each is reported (as throughput.py does: a shared machine's load should not decide); the ratio is what
 to read. The label's prototype is computed once, outside the timing (the GUI caches it).
 """
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _median_pair(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float]:
+def _best_pair(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float]:
     first(), second()  # warm up (allocations, oneDNN kernels)
     a, b = [], []
     for _ in range(repeats):
@@ -55,7 +55,7 @@ def explain_latency(clip: Any, name: str, repeats: int) -> None:
     details = sorted({1, choose_detail(clip)})
     for detail in details:
         for method in ("gradient", "value"):
-            base, explained = _median_pair(
+            base, explained = _best_pair(
                 forward, lambda: explain_picture(clip, picture, direction, method=method, detail=detail), repeats)
             print(f"explain {name:<22} {method:<8} detail {detail} ({'auto' if detail == choose_detail(clip) else 'x'}): "
                   f"{explained * 1000:8.1f} ms/photo vs encode_image {base * 1000:7.1f} ms "
