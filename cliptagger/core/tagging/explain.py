@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from cliptagger.core.errors import CliptaggerError
 from cliptagger.core.tagging.labels import LabelSet, Mode
-from cliptagger.core.tagging.scoring import build_prototypes
+from cliptagger.core.tagging.scoring import SetPrototypes, build_prototypes
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -414,7 +414,12 @@ def find_label(label_sets: Sequence[LabelSet], wanted: str) -> tuple[LabelSet, i
 def label_direction(model: "ClipModel", label_set: LabelSet, index: int, contrast: bool = True) -> Any:
     """The text direction a label's score is measured along: its prototype (the ensembled
     templates), minus the set's reference when ``contrast`` (see the module's docstring)."""
-    prototypes = build_prototypes(model, label_set)
+    return direction_from_prototypes(build_prototypes(model, label_set), index, contrast)
+
+
+def direction_from_prototypes(prototypes: SetPrototypes, index: int, contrast: bool = True) -> Any:
+    """``label_direction`` from a set's prototypes already built (the engine keeps them)."""
+    label_set = prototypes.label_set
     direction = prototypes.text[index]
     if not contrast:
         return direction
