@@ -9,6 +9,11 @@ photo's heatmap per method and detail against one ``encode_image`` forward of th
 picture at batch 1, fp32 (both include the model's preprocessing of the decoded picture). The timings alternate (forward, explain, forward, ...) and the
 best of each is reported (as throughput.py does: a shared machine's load should not decide); the ratio is what
 to read. The label's prototype is computed once, outside the timing (the GUI caches it).
+
+Pointing game (``--pointing N``, quality, not speed): on N generated pictures the demo model
+explains the true shape's label; a hit is the strongest cell's centre inside the shape's
+bounding box. Per method, detail and score (contrast with the set / plain cosine), with the
+rate a randomly chosen cell would score and the best any map could score on that grid.
 """
 
 from __future__ import annotations
@@ -62,10 +67,44 @@ def explain_latency(clip: Any, name: str, repeats: int) -> None:
                   f"= {explained / base:5.2f}x one forward (preprocess + encode_image)")
 
 
+def pointing_game(clip: Any, label_sets: Any, count: int, seed: int) -> None:
+    from cliptagger.core.media.synthetic import SHAPES, random_scenes, render_with_box
+    from cliptagger.core.tagging.explain import explain_picture, find_label, label_direction
+
+    directions = {}
+    for shape in SHAPES:
+        label_set, index = find_label(label_sets, f"Shape/{shape}")
+        for contrast in (True, False):
+            directions[shape, contrast] = label_direction(clip, label_set, index, contrast)
+    scenes = [render_with_box(scene, 256, render_seed) + (scene.shape,)
+              for scene, render_seed in random_scenes(count, seed)]
+
+    def inside(point: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+        return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+    print(f"pointing game, demo model, {count} generated 256 px pictures (seed {seed}), Shape labels:")
+    for detail in (1, 4):
+        for method in ("gradient", "value"):
+            for contrast in (True, False):
+                hits = chance = best = 0.0
+                for picture, box, shape in scenes:
+                    heatmap = explain_picture(clip, picture, directions[shape, contrast], method=method, detail=detail)
+                    hits += inside(heatmap.peak_point(), box)
+                    side = 256 / heatmap.rows
+                    covered = [inside(((c + 0.5) * side, (r + 0.5) * side), box)
+                               for r in range(heatmap.rows) for c in range(heatmap.columns)]
+                    chance += sum(covered) / len(covered)
+                    best += any(covered)
+                print(f"  grid {heatmap.rows}x{heatmap.columns} {method:<8} {'contrast' if contrast else 'cosine  '}: "
+                      f"{hits / count:.3f}   (random cell {chance / count:.3f}, best possible {best / count:.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--skip-vit", action="store_true", help="only the demo model")
+    parser.add_argument("--pointing", type=int, default=0, metavar="N", help="also play the pointing game on N pictures")
+    parser.add_argument("--seed", type=int, default=11, help="of the pointing game's pictures")
     args = parser.parse_args()
 
     import torch
@@ -74,11 +113,15 @@ def main() -> None:
     from cliptagger.core.model.weights import ModelRequest, request_for
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32, batch 1; best of {args.repeats}")
-    explain_latency(load_model(request_for("demo"), device="cpu", precision="fp32"), "demo (ResNet, 64 px)",
-                    args.repeats)
+    demo = load_model(request_for("demo"), device="cpu", precision="fp32")
+    explain_latency(demo, "demo (ResNet, 64 px)", args.repeats)
     if not args.skip_vit:
         vit = load_model(ModelRequest("ViT-B-32", "openai"), device="cpu", random_weights=True, precision="fp32")
         explain_latency(vit, "ViT-B-32 (random)", args.repeats)
+    if args.pointing:
+        from cliptagger.core.tagging.labels import default_label_file, load_label_sets
+
+        pointing_game(demo, load_label_sets(default_label_file("demo")), args.pointing, args.seed)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import threading
 from PySide6.QtCore import QPoint, Qt
 
 from cliptagger.core.tagging import explain as core_explain
-from cliptagger.gui.workers import explain as explain_worker
 from cliptagger.gui.widgets.results_panel import PREVIEW_SIZE
+from cliptagger.gui.workers import explain as explain_worker
 from tests.test_gui import TIMEOUT_MS, add_and_run, select
 
 
