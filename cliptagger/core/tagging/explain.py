@@ -152,7 +152,7 @@ def resnet_pieces(visual: Any, pixels: Any) -> AttentionPieces:
     n, channels, rows, columns = x.shape
     tokens = x.reshape(n, channels, rows * columns).permute(0, 2, 1)  # (N, HW, C)
     positions = resized_positions(pool.positional_embedding, (rows, columns))
-    tokens = torch_cat_mean(tokens) + positions[None].to(tokens.dtype)
+    tokens = _with_mean_token(tokens) + positions[None].to(tokens.dtype)
     heads = pool.num_heads
     query = F.linear(tokens[:, :1], pool.q_proj.weight, pool.q_proj.bias)
     keys = F.linear(tokens, pool.k_proj.weight, pool.k_proj.bias)
@@ -162,7 +162,7 @@ def resnet_pieces(visual: Any, pixels: Any) -> AttentionPieces:
                            grid=(rows, columns))
 
 
-def torch_cat_mean(tokens: Any) -> Any:
+def _with_mean_token(tokens: Any) -> Any:
     """Prepend the mean token, as the attention pool does."""
     import torch
 

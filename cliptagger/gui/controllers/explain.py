@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 #: Overlays kept (each a preview-sized picture, about 0.25 MB).
 CACHE_SIZE = 24
+HINT = "Click a label's bar below to see where in the photo its score comes from."
 Key = tuple[Path, str, str, str]
 
 
@@ -45,6 +46,7 @@ class ExplainController(QObject):
         self._base: Optional[QPixmap] = None  # the preview under the overlay, to put back
         self._generation = 0
         panel.label_clicked.connect(self.toggle)
+        panel.preview.setToolTip(HINT)
         self.worker = ExplainWorker(session)
         self.thread = QThread(self)
         self.thread.setObjectName("cliptagger-explain")
@@ -58,6 +60,7 @@ class ExplainController(QObject):
         """A click on a label's bar: show its heatmap, or hide it when it is the one shown."""
         path, model_id = self.panel.path, self.session.model_id
         if path is None or model_id is None:
+            self._message("The model is still loading: try again in a moment.", 4000)
             return
         key: Key = (path, set_name, keyword, model_id)
         if key in (self.shown, self.pending):
@@ -84,6 +87,7 @@ class ExplainController(QObject):
         if self._base is not None:
             self.panel.preview.setPixmap(self._base)
         self._base = None
+        self.panel.preview.setToolTip(HINT)
         self.overlay_changed.emit(None)
 
     def preview_shown(self, path: Optional[Path]) -> None:
@@ -95,6 +99,7 @@ class ExplainController(QObject):
             return
         if self.shown[0] != path:
             self.shown, self._base = None, None
+            self.panel.preview.setToolTip(HINT)
             self.overlay_changed.emit(None)
             return
         key, image = self.shown, self.cache.get(self.shown)
@@ -132,4 +137,6 @@ class ExplainController(QObject):
         self.panel.preview.setPixmap(pixmap.scaled(PREVIEW_SIZE, PREVIEW_SIZE, Qt.KeepAspectRatio,
                                                    Qt.SmoothTransformation))
         self.shown = key
+        self.panel.preview.setToolTip(f"Where “{key[2]}” ({key[1]}) comes from: red raises its score most. "
+                                      "Click its bar again to hide.")
         self.overlay_changed.emit(key)
