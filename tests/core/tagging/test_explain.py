@@ -186,7 +186,10 @@ def test_explaining_leaves_no_trace_on_the_model(which, demo_model, demo_label_s
     before = clip.encode_pixels(pixels)
     direction = torch.randn(before.shape[1])
     for method in ("gradient", "value"):
-        explain_picture(clip, Image.new("RGB", (80, 60), (200, 30, 30)), direction, method=method)
+        for detail in (1, 2):  # 2: positional embeddings resized on the way, never on the model
+            heatmap = explain_picture(clip, Image.new("RGB", (80, 60), (200, 30, 30)), direction,
+                                      method=method, detail=detail)
+            assert heatmap.rows == (2 if which == "demo" else 4) * detail
     assert torch.equal(clip.encode_pixels(pixels), before)
     for module in clip.model.modules():
         assert not module._forward_hooks and not module._forward_pre_hooks and not module._backward_hooks
