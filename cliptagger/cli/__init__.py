@@ -1,4 +1,4 @@
-"""The headless front end: ``cliptagger tag``, ``learn``, ``search``, ``models``, ``demo``,
+"""The headless front end: ``cliptagger tag``, ``learn``, ``search``, ``explain``, ``models``, ``demo``,
 ``undo``, ``cache`` and ``export-keywords``; one module per command, each registering its parser with
 ``set_defaults(func=...)``, all sharing ``session_setup.open_session``.
 

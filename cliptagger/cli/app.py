@@ -7,12 +7,12 @@ import sys
 from typing import Optional, Sequence
 
 from cliptagger import __version__
-from cliptagger.cli import cache, demo, export_keywords, learn, models, search, tag, undo
+from cliptagger.cli import cache, demo, explain, export_keywords, learn, models, search, tag, undo
 from cliptagger.cli.exits import EXIT_INTERRUPTED, EXIT_SETUP
 from cliptagger.cli.output import escaped_terminal_output, pass_file_names_through, say
 from cliptagger.core.errors import CliptaggerError
 
-COMMANDS = (tag, models, undo, cache, learn, demo, search, export_keywords)
+COMMANDS = (tag, models, undo, cache, learn, demo, search, explain, export_keywords)
 
 
 def build_parser() -> argparse.ArgumentParser:

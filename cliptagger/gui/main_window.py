@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 from cliptagger.core.session.facade import EngineOptions, Session
 from cliptagger.core.tagging.labels import LabelSet
 from cliptagger.gui.actions import build_actions, build_menus, build_toolbar, shortcut_list
+from cliptagger.gui.controllers.explain import ExplainController
 from cliptagger.gui.controllers.label_sets import LabelSetsController
 from cliptagger.gui.controllers.learning import LearningController
 from cliptagger.gui.controllers.model import ModelController
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.images, self.sorted, self.table, self.panel, self.client,
                                        self.statusBar().showMessage, self)
         self.review.reviewed.connect(self._reviewed)
+        self.explain = ExplainController(self, self.session, self.panel, self.statusBar().showMessage)
         self.installEventFilter(self.intake)  # drops onto the window
         self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
         self.style_picker.activated.connect(self._style_picked)
@@ -277,6 +279,7 @@ class MainWindow(QMainWindow):
         if path is not None:
             pixmap = self.thumbnails.request(path, PREVIEW_SIZE)
             self.panel.set_preview(pixmap if pixmap is not None else self.thumbnails.cached(path, THUMB_SIZE))
+        self.explain.preview_shown(path)
         self._update_actions()
 
     def _row_thumbnail(self, path: Path) -> "Optional[QPixmap]":
@@ -288,6 +291,7 @@ class MainWindow(QMainWindow):
             self.images.thumbnail_ready(path)
         if self.panel.path == path:
             self.panel.set_preview(pixmap)
+            self.explain.preview_shown(path)
 
     def _style_picked(self, _index: int) -> None:
         self.settings.sidecar_style = self.style_picker.currentData()
@@ -332,5 +336,6 @@ class MainWindow(QMainWindow):
         self.thumbnails.shutdown()
         self.intake.shutdown()
         self.search.shutdown()
+        self.explain.shutdown()
         self.client.shutdown()
         event.accept()

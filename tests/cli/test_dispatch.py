@@ -20,7 +20,8 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def test_every_command_has_a_handler():
     commands = subcommands(cli.build_parser())
-    assert set(commands) == {"tag", "learn", "search", "models", "demo", "undo", "cache", "export-keywords"}
+    assert set(commands) == {"tag", "learn", "search", "models", "demo", "undo", "cache", "explain",
+                             "export-keywords"}
     for name, parser in commands.items():
         assert callable(parser.get_default("func")), f"{name} has no handler"
         assert parser.get_default("func").__module__ == f"cliptagger.cli.{name.replace('-', '_')}"

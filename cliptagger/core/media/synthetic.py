@@ -97,6 +97,13 @@ def _shape_points(shape: str, cx: float, cy: float, radius: float, angle: float)
 
 def render(scene: Scene, size: int = 256, seed: int | None = None) -> Image.Image:
     """Draw one scene at ``size`` x ``size`` pixels (supersampled, then smoothed down)."""
+    return render_with_box(scene, size, seed)[0]
+
+
+def render_with_box(scene: Scene, size: int = 256,
+                    seed: int | None = None) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """``render``, plus the shape's bounding box (left, top, right, bottom) in output pixels:
+    where an explanation of the shape's label should point (the same picture as ``render``)."""
     rng = random.Random(seed)
     big = size * 2
     image = Image.new("RGB", (big, big))
@@ -108,13 +115,16 @@ def render(scene: Scene, size: int = 256, seed: int | None = None) -> Image.Imag
     fill = _jitter(COLOURS[scene.colour], rng, 18)
     if scene.shape == "circle":
         r = radius * 0.9
+        points = [(cx - r, cy - r), (cx + r, cy + r)]
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
     else:
-        draw.polygon(_shape_points(scene.shape, cx, cy, radius, rng.uniform(-0.35, 0.35)), fill=fill)
+        points = _shape_points(scene.shape, cx, cy, radius, rng.uniform(-0.35, 0.35))
+        draw.polygon(points, fill=fill)
     image = image.resize((size, size), Image.Resampling.BICUBIC)
     if rng.random() < 0.3:
         image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
-    return image
+    xs, ys = [x / 2 for x, _ in points], [y / 2 for _, y in points]
+    return image, (min(xs), min(ys), max(xs), max(ys))
 
 
 def random_scenes(count: int, seed: int) -> Iterator[tuple[Scene, int]]:

@@ -84,6 +84,8 @@ class ProbabilityBars(QWidget):
     learned label's zero-shot probability is a dark tick on its bar (and in its tooltip)."""
 
     ROW_HEIGHT = 20
+    #: A click on a bar: its label (the window shows where that label's score comes from).
+    label_clicked = Signal(str)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -140,6 +142,12 @@ class ProbabilityBars(QWidget):
         self.setToolTip(self.row_tooltip(row) if 0 <= row < len(self._rows) else "")
         super().mouseMoveEvent(event)
 
+    def mousePressEvent(self, event) -> None:
+        row = int((event.position().y() - 2) // self.ROW_HEIGHT)
+        if event.button() == Qt.LeftButton and 0 <= row < len(self._rows):
+            self.label_clicked.emit(self._rows[row][0])
+        super().mousePressEvent(event)
+
     def sizeHint(self) -> QSize:
         return QSize(320, len(self._rows) * self.ROW_HEIGHT + 4)
 
@@ -185,6 +193,8 @@ class ResultsPanel(QScrollArea):
     """Shows the selected photo; emits ``decision(TagKey, Decision or None)`` on a tick."""
 
     decision = Signal(object, object)
+    #: (label set name, keyword) of a clicked bar (``controllers/explain.py`` answers it).
+    label_clicked = Signal(str, str)
 
     def __init__(self, session: "Session", parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -308,6 +318,7 @@ class ResultsPanel(QScrollArea):
                             {p.keyword for p in scores.proposals}, thresholds, zero_shot, label_set.max_tags)
             layout = QVBoxLayout(group)
             layout.addWidget(bars)
+            bars.label_clicked.connect(lambda keyword, name=label_set.name: self.label_clicked.emit(name, keyword))
             legend = "; ".join(["dashes: each label's own threshold (learned or yours)"] * own
                                + ["dark tick: zero-shot"] * bool(zero_shot))
             if legend:  # wrapped under the bars: a title never wraps, and must not widen the panel
