@@ -13,7 +13,6 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QInputDialog,
     QLabel,
     QListWidget,
@@ -35,7 +34,7 @@ from cliptagger.core.tagging.labels import (
     load_learned_blocks,
 )
 from cliptagger.core.tagging.templates import TEMPLATE_SETS
-from cliptagger.gui.widgets.dialog_folders import DOCUMENTS, start_file, start_folder
+from cliptagger.gui.widgets.dialog_folders import ask_label_file
 from cliptagger.gui.widgets.label_editor_parts import (
     CUSTOM,
     ERROR_COLOUR,
@@ -70,8 +69,6 @@ def _calibrated_text(threshold: Optional[float]) -> str:
     return "—" if threshold is None else f"{threshold * 100:.1f} %"
 
 
-KEYWORD_LIST_FILTER = "Lightroom keyword list (*.txt)"
-LABEL_FILE_FILTERS = f"Label sets (*.json);;{KEYWORD_LIST_FILTER}"
 
 
 class LabelSetEditor(QDialog):
@@ -263,9 +260,9 @@ class LabelSetEditor(QDialog):
             self._show_repeats()
 
     def import_sets(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import label sets", start_folder(DOCUMENTS), LABEL_FILE_FILTERS)
-        if path:
-            self.import_from(Path(path))
+        path = ask_label_file(self, "Import label sets")
+        if path is not None:
+            self.import_from(path)
 
     def import_from(self, path: Path, clash: Optional[ImportChoice] = None) -> None:
         """Add the sets of a label file. Where one has the name of a set here, ``clash`` (asked
@@ -289,10 +286,9 @@ class LabelSetEditor(QDialog):
         self._show_repeats()
 
     def export_sets(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self, "Export label sets", start_file(DOCUMENTS, "label-sets.json"),
-                                                   LABEL_FILE_FILTERS)
-        if path:
-            self.export_to(Path(path + (".txt" * (chosen == KEYWORD_LIST_FILTER and not path.endswith(".txt")))))
+        path = ask_label_file(self, "Export label sets", save_as="label-sets.json")
+        if path is not None:
+            self.export_to(path)
 
     def export_to(self, path: Path) -> None:
         """The sets with the current model's learned heads (``.txt``: a Lightroom keyword list)."""

@@ -237,7 +237,7 @@ class ResultsPanel(QScrollArea):
         self._layout.addWidget(self.title)
         self._layout.addWidget(self.existing_box)
         self._layout.addWidget(self.status_line)
-        self.proposals_box = QGroupBox("Proposed tags (click: ✓ accept, – reject, empty: undecided)")
+        self.proposals_box = QGroupBox("Proposed tags (click: accept, reject, undecided)")
         self.proposals_layout = QVBoxLayout(self.proposals_box)
         self._layout.addWidget(self.proposals_box)
         self.sets_container = QWidget()
