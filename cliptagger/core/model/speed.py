@@ -73,15 +73,17 @@ def measure_image_speeds(archs: Sequence[str], rounds: int = SPEED_ROUNDS, batch
     return rates
 
 
-def measure_and_store(archs: Sequence[str], progress: Optional[Callable[[str], None]] = None) -> dict[str, float]:
+def measure_and_store(archs: Sequence[str], progress: Optional[Callable[[str], None]] = None,
+                      rounds: int = SPEED_ROUNDS, batch: int = SPEED_BATCH) -> dict[str, float]:
     """Measure, keep each median in the speed file, and return {arch: img/s}."""
     import torch
 
-    medians = {arch: statistics.median(r) for arch, r in measure_image_speeds(archs, progress=progress).items()}
+    rates = measure_image_speeds(archs, rounds=rounds, batch=batch, progress=progress)
+    medians = {arch: statistics.median(r) for arch, r in rates.items()}
     stored = _read()
     for arch, rate in medians.items():
         stored[_key(arch)] = {"img_per_s": round(rate, 2), "threads": torch.get_num_threads(),
-                              "batch": SPEED_BATCH, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+                              "batch": batch, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
     try:
         _path().parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(_path(), json.dumps(stored, indent=1, sort_keys=True))
