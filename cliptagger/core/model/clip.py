@@ -159,7 +159,9 @@ class ClipModel:
 def reparameterize(model: Any) -> None:
     """Fuse the train-time branches of re-parameterizable image towers (MobileCLIP's FastViT)
     into single convolutions, as Apple's model card asks before inference: same outputs,
-    measured 2-9x faster on a CPU (benchmarks/models.py). Other models are left as they are."""
+    several times faster on a CPU (measured on a 2-core Xeon, random weights, batch 8:
+    MobileCLIP-S1 1.4 -> 13.2 img/s, MobileCLIP2-S0 14.5 -> 26.3 img/s). Other models are
+    left as they are."""
     visual = getattr(model, "visual", None)
     if visual is None or not any(hasattr(m, "reparameterize") for m in visual.modules()):
         return
