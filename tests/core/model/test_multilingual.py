@@ -132,3 +132,11 @@ def test_prompt_cache_is_keyed_by_model(demo_model, tiny_model):
     tiny_vector = tiny_state.prompts.encode_texts(["바다"])
     assert demo_vector.shape[1] != tiny_vector.shape[1]  # each model's own embedding of the same text
     assert torch.allclose(tiny_vector, tiny_model.encode_texts(["바다"]))
+
+
+def test_language_codes_for_nllb():
+    assert text_files.nllb_language("ko") == "kor_Hang"
+    assert text_files.nllb_language("ko_KR.UTF-8") == "kor_Hang"
+    assert text_files.nllb_language("jpn_Jpan") == "jpn_Jpan"
+    with pytest.raises(WeightsUnavailableError, match="Unknown text language"):
+        text_files.nllb_language("klingon")
