@@ -1,25 +1,34 @@
 #!/usr/bin/env python3
-"""Per-model costs measured side by side on this machine.
+"""The catalog's models side by side on this CPU, in one run (random weights: speed does not
+depend on the values, and nothing is downloaded).
 
-    python benchmarks/models.py [--repeats 7] [--skip-vit]
+    python benchmarks/models.py [--rounds 5] [--models KEY,KEY] [--skip-text]
 
-Explain latency ("why this tag" heatmaps): for the bundled demo model (a ModifiedResNet)
-and a ViT-B-32-sized model with random weights (speed does not depend on the values), one
-photo's heatmap per method and detail against one ``encode_image`` forward of the same
-picture at batch 1, fp32 (both include the model's preprocessing of the decoded picture). The timings alternate (forward, explain, forward, ...) and the
-best of each is reported (as throughput.py does: a shared machine's load should not decide); the ratio is what
-to read. The label's prototype is computed once, outside the timing (the GUI caches it).
+One row per catalog model, one column per measurement; each measurement is a function in
+``MEASUREMENTS`` that takes the models' keys and returns {key: (median, min, max)}. To add
+a column (e.g. explain latency), add a function and a line there.
 
-Pointing game (``--pointing N``, quality, not speed): on N generated pictures the demo model
-explains the true shape's label; a hit is the strongest cell's centre inside the shape's
-bounding box. Per method, detail and score (contrast with the set / plain cosine), with the
-rate a randomly chosen cell would score and the best any map could score on that grid.
+* ``img/s``: the image encoder, batch 8, all cores, fp32, re-parameterized where the tower
+  can be (MobileCLIP), every model in interleaved rounds (``core.model.speed``: what
+  ``cliptagger models --measure`` stores).
+* ``prototypes/s``: label text prototypes per second: a label's 9 "photo" prompts through
+  the text tower (``ClipModel.encode_texts``, as cliptagger runs it) and ensembled, 16
+  labels per call. Models are timed one after another (all text towers at once would not
+  fit a small machine's memory), each in --rounds rounds. Hugging Face text towers
+  (XLM-R, NLLB) are built from their published sizes (written here as configs: their
+  hub configs cannot be fetched offline); their prompts are random token ids of the
+  length the English prompts have, since their tokenizers are not on this machine.
+
+Published accuracy is printed beside the figures (``core.model.catalog``).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -27,102 +36,158 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+Figure = tuple[float, float, float]  # median, min, max
 
-def _best_pair(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    first(), second()  # warm up (allocations, oneDNN kernels)
-    a, b = [], []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        first()
-        a.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        second()
-        b.append(time.perf_counter() - started)
-    return min(a), min(b)
-
-
-def explain_latency(clip: Any, name: str, repeats: int) -> None:
-    import torch
-
-    from cliptagger.core.media.synthetic import Scene, render
-    from cliptagger.core.tagging.explain import choose_detail, explain_picture
-
-    picture = render(Scene("star", "blue", "striped"), size=640, seed=5).crop((0, 0, 640, 480))
-    pixels = clip.preprocess(picture)[None]
-    with torch.inference_mode():
-        width = int(clip.model.encode_image(pixels).shape[1])
-    direction = torch.nn.functional.normalize(torch.randn(width, generator=torch.Generator().manual_seed(0)), dim=0)
-
-    def forward() -> None:  # what tagging the decoded picture costs: preprocess + encode_image
-        with torch.inference_mode():
-            clip.model.encode_image(clip.preprocess(picture)[None])
-
-    details = sorted({1, choose_detail(clip)})
-    for detail in details:
-        for method in ("gradient", "value"):
-            base, explained = _best_pair(
-                forward, lambda: explain_picture(clip, picture, direction, method=method, detail=detail), repeats)
-            print(f"explain {name:<22} {method:<8} detail {detail} ({'auto' if detail == choose_detail(clip) else 'x'}): "
-                  f"{explained * 1000:8.1f} ms/photo vs encode_image {base * 1000:7.1f} ms "
-                  f"= {explained / base:5.2f}x one forward (preprocess + encode_image)")
+#: The published sizes of the Hugging Face text towers (their hub config.json files).
+HF_TEXT_CONFIGS: dict[str, dict[str, Any]] = {
+    "xlm-roberta-base": {"model_type": "xlm-roberta", "vocab_size": 250002, "hidden_size": 768,
+                         "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+                         "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1,
+                         "bos_token_id": 0, "eos_token_id": 2, "layer_norm_eps": 1e-5},
+    "facebook/nllb-200-distilled-600M": {"model_type": "m2m_100", "vocab_size": 256206, "d_model": 1024,
+                                         "encoder_layers": 12, "decoder_layers": 12,
+                                         "encoder_attention_heads": 16, "decoder_attention_heads": 16,
+                                         "encoder_ffn_dim": 4096, "decoder_ffn_dim": 4096,
+                                         "max_position_embeddings": 1024, "pad_token_id": 1,
+                                         "scale_embedding": True, "activation_function": "relu"},
+}
+LABELS_PER_CALL = 16
 
 
-def pointing_game(clip: Any, label_sets: Any, count: int, seed: int) -> None:
-    from cliptagger.core.media.synthetic import SHAPES, random_scenes, render_with_box
-    from cliptagger.core.tagging.explain import explain_picture, find_label, label_direction
+def catalog_models(keys: str) -> list[Any]:
+    from cliptagger.core.model.catalog import CATALOG, DEMO_KEY
 
-    directions = {}
-    for shape in SHAPES:
-        label_set, index = find_label(label_sets, f"Shape/{shape}")
-        for contrast in (True, False):
-            directions[shape, contrast] = label_direction(clip, label_set, index, contrast)
-    scenes = [render_with_box(scene, 256, render_seed) + (scene.shape,)
-              for scene, render_seed in random_scenes(count, seed)]
-
-    def inside(point: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
-        return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
-
-    print(f"pointing game, demo model, {count} generated 256 px pictures (seed {seed}), Shape labels:")
-    for detail in (1, 4):
-        for method in ("gradient", "value"):
-            for contrast in (True, False):
-                hits = chance = best = 0.0
-                for picture, box, shape in scenes:
-                    heatmap = explain_picture(clip, picture, directions[shape, contrast], method=method, detail=detail)
-                    hits += inside(heatmap.peak_point(), box)
-                    side = 256 / heatmap.rows
-                    covered = [inside(((c + 0.5) * side, (r + 0.5) * side), box)
-                               for r in range(heatmap.rows) for c in range(heatmap.columns)]
-                    chance += sum(covered) / len(covered)
-                    best += any(covered)
-                print(f"  grid {heatmap.rows}x{heatmap.columns} {method:<8} {'contrast' if contrast else 'cosine  '}: "
-                      f"{hits / count:.3f}   (random cell {chance / count:.3f}, best possible {best / count:.3f})")
+    chosen = [k.strip().casefold() for k in keys.split(",") if k.strip()] if keys else []
+    return [e for e in CATALOG if e.key != DEMO_KEY and (not chosen or e.key.casefold() in chosen)]
 
 
-def main() -> None:
+def _figure(values: list[float]) -> Figure:
+    return statistics.median(values), min(values), max(values)
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def image_speeds(entries: list[Any], rounds: int) -> dict[str, Figure]:
+    from cliptagger.core.model.speed import measure_image_speeds
+
+    rates = measure_image_speeds([e.arch for e in entries], rounds=rounds,
+                                 progress=lambda text: print(f"   img/s: {text}", flush=True))
+    return {e.key: _figure(rates[e.arch]) for e in entries}
+
+
+class _StandInTokenizer:
+    """Token ids of the length the real tokenizer would give an English prompt (random ids)."""
+
+    def __init__(self, context_length: int, vocab_size: int, pad_id: int) -> None:
+        import open_clip
+
+        self.context_length, self.vocab_size, self.pad_id = context_length, vocab_size, pad_id
+        self._lengths = open_clip.get_tokenizer("ViT-B-32")
+
+    def __call__(self, texts: list[str]) -> Any:
+        import torch
+
+        generator = torch.Generator().manual_seed(0)
+        tokens = torch.full((len(texts), self.context_length), self.pad_id, dtype=torch.long)
+        for row, text in enumerate(texts):
+            length = min(self.context_length, len(self._lengths.encode(text)) + 2)
+            tokens[row, :length] = torch.randint(3, self.vocab_size, (length,), generator=generator)
+        return tokens
+
+
+def _text_model(entry: Any, scratch: Path) -> Any:
+    """A ``ClipModel`` with random weights and a tokenizer that works offline."""
+    import open_clip
+
+    from cliptagger.core.model.clip import ClipModel
+    from cliptagger.core.model.text_files import text_config
+
+    cfg = text_config(entry.arch)
+    overrides: dict[str, Any] = {}
+    hf_name = cfg.get("hf_model_name")
+    if hf_name:
+        from transformers import AutoConfig
+
+        folder = scratch / hf_name.replace("/", "--")
+        values = dict(HF_TEXT_CONFIGS[hf_name])
+        AutoConfig.for_model(values.pop("model_type"), **values).save_pretrained(str(folder))
+        overrides["text_cfg"] = {**cfg, "hf_model_name": str(folder), "hf_model_pretrained": False}
+    model = open_clip.create_model(entry.arch, pretrained=None, **overrides).eval()
+    if cfg.get("hf_tokenizer_name"):
+        vocab = HF_TEXT_CONFIGS.get(hf_name or "", {}).get("vocab_size", cfg.get("vocab_size", 32000))
+        tokenizer: Callable[..., Any] = _StandInTokenizer(cfg.get("context_length", 77), vocab, 1)
+    else:
+        tokenizer = open_clip.get_tokenizer(entry.arch)
+    return ClipModel(model=model, preprocess=lambda image: image, tokenizer=tokenizer,
+                     model_id=f"{entry.arch}@random", arch=entry.arch, device="cpu")
+
+
+def text_speeds(entries: list[Any], rounds: int) -> dict[str, Figure]:
+    from cliptagger.core.tagging.scoring import ensemble
+    from cliptagger.core.tagging.templates import TEMPLATE_SETS
+
+    templates = TEMPLATE_SETS["photo"]
+    words = ["dog", "beach at sunset", "birthday cake", "mountain lake", "city street at night", "cat", "forest",
+             "snow", "car", "bicycle", "wedding", "concert", "boat", "flower", "bridge", "market"]
+    figures = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for entry in entries:
+            print(f"   prototypes/s: {entry.key}", flush=True)
+            clip = _text_model(entry, Path(scratch))
+            prompts = [[t.replace("{}", w) for t in templates] for w in words[:LABELS_PER_CALL]]
+            flat = [p for group in prompts for p in group]
+            clip.encode_texts(flat[:4])  # warm-up
+            rates = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                embeddings = clip.encode_texts(flat)
+                for index in range(len(prompts)):
+                    ensemble(embeddings[index * len(templates):(index + 1) * len(templates)])
+                rates.append(len(prompts) / (time.perf_counter() - started))
+            figures[entry.key] = _figure(rates)
+            del clip
+            gc.collect()
+    return figures
+
+
+#: (column title, measurement). Add a line to add a column.
+MEASUREMENTS: list[tuple[str, Callable[[list[Any], int], dict[str, Figure]]]] = [
+    ("img/s", image_speeds),
+    ("prototypes/s", text_speeds),
+]
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--skip-vit", action="store_true", help="only the demo model")
-    parser.add_argument("--pointing", type=int, default=0, metavar="N", help="also play the pointing game on N pictures")
-    parser.add_argument("--seed", type=int, default=11, help="of the pointing game's pictures")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per model and measurement")
+    parser.add_argument("--models", default="", help="comma-separated catalog keys (default: all but the demo)")
+    parser.add_argument("--skip-text", action="store_true", help="only the image encoders")
     args = parser.parse_args()
 
     import torch
 
-    from cliptagger.core.model.clip import load_model
-    from cliptagger.core.model.weights import ModelRequest, request_for
+    from cliptagger.core.model.precision import cpu_model
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32, batch 1; best of {args.repeats}")
-    demo = load_model(request_for("demo"), device="cpu", precision="fp32")
-    explain_latency(demo, "demo (ResNet, 64 px)", args.repeats)
-    if not args.skip_vit:
-        vit = load_model(ModelRequest("ViT-B-32", "openai"), device="cpu", random_weights=True, precision="fp32")
-        explain_latency(vit, "ViT-B-32 (random)", args.repeats)
-    if args.pointing:
-        from cliptagger.core.tagging.labels import default_label_file, load_label_sets
-
-        pointing_game(demo, load_label_sets(default_label_file("demo")), args.pointing, args.seed)
+    entries = catalog_models(args.models)
+    measurements = [m for m in MEASUREMENTS if not (args.skip_text and m[0] == "prototypes/s")]
+    print(f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{args.rounds} rounds, random weights, fp32")
+    columns = {title: measure(entries, args.rounds) for title, measure in measurements}
+    header = f"{'model':<15} {'ImageNet':>8} {'36 lang.':>8}" + "".join(f" {t + ' median (min-max)':>30}" for t in columns)
+    print(header)
+    for entry in entries:
+        imagenet = f"{entry.imagenet:.1f}%" if entry.imagenet else "-"
+        languages = f"{entry.xm3600_r1:.1f}%" if entry.xm3600_r1 else "-"
+        cells = "".join(f" {f'{m:.1f} ({lo:.1f}-{hi:.1f})':>30}" for m, lo, hi in (columns[t][entry.key] for t in columns))
+        print(f"{entry.key:<15} {imagenet:>8} {languages:>8}{cells}")
+    base = "ViT-B-32-256"
+    if "img/s" in columns and base in columns["img/s"]:
+        reference = columns["img/s"][base][0]
+        print(f"img/s relative to {base} (median): " + ", ".join(
+            f"{key} {figure[0] / reference:.2f}x" for key, figure in columns["img/s"].items() if key != base))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

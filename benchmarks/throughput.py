@@ -14,9 +14,13 @@ and sensor grain are generated, so that they compress (and decode) like photos. 
    draft as the engine does it, and the alternatives measured against it);
 2. naive loop: CLIP's example code, one image at a time: Image.open, preprocess,
    encode_image in fp32 under no_grad;
-3. cliptagger's engine with default settings and a cold embedding cache (best of
-   --repeats, as are the parts: a shared machine's noise should not decide), and with the
-   other thread plans for comparison; ceiling = cores / (decode + cores x encoder);
+3. cliptagger's engine with default settings and a cold embedding cache, and with the
+   other thread plans for comparison; ceiling = cores / (decode + cores x encoder).
+   Steps 2 and 3 run in --repeats interleaved rounds (naive, engine, encoder alone, naive,
+   engine, ...): each round's engine figure is compared with that round's naive loop and
+   with a ceiling from that round's encoder, so a burst of load from another program
+   slows both sides of a ratio alike. The medians and the spread (min-max over rounds)
+   are printed; a round whose engine beats its own ceiling is reported as noise.
 4. re-tag from a warm cache: N cached images x a new label set of 100 labels x 10
    templates (text encoding and scoring reported separately);
 5. peak RSS while tagging --rss-images images, above the loaded model's own footprint
@@ -96,7 +100,8 @@ def naive_loop(model, preprocess, paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def engine_run(clip, paths: list[Path], cache_dir: Path, repeats: int, mode: str | None = None) -> tuple[float, str]:
+def engine_run(clip, paths: list[Path], cache_dir: Path, repeats: int, mode: str | None = None,
+               run_name: str = "") -> tuple[float, str]:
     """(best img/s over ``repeats`` cold-cache runs, the thread plan used)."""
     from cliptagger.core.tagging.cache import EmbeddingCache
     from cliptagger.core.tagging.engine import ImageResult, TaggingEngine
@@ -105,7 +110,7 @@ def engine_run(clip, paths: list[Path], cache_dir: Path, repeats: int, mode: str
     labels = [LabelSet("Scene", (Label("beach"), Label("forest"), Label("city")))]
     best, plan = 0.0, ""
     for attempt in range(repeats):
-        engine = TaggingEngine(clip, labels, cache=EmbeddingCache(cache_dir / f"bench-{mode}-{attempt}.sqlite3"))
+        engine = TaggingEngine(clip, labels, cache=EmbeddingCache(cache_dir / f"bench-{mode}-{run_name}{attempt}.sqlite3"))
         engine.thread_mode = mode
         started = time.perf_counter()
         outcomes = list(engine.run(paths))
@@ -185,6 +190,26 @@ def decoders(clip, paths: list[Path], repeats: int, mpf: list[Path]) -> dict[str
     finally:
         torch.set_num_threads(threads)
     return best
+
+
+def interleaved_rounds(clip, naive_model, corpus: list[Path], naive_count: int, scratch: Path, rounds: int,
+                       decode_s: float, cores: int) -> tuple[list[dict], str]:
+    """Naive loop, engine and encoder alone, one after the other, ``rounds`` times (ABAB...)."""
+    results, plan = [], ""
+    for index in range(rounds):
+        naive = naive_loop(naive_model, clip.preprocess, corpus[:naive_count])
+        engine, plan = engine_run(clip, corpus, scratch, 1, run_name=f"round{index}-")
+        encoder = encoder_rates({clip.precision: clip}, clip.image_size, 1)[clip.precision]
+        ceiling = cores / (decode_s + cores / encoder)
+        results.append({"naive": naive, "engine": engine, "encoder": encoder, "ceiling": ceiling})
+    return results, plan
+
+
+def _spread(values: list[float], unit: str = "") -> str:
+    """``median (min-max)``."""
+    import statistics
+
+    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
 
 
 def encoder_rates(models: dict, size: int, repeats: int, batch: int = 16) -> dict[str, float]:
@@ -341,21 +366,27 @@ def main() -> int:
         for name, seconds in decode.items():
             print(f"   {name:<48} {seconds * 1000:7.1f}")
 
-        naive = naive_loop(models["fp32"].model, clip.preprocess,
-                           corpus[: args.naive_images])
-        print(f"2. naive loop (open, preprocess, encode_image fp32, one at a time): {naive:.2f} img/s")
-        engine, plan = engine_run(clip, corpus, scratch, args.repeats)
-        print(f"3. cliptagger engine, default settings, cold cache:                {engine:.2f} img/s  ({plan})")
+        engine_decode = decode["engine decode + preprocess (ceiling's decode)"]
+        rounds, plan = interleaved_rounds(clip, models["fp32"].model, corpus, args.naive_images, scratch,
+                                          max(2, args.repeats), engine_decode, cores)
+        naive = [r["naive"] for r in rounds]
+        engine = [r["engine"] for r in rounds]
+        print(f"2./3. {len(rounds)} interleaved rounds (naive, engine, encoder alone; median (min-max) over rounds):")
+        print(f"   naive loop (open, preprocess, encode_image fp32, one at a time): {_spread(naive, ' img/s')}")
+        print(f"   cliptagger engine, default settings, cold cache:                {_spread(engine, ' img/s')}  ({plan})")
         for mode in ("split", "shared"):
             other, other_plan = engine_run(clip, corpus, scratch, max(1, args.repeats - 1), mode)
             print(f"   for comparison, thread plan {other_plan:<52} {other:.2f} img/s")
-        engine_decode = decode["engine decode + preprocess (ceiling's decode)"]
-        encode_wall = 1 / encoder[clip.precision]
-        ceiling = cores / (engine_decode + cores * encode_wall)
+        encode_wall = 1 / sorted(r["encoder"] for r in rounds)[len(rounds) // 2]
+        ceilings = [r["ceiling"] for r in rounds]
         print(f"   ceiling = cores / (decode + cores x encoder) = {cores} / ({engine_decode * 1000:.1f} ms + "
-              f"{cores} x {encode_wall * 1000:.1f} ms) = {ceiling:.2f} img/s")
-        print(f"   ratio engine / naive = {engine / naive:.2f}x")
-        print(f"   fraction engine / ceiling = {engine / ceiling:.2f}")
+              f"{cores} x {encode_wall * 1000:.1f} ms), per round: {_spread(ceilings, ' img/s')}")
+        print(f"   ratio engine / naive, per round = {_spread([r['engine'] / r['naive'] for r in rounds], 'x')}")
+        fractions = [r["engine"] / r["ceiling"] for r in rounds]
+        print(f"   fraction engine / ceiling, per round = {_spread(fractions)}")
+        noisy = sum(1 for f in fractions if f > 1.0)
+        if noisy:
+            print(f"   ({noisy} round(s) above 1: the machine's load changed within a round; noise, not a result)")
         if args.retag_images:
             prototypes, scoring = retag(clip, args.retag_images, scratch / "retag")
             print(f"4. re-tag {args.retag_images} cached images x 100 labels x 10 templates: "

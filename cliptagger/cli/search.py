@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     images = find_images(args.paths)
     if not images:
         return EXIT_NOTHING_TAGGED
-    session = open_session(args)
+    session = open_session(args, texts_to_check=[query.text, *query.unlike])
     bar = ProgressBar(enabled=False if args.quiet else None)
     try:
         hits = session.search(query, images, cancel=threading.Event(), top=args.top or None,

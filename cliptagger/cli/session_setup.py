@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from cliptagger.cli.output import print_warnings
+from cliptagger.cli.output import print_warnings, say
 from cliptagger.cli.progress_bar import ProgressBar
 from cliptagger.core.errors import CliptaggerError
 from cliptagger.core.model.catalog import DEFAULT_KEY
@@ -35,6 +35,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-download", action="store_true", help="never download weights")
     parser.add_argument("--precision", choices=list(PRECISIONS), default=Precision.AUTO.value,
                         help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")
+    parser.add_argument("--text-language", default="", metavar="CODE",
+                        help="the labels' language for models that must be told it (NLLB-SigLIP): "
+                             "ko, ja, zh, de... or an NLLB code such as kor_Hang (default: your locale)")
 
 
 def load_label_files(files: Optional[Sequence[Path]], model_key: str) -> "list[LabelSet]":
@@ -54,7 +57,7 @@ def load_model_from_args(args: argparse.Namespace, quiet: bool = False) -> "Clip
     from cliptagger.core.model.clip import load_model
     from cliptagger.core.model.weights import request_for
 
-    request = request_for(args.model, args.pretrained, args.checkpoint)
+    request = request_for(args.model, args.pretrained, args.checkpoint, getattr(args, "text_language", ""))
     bar = ProgressBar(enabled=None if not quiet else False)
 
     def on_download(done: int, total: Optional[int]) -> None:
@@ -68,9 +71,14 @@ def load_model_from_args(args: argparse.Namespace, quiet: bool = False) -> "Clip
         bar.close()
 
 
-def open_session(args: argparse.Namespace, label_sets: "Optional[list[LabelSet]]" = None) -> "Session":
-    """A session with the command's label sets, options and model, its warnings printed."""
+def open_session(args: argparse.Namespace, label_sets: "Optional[list[LabelSet]]" = None,
+                 texts_to_check: Optional[Sequence[str]] = None) -> "Session":
+    """A session with the command's label sets, options and model, its warnings printed.
+
+    ``texts_to_check``: what the model's tokenizer must be able to read (default: the label
+    names and prompts); a script it cannot read is a warning that names a model that can."""
     from cliptagger.core.session import EngineOptions, Session
+    from cliptagger.core.tagging.script_support import label_texts, model_warning
 
     if label_sets is None:
         label_sets = load_label_files(getattr(args, "labels", None), args.model)
@@ -80,7 +88,11 @@ def open_session(args: argparse.Namespace, label_sets: "Optional[list[LabelSet]]
                             use_learned=not getattr(args, "zero_shot", False),
                             keyword_root=getattr(args, "keyword_root", ""))
     session = Session(label_sets, options)
-    session.use_model(load_model_from_args(args, quiet=getattr(args, "quiet", False)))
+    model = load_model_from_args(args, quiet=getattr(args, "quiet", False))
+    session.use_model(model)
     session.cache()
     print_warnings(session)
+    unreadable = model_warning(label_texts(label_sets) if texts_to_check is None else texts_to_check, model)
+    if unreadable:
+        say(f"warning: {unreadable}")
     return session

@@ -20,6 +20,7 @@ from cliptagger.core.tagging.head_scoring import (
     label_thresholds,
     propose_with_thresholds,
     set_probabilities,
+    zero_shot_bias,
 )
 from cliptagger.core.tagging.scoring import SetPrototypes
 
@@ -40,9 +41,8 @@ def keep_zero_shot_finds(head: SetHead, embeddings: Any, accepted: Any, prototyp
     """``head`` with rows and thresholds put back to zero-shot until, on these photos, it
     proposes every accepted tag (``accepted``: photos x labels, true where accepted) that
     zero-shot proposes. ``zero_shot_weight``: the rows to put back."""
-    import torch
-
     zero = proposed(embeddings, prototypes, logit_scale, None)
+    zero_bias = zero_shot_bias(prototypes)
     wanted = [{j for j in found if bool(accepted[i, j])} for i, found in enumerate(zero)]
     weight, bias, stats = head.weight.clone(), head.bias.clone(), list(head.stats)
     while True:
@@ -57,6 +57,6 @@ def keep_zero_shot_finds(head: SetHead, embeddings: Any, accepted: Any, prototyp
             return current
         for j in blamed:
             weight[j] = zero_shot_weight[j].to(weight.dtype)
-            bias[j] = torch.zeros((), dtype=bias.dtype)
+            bias[j] = zero_bias[j].to(bias.dtype)
             stats[j] = replace(stats[j], used=False, threshold=None,
                                failure=stats[j].failure or HIDES_ZERO_SHOT_TAGS)

@@ -58,6 +58,7 @@ from cliptagger.core.tagging.head_scoring import (
     DEFAULT_TARGET_PRECISION,
     LabelStats,
     SetHead,
+    zero_shot_bias,
     zero_shot_weights,
 )
 from cliptagger.core.tagging.labels import LabelSet, Mode
@@ -400,7 +401,7 @@ def _train_set_head(examples: Sequence[Example], prototypes: SetPrototypes, logi
         return None
     mode = label_set.mode
     w0 = zero_shot_weights(prototypes, logit_scale)
-    zero_bias = torch.zeros(w0.shape[0], dtype=torch.float64)
+    zero_bias = zero_shot_bias(prototypes)  # 0, or a SigLIP model's bias (independent sets)
     n = problem.x.shape[0]
     zero_p = probabilities(problem.x.float(), prototypes, logit_scale).double()
     eligible = [p >= MIN_POSITIVES and q >= MIN_NEGATIVES for p, q in zip(problem.positives, problem.negatives)]

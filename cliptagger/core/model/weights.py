@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from cliptagger.core.errors import WeightsProblem, WeightsUnavailableError
-from cliptagger.core.model.catalog import DEMO_ARCH, find_entry
+from cliptagger.core.model.catalog import DEMO_ARCH, entry_for_arch, find_entry
 from cliptagger.core.storage import paths
 
 #: progress(bytes_done, bytes_total_or_None)
@@ -36,6 +36,8 @@ class ModelRequest:
     arch: str
     pretrained: str = ""
     checkpoint: Optional[Path] = None
+    #: The labels' language, for text encoders that must be told (NLLB): ``ko`` or ``kor_Hang``.
+    text_language: str = ""
 
     @property
     def label(self) -> str:
@@ -51,17 +53,18 @@ def demo_checkpoint() -> Path:
     return paths.resources_dir() / "models" / DEMO_CHECKPOINT_NAME
 
 
-def request_for(model: str, pretrained: str = "", checkpoint: str | os.PathLike[str] | None = None) -> ModelRequest:
+def request_for(model: str, pretrained: str = "", checkpoint: str | os.PathLike[str] | None = None,
+                text_language: str = "") -> ModelRequest:
     """Turn CLI/GUI choices into a request: catalog keys, the demo, or any open_clip name."""
     entry = find_entry(model)
     if checkpoint:
         arch = entry.arch if entry else model
-        return ModelRequest(arch=arch, checkpoint=Path(checkpoint).expanduser())
+        return ModelRequest(arch=arch, checkpoint=Path(checkpoint).expanduser(), text_language=text_language)
     if entry and entry.arch == DEMO_ARCH:
         return ModelRequest(arch=DEMO_ARCH, checkpoint=demo_checkpoint())
     if entry:
-        return ModelRequest(arch=entry.arch, pretrained=pretrained or entry.pretrained)
-    return ModelRequest(arch=model, pretrained=pretrained)
+        return ModelRequest(arch=entry.arch, pretrained=pretrained or entry.pretrained, text_language=text_language)
+    return ModelRequest(arch=model, pretrained=pretrained, text_language=text_language)
 
 
 def pretrained_config(arch: str, tag: str) -> dict[str, Any]:
@@ -145,7 +148,7 @@ def download_weights(
     cfg = pretrained_config(arch, tag)
     cache = paths.weights_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    entry = find_entry(arch)
+    entry = entry_for_arch(arch)
     total = entry.download_mb * 1_000_000 if entry and entry.pretrained == tag else None
     problem = _unreachable_reason(cfg)
     if problem:
@@ -251,7 +254,7 @@ def _source_of(cfg: dict[str, Any]) -> str:
 
 
 def _missing(arch: str, tag: str, cfg: dict[str, Any], reason: str, problem: WeightsProblem) -> WeightsUnavailableError:
-    entry = find_entry(arch)
+    entry = entry_for_arch(arch)
     return WeightsUnavailableError(
         _missing_message(arch, tag, cfg, reason, problem), problem, model=arch,
         size_mb=entry.download_mb if entry and entry.pretrained == tag else None,
@@ -260,7 +263,7 @@ def _missing(arch: str, tag: str, cfg: dict[str, Any], reason: str, problem: Wei
 
 
 def _missing_message(arch: str, tag: str, cfg: dict[str, Any], reason: str, problem: WeightsProblem) -> str:
-    entry = find_entry(arch)
+    entry = entry_for_arch(arch)
     size = f", about {entry.download_mb} MB" if entry and entry.pretrained == tag else ""
     if problem is WeightsProblem.NOT_DOWNLOADED:
         first_fix = "run again without --no-download (the download happens once)"

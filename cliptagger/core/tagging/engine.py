@@ -176,7 +176,8 @@ class TaggingEngine:
         counter = prompt_token_counter(self.model)
         if counter is not None:
             check_prompt_lengths(label_sets, *counter)  # LabelSetError: nothing is cut silently
-        self._prototypes = [build_prototypes(self._prompt_cache, s) for s in label_sets]
+        bias = getattr(self.model, "logit_bias", None)  # SigLIP family: independent labels use its own sigmoid
+        self._prototypes = [build_prototypes(self._prompt_cache, s, bias) for s in label_sets]
 
     def prototypes(self) -> list[SetPrototypes]:
         return list(self._prototypes)

@@ -118,9 +118,17 @@ def _checked_stats(stats: LabelStats) -> LabelStats:
 def zero_shot_weights(prototypes: SetPrototypes, logit_scale: float) -> Any:
     """(labels, dim) W0 such that the zero-shot logits are ``x @ W0.T`` (see module docstring)."""
     text = prototypes.text.double()
-    if prototypes.label_set.mode is Mode.EXCLUSIVE:
+    if prototypes.label_set.mode is Mode.EXCLUSIVE or prototypes.sigmoid_family:
         return logit_scale * text
     return logit_scale * (text - prototypes.baseline.double()[None, :])
+
+
+def zero_shot_bias(prototypes: SetPrototypes) -> Any:
+    """(labels,) float64 c0 with the zero-shot logits ``x @ W0.T + c0``: 0, or SigLIP's bias."""
+    import torch
+
+    bias = prototypes.logit_bias if prototypes.sigmoid_family else 0.0
+    return torch.full((int(prototypes.text.shape[0]),), float(bias or 0.0), dtype=torch.float64)
 
 
 def _used_rows(prototypes: SetPrototypes, head: Optional[SetHead]) -> list[tuple[int, int]]:

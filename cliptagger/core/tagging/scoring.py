@@ -17,6 +17,20 @@ It is the probability CLIP itself gives to "this photo is better described by th
 than by a caption that names nothing", uses only the model's own calibration, and does not
 change when other labels are added or removed.
 
+SigLIP-family models (their open_clip model has a ``logit_bias``) were trained with a
+per-pair sigmoid loss instead of CLIP's softmax, so they come with their own calibrated
+probability that a text matches an image::
+
+    p(label) = sigmoid(s * c_label + b)            (b: the model's learned logit bias)
+
+* Independent sets use exactly that: each label is judged on its own, as SigLIP was trained
+  to, with no baseline caption (a baseline would replace the model's learned threshold b by
+  a caption's similarity that SigLIP never learned to compare against). Adding or removing
+  other labels cannot change a label's probability.
+* Exclusive sets still take the softmax of ``s * c + b`` over the set: "which one of these"
+  is a question about the labels relative to each other, and b, the same for every label,
+  cancels out of a softmax (SigLIP's s is larger than CLIP's, so its softmax is sharper).
+
 Both are linear in the image embedding; ``cliptagger.core.learning.training`` starts a learned head
 at exactly these weights and moves it with the user's accepts and rejects (formula there).
 """
@@ -24,7 +38,7 @@ at exactly these weights and moves it with the user's accepts and rejects (formu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Optional, Protocol, Sequence
 
 from cliptagger.core.tagging.labels import Label, LabelSet, Mode
 
@@ -38,8 +52,15 @@ class SetPrototypes:
     label_set: LabelSet
     #: (labels, dim) L2-normalized prototypes, in the set's label order.
     text: Any
-    #: (dim,) prototype of the neutral caption (independent sets only).
+    #: (dim,) prototype of the neutral caption (independent sets of CLIP-family models only).
     baseline: Any = None
+    #: The model's logit bias for SigLIP-family models (None: CLIP family, see the docstring).
+    logit_bias: Optional[float] = None
+
+    @property
+    def sigmoid_family(self) -> bool:
+        """Independent labels scored by the model's own sigmoid and bias (SigLIP)."""
+        return self.logit_bias is not None and self.label_set.mode is Mode.INDEPENDENT
 
 
 @dataclass(frozen=True)
@@ -60,12 +81,16 @@ def ensemble(embeddings: Any) -> Any:
     return torch.nn.functional.normalize(normalized.mean(dim=0), dim=-1)
 
 
-def build_prototypes(encoder: TextEncoder, label_set: LabelSet) -> SetPrototypes:
-    """Encode every prompt of the set in one pass and ensemble them per label."""
+def build_prototypes(encoder: TextEncoder, label_set: LabelSet, logit_bias: Optional[float] = None) -> SetPrototypes:
+    """Encode every prompt of the set in one pass and ensemble them per label.
+
+    ``logit_bias``: the model's (SigLIP family), or None (CLIP family: independent sets are
+    scored against the baseline caption, whose prompts are encoded too)."""
     import torch
 
     groups = [label_set.prompts_for(label) for label in label_set.labels]
-    if label_set.mode is Mode.INDEPENDENT:
+    with_baseline = label_set.mode is Mode.INDEPENDENT and logit_bias is None
+    if with_baseline:
         groups.append(tuple(label_set.baseline_prompts))
     flat = [prompt for group in groups for prompt in group]
     embeddings = encoder.encode_texts(flat)
@@ -73,9 +98,9 @@ def build_prototypes(encoder: TextEncoder, label_set: LabelSet) -> SetPrototypes
     for group in groups:
         prototypes.append(ensemble(embeddings[start : start + len(group)]))
         start += len(group)
-    if label_set.mode is Mode.INDEPENDENT:
+    if with_baseline:
         return SetPrototypes(label_set, torch.stack(prototypes[:-1]), prototypes[-1])
-    return SetPrototypes(label_set, torch.stack(prototypes))
+    return SetPrototypes(label_set, torch.stack(prototypes), logit_bias=logit_bias)
 
 
 def probabilities(image_embeddings: Any, prototypes: SetPrototypes, logit_scale: float) -> Any:
@@ -85,7 +110,9 @@ def probabilities(image_embeddings: Any, prototypes: SetPrototypes, logit_scale:
     images = image_embeddings.float()
     similarity = images @ prototypes.text.T
     if prototypes.label_set.mode is Mode.EXCLUSIVE:
-        return (logit_scale * similarity).softmax(dim=-1)
+        return (logit_scale * similarity).softmax(dim=-1)  # a SigLIP bias would cancel out here
+    if prototypes.logit_bias is not None:
+        return torch.sigmoid(logit_scale * similarity + prototypes.logit_bias)
     baseline = images @ prototypes.baseline
     return torch.sigmoid(logit_scale * (similarity - baseline[:, None]))
 

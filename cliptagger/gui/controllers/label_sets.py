@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDialog, QMessageBox
 
+from cliptagger.core.tagging.script_support import label_texts, model_warning
 from cliptagger.gui.widgets.label_editor import LabelSetEditor
 from cliptagger.settings import take_state_notices
 from cliptagger.user_label_sets import label_family, load_user_label_sets, save_user_label_sets
@@ -43,8 +44,10 @@ class LabelSetsController(QObject):
         """Open the label set editor (window-modal)."""
         # the sets made by learning ("My keywords") are edited here like the user's own
         shown = self.session.learner.sets_to_score(self.label_sets)
+        model = self.session.model
         editor = LabelSetEditor(shown, self.window, learned=self.session.learned,
-                                target_precision=self.settings.target_precision)
+                                target_precision=self.settings.target_precision,
+                                script_check=(lambda sets: model_warning(label_texts(sets), model)) if model else None)
         self.editor = editor
         self._editor_precision = self.settings.target_precision
         editor.target_precision_changed.connect(self.learning.set_target_precision)

@@ -41,11 +41,13 @@ from cliptagger.gui.widgets.label_editor_parts import (
     QUIET_COLOUR,
     WARNING_COLOUR,
     ImportChoice,
+    ScriptCheck,
     append_label_row,
     ask_import_choice,
     button_grid,
     button_row,
     custom_templates_box,
+    editor_warnings,
     export_label_file,
     form_label_set,
     labels_table,
@@ -55,7 +57,6 @@ from cliptagger.gui.widgets.label_editor_parts import (
     name_problem,
     prompt_preview,
     read_only_text,
-    repeats_warning,
     settings_form,
     target_precision_box,
     templates_picker,
@@ -79,17 +80,17 @@ class LabelSetEditor(QDialog):
     heads_imported = Signal(object, object)
 
     def __init__(self, label_sets: list[LabelSet], parent: Optional[QWidget] = None,
-                 learned: Optional[LearnedModel] = None, target_precision: Optional[float] = None) -> None:
+                 learned: Optional[LearnedModel] = None, target_precision: Optional[float] = None,
+                 script_check: ScriptCheck = None) -> None:
         """``learned``: the heads of the current model, whose calibrated thresholds are shown and
         which travel with Export and Import. ``target_precision``: what the calibrated thresholds
         aim for, editable here (None: the learned heads' own, not editable)."""
         super().__init__(parent)
-        self._learned: Optional[LearnedModel] = learned
+        self._learned, self._script_check = learned, script_check
         self.setWindowTitle("Label sets")
         self.resize(980, 620)
         self._sets: list[LabelSet] = list(label_sets)
-        self._current = -1
-        self._loading = False
+        self._current, self._loading = -1, False
 
         self.set_list = QListWidget()
         self.set_list.currentRowChanged.connect(self._select)
@@ -364,7 +365,7 @@ class LabelSetEditor(QDialog):
             self.custom_templates.setPlainText("\n".join(TEMPLATE_SETS.get(self._named_templates, ())))
 
     def _show_repeats(self) -> None:
-        self.warning.setText(repeats_warning(self._sets))
+        self.warning.setText(editor_warnings(self._sets, self._script_check))
 
     def _show_preview(self, label_set: LabelSet) -> None:
         self.problem.setText("")

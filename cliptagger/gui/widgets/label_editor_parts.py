@@ -223,6 +223,17 @@ def _percentage(name: str, text: str) -> Optional[float]:
 NAMED_REPEATS = 3
 
 
+#: The label sets -> a warning ("" for none) when the current model's tokenizer cannot read
+#: their script (``core.tagging.script_support``); None where no model is loaded.
+ScriptCheck = Optional[Callable[[list[LabelSet]], str]]
+
+
+def editor_warnings(sets: list[LabelSet], script_check: ScriptCheck) -> str:
+    """The editor's warning line: labels in several sets, and scripts the model cannot read."""
+    unreadable = script_check(sets) if script_check is not None else ""
+    return "\n".join(w for w in (repeats_warning(sets), unreadable) if w)
+
+
 def repeats_warning(sets: list[LabelSet]) -> str:
     """A warning (not an error) for keywords that are labels of several sets."""
     sets_of: dict[str, list[str]] = {}
