@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# make run ARGS="FOLDER --model demo": what to open, and the app's options
 run: $(STAMP)
-	$(BIN)/python main.py
+	$(BIN)/python main.py $(ARGS)
 
 test: system-packages $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)

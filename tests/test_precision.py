@@ -180,7 +180,7 @@ def test_an_undecided_probe_keeps_fp32_and_is_measured_again_later(monkeypatch, 
     calls, choose = probe_with(monkeypatch, NOISY)
     first = choose()
     assert (first.precision, first.decided, first.source) == ("fp32", False, "measured")
-    assert "too close to call" in first.describe()
+    assert "rounds disagreed" in first.describe()
     second = choose()  # soon after: the stored answer, no new measurement
     assert (second.precision, second.source, len(calls)) == ("fp32", "cached", 1)
     now = precision.time.time()

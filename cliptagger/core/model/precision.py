@@ -79,7 +79,8 @@ class PrecisionChoice:
         if not self.rates:
             return f"{self.precision} ({self.source})"
         figures = ", ".join(f"{p} {r:.1f} img/s" for p, r in sorted(self.rates.items(), key=lambda kv: -kv[1]))
-        undecided = "; too close to call, measured again later" if not self.decided else ""
+        undecided = "; its rounds disagreed (best rounds shown), so fp32 for now and measured again later" \
+            if not self.decided else ""
         return f"{self.precision} ({self.source}: {figures}{undecided})"
 
 
