@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import QByteArray, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QEventLoop, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QPixmap
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QSplitter
 
 from cliptagger.core.session.facade import EngineOptions, Session
 from cliptagger.core.tagging.labels import LabelSet
@@ -333,6 +333,8 @@ class MainWindow(QMainWindow):
             save_settings(self.settings)
         except OSError:
             pass  # the layout is a convenience: quitting must not fail for it
+        self.hide()  # gone from the screen at once: a model still loading may hold the exit for seconds
+        QApplication.processEvents(QEventLoop.ExcludeUserInputEvents)
         self.thumbnails.shutdown()
         self.intake.shutdown()
         self.search.shutdown()

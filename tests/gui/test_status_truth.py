@@ -29,3 +29,15 @@ def test_run_pressed_while_the_model_loads_says_so_and_the_message_goes_when_tag
     qtbot.waitUntil(lambda: window.running, timeout=TIMEOUT_MS)  # started by the model's arrival
     assert "model is loading" not in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not window.running, timeout=TIMEOUT_MS)
+
+
+def test_closing_while_the_model_loads_hides_the_window_at_once(qtbot):
+    """The process may wait for a model load it cannot interrupt; the window must not."""
+    window = MainWindow(Settings(model="demo", device="cpu"), demo_label_sets())
+    window.show()
+    hidden_before_threads_stopped = []
+    real_shutdown = window.client.shutdown
+    window.client.shutdown = lambda: (hidden_before_threads_stopped.append(window.isHidden()), real_shutdown())
+    assert not window.models.ready  # still loading in this event-loop turn
+    window.close()
+    assert hidden_before_threads_stopped == [True]
