@@ -143,7 +143,10 @@ def labels_table() -> QTableWidget:
                         (4, "The threshold learned from your decisions for the target precision (— : too few "
                             "decisions)")):
         table.horizontalHeaderItem(column).setToolTip(tip)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+    header = table.horizontalHeader()  # the text columns share the room; the others fit their header
+    for column, mode in enumerate((QHeaderView.Stretch, QHeaderView.ResizeToContents, QHeaderView.Stretch,
+                                   QHeaderView.ResizeToContents, QHeaderView.ResizeToContents)):
+        header.setSectionResizeMode(column, mode)
     table.setSelectionBehavior(QAbstractItemView.SelectRows)
     return table
 
