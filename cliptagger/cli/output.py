@@ -35,6 +35,12 @@ def pass_file_names_through() -> None:
 _CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\udc80-\udc9f]")
 
 
+def one_line(path: object) -> str:
+    """A file name on one output line: its newlines and carriage returns shown as ``\\n`` and
+    ``\\r`` (a name may hold them; a line-per-photo listing must stay one line per photo)."""
+    return str(path).replace("\n", "\\n").replace("\r", "\\r")
+
+
 def escape_controls(text: str) -> str:
     """``text`` with every control character but newline shown as ``\\xNN``."""
     return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()) & 0xFF:02x}", text)
@@ -71,7 +77,7 @@ def find_images(paths: Sequence[Path]) -> list[Path]:
 
     found = scan(paths)
     for path, reason in found.problems:
-        say(f"{path}: {reason}")
+        say(f"{one_line(path)}: {reason}")
     if not found.images:
         say("no supported images found.")
     return found.images
@@ -84,7 +90,7 @@ def print_warnings(session: "Session") -> None:
 
 def format_result_line(result: "ImageResult") -> str:
     tags = ", ".join(f"{p.keyword} ({p.probability:.2f})" for p in result.proposals) or "(no tag above threshold)"
-    return f"{result.path}: {tags}"
+    return f"{one_line(result.path)}: {tags}"
 
 
 def format_result_json(result: "ImageResult") -> str:
@@ -107,4 +113,4 @@ def report_failures(failures: "list[ImageFailure]") -> None:
         return
     say(f"skipped {len(failures)} file(s):")
     for failure in failures:
-        print(f"  {failure.path}: {failure.reason}", file=sys.stderr)
+        print(f"  {one_line(failure.path)}: {failure.reason}", file=sys.stderr)

@@ -10,7 +10,7 @@ from typing import Any
 
 from cliptagger.cli.exits import EXIT_NOTHING_TAGGED, EXIT_OK, EXIT_SETUP
 from cliptagger.cli.option_types import batch_size, number, whole_number
-from cliptagger.cli.output import find_images, report_failures, say
+from cliptagger.cli.output import find_images, one_line, report_failures, say
 from cliptagger.cli.progress_bar import ProgressBar
 from cliptagger.cli.session_setup import add_model_arguments, open_session
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     for path, score in hits:
         print(json.dumps({"path": str(path), "score": round(score, 4)}, ensure_ascii=False) if args.json
-              else f"{score:.4f}  {path}")
+              else f"{score:.4f}  {one_line(path)}")
     report_failures([ImageFailure(p, reason) for p, reason in session.failures()])
     say(f"{len(hits)} of {len(images)} photos shown for {query.describe()}.")
     return EXIT_OK if hits else EXIT_NOTHING_TAGGED

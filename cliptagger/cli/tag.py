@@ -15,6 +15,7 @@ from cliptagger.cli.output import (
     find_images,
     format_result_json,
     format_result_line,
+    one_line,
     print_warnings,
     report_failures,
     say,
@@ -215,9 +216,9 @@ def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos
     for path in report.written:
         change = report.changes.get(path)
         what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
-        say(f"{verb} {path}" + (f": {what}" if what else ""))
+        say(f"{verb} {one_line(path)}" + (f": {what}" if what else ""))
     for path, reason in report.failed:
-        say(f"keywords not written into {path}: {reason}")
+        say(f"keywords not written into {one_line(path)}: {reason}")
     print(f"cliptagger: photos: {len(report.written)} {'would be written' if args.dry_run else 'written'}, "
           f"{len(report.unchanged)} already up to date, {len(report.failed)} failed"
           + ("" if args.dry_run or not report.written else " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
@@ -234,9 +235,9 @@ def write_sidecar_files(args: argparse.Namespace, session: "Session", photos: "l
     for path in report.written:
         change = report.changes.get(path)
         what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
-        say(f"{verb} {path}" + (f": {what}" if what else ""))
+        say(f"{verb} {one_line(path)}" + (f": {what}" if what else ""))
     for path, reason in report.failed:
-        say(f"sidecar not written: {path}: {reason}")
+        say(f"sidecar not written: {one_line(path)}: {reason}")
     print(f"cliptagger: sidecars: {verb} {len(report.written)}, {len(report.unchanged)} already up to date, "
           f"{len(report.failed)} failed" + ("" if args.dry_run or not report.written else
                                              " (undo with `cliptagger undo`)") + ".", file=sys.stderr)

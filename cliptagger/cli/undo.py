@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from cliptagger.cli.exits import EXIT_NOTHING_TAGGED, EXIT_OK
-from cliptagger.cli.output import say
+from cliptagger.cli.output import one_line, say
 
 
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -38,17 +38,17 @@ def run(args: argparse.Namespace) -> int:
             "`cliptagger undo --force` removes only cliptagger's keywords from them" if held else ""))
         return EXIT_NOTHING_TAGGED
     for path in report.restored:
-        print(f"restored {path}")
+        print(f"restored {one_line(path)}")
     for path in report.removed:
-        print(f"removed {path}")
+        print(f"removed {one_line(path)}")
     for path in report.merged:
-        print(f"removed cliptagger's keywords from {path} (changed since; the other changes stay)")
+        print(f"removed cliptagger's keywords from {one_line(path)} (changed since; the other changes stay)")
     for path in report.nothing_left:
-        print(f"nothing of cliptagger's left in {path} (changed since); left as it is")
+        print(f"nothing of cliptagger's left in {one_line(path)} (changed since); left as it is")
     for path, reason in report.skipped:
-        say(f"not undone: {path}: {reason}")
+        say(f"not undone: {one_line(path)}: {reason}")
     for path, reason in report.refused:
-        say(f"journal line not acted on: {path}: {reason}; the file was not touched")
+        say(f"journal line not acted on: {one_line(path)}: {reason}; the file was not touched")
     if report.unsettled:
         say(f"warning: {report.unsettled}")
     if report.skipped and not args.force:

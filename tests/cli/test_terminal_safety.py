@@ -39,3 +39,20 @@ def test_a_label_file_with_escape_sequences_is_refused_and_the_refusal_printed_e
 
 def test_escape_controls_keeps_newlines_and_text():
     assert escape_controls("a\nb\tc\x1bd\x7f\x85é😀") == "a\nb\\x09c\\x1bd\\x7f\\x85é😀"
+
+
+def test_a_file_name_with_a_newline_stays_on_its_own_line(capsys, tmp_path):
+    """tag, its sidecar lines, search and undo print one line per photo, whatever its name holds."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    helpers.photo(folder / "new\nline.jpg")
+    helpers.photo(folder / "plain.jpg")
+    assert cli.main(["tag", str(folder), "--model", "demo", "--device", "cpu", "--write-xmp"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 2 and "new\\nline.jpg" in captured.out
+    assert not any(line.startswith("line.jpg") for line in (captured.out + captured.err).splitlines())
+    assert cli.main(["search", "a red circle", str(folder), "--model", "demo", "--device", "cpu"]) == 0
+    assert "new\\nline.jpg" in capsys.readouterr().out
+    assert cli.main(["undo"]) == 0
+    undone = capsys.readouterr().out
+    assert len(undone.strip().splitlines()) == 2 and "new\\nline.jpg" in undone
