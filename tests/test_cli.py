@@ -190,7 +190,7 @@ def test_cli_writes_keywords_into_the_photo_and_undo_restores(tmp_path, capsys):
     assert code == 0, err
     assert not (tmp_path / "a.jpg.xmp").exists()
     assert set(exiftool_keywords(photo)["XMP-lr:HierarchicalSubject"]) == set(rows[0]["keywords"])
-    assert "photos: 1 written" in err
+    assert "photos: wrote 1" in err
     assert cli.main(["undo", "--list"]) == 0
     assert f"1 photo(s) in {tmp_path}" in capsys.readouterr().out
     assert cli.main(["undo"]) == 0

@@ -29,6 +29,7 @@ from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.metadata.targets import DEFAULT_TARGET, TARGET_KEYS
 
 if TYPE_CHECKING:
+    from cliptagger.core.metadata.sidecars import WriteReport
     from cliptagger.core.session import Session
 
 
@@ -210,35 +211,30 @@ def write_embedded_keywords(args: argparse.Namespace, session: "Session", photos
                            description=f"cliptagger tag (embedded) {' '.join(str(p) for p in args.paths)}")
     # through the session's SidecarSync: the photos written count as written, their keywords re-read
     report = session.sidecars.write_embedded({photo: session.accepted_keywords(photo) for photo in photos}, options)
-    for warning in report.warnings:
-        say(f"warning: {warning}")
-    verb = "would write into" if args.dry_run else "wrote into"
-    for path in report.written:
-        change = report.changes.get(path)
-        what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
-        say(f"{verb} {one_line(path)}" + (f": {what}" if what else ""))
-    for path, reason in report.failed:
-        say(f"keywords not written into {one_line(path)}: {reason}")
-    print(f"cliptagger: photos: {len(report.written)} {'would be written' if args.dry_run else 'written'}, "
-          f"{len(report.unchanged)} already up to date, {len(report.failed)} failed"
-          + ("" if args.dry_run or not report.written else " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
-    return bool(report.failed)
+    return print_write_report(report, args.dry_run, "photos", "into ", "keywords not written into")
 
 
 def write_sidecar_files(args: argparse.Namespace, session: "Session", photos: "list[Path]",
                         style: SidecarStyle) -> bool:
     report = session.write(style, dry_run=args.dry_run,
                            description=f"cliptagger tag {' '.join(str(p) for p in args.paths)}", paths=photos)
+    return print_write_report(report, args.dry_run, "sidecars", "", "sidecar not written:")
+
+
+def print_write_report(report: "WriteReport", dry_run: bool, what: str, into: str, not_written: str) -> bool:
+    """One line per file written (with the keywords it gained and lost) and per failure, then
+    the totals: ``cliptagger: sidecars: wrote 3, 0 already up to date, 0 failed``; True when
+    any failed."""
     for warning in report.warnings:
         say(f"warning: {warning}")
-    verb = "would write" if args.dry_run else "wrote"
+    verb = "would write" if dry_run else "wrote"
     for path in report.written:
         change = report.changes.get(path)
-        what = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
-        say(f"{verb} {one_line(path)}" + (f": {what}" if what else ""))
+        gained = ", ".join([f"+{k}" for k in change.added] + [f"-{k}" for k in change.removed]) if change else ""
+        say(f"{verb} {into}{one_line(path)}" + (f": {gained}" if gained else ""))
     for path, reason in report.failed:
-        say(f"sidecar not written: {one_line(path)}: {reason}")
-    print(f"cliptagger: sidecars: {verb} {len(report.written)}, {len(report.unchanged)} already up to date, "
-          f"{len(report.failed)} failed" + ("" if args.dry_run or not report.written else
+        say(f"{not_written} {one_line(path)}: {reason}")
+    print(f"cliptagger: {what}: {verb} {len(report.written)}, {len(report.unchanged)} already up to date, "
+          f"{len(report.failed)} failed" + ("" if dry_run or not report.written else
                                              " (undo with `cliptagger undo`)") + ".", file=sys.stderr)
     return bool(report.failed)

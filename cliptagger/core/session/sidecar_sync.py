@@ -164,14 +164,7 @@ class SidecarSync:
         the photos written count as written, and their keywords on disk are read again."""
         report = write_sidecars(dict(assignments), style, dry_run=dry_run, description=description)
         if not dry_run:
-            with self._lock:
-                for path in assignments:
-                    if path in report.failed_images:
-                        self._write_failed[path] = report.failed_images[path]
-                    else:
-                        self._write_failed.pop(path, None)
-            self.mark_written({path: assignments[path] for path in report.images_saved})
-            self.read_existing(report.images_saved)
+            self._after_write(assignments, report)
         return report
 
     def write_embedded(self, assignments: Mapping[Path, list[str]], options: "EmbedOptions") -> WriteReport:
@@ -181,15 +174,20 @@ class SidecarSync:
 
         report = write_embedded(dict(assignments), options)
         if not options.dry_run:
-            with self._lock:
-                for path in assignments:
-                    if path in report.failed_images:
-                        self._write_failed[path] = report.failed_images[path]
-                    else:
-                        self._write_failed.pop(path, None)
-            self.mark_written({path: assignments[path] for path in report.images_saved})
-            self.read_existing(report.images_saved)
+            self._after_write(assignments, report)
         return report
+
+    def _after_write(self, assignments: Mapping[Path, list[str]], report: WriteReport) -> None:
+        """After a write: its failures remembered (or forgotten), the photos saved count as
+        written, and their keywords on disk are read again."""
+        with self._lock:
+            for path in assignments:
+                if path in report.failed_images:
+                    self._write_failed[path] = report.failed_images[path]
+                else:
+                    self._write_failed.pop(path, None)
+        self.mark_written({path: assignments[path] for path in report.images_saved})
+        self.read_existing(report.images_saved)
 
     def undo(self, photos: Sequence[Path], force: bool = False) -> "UndoReport":
         """Take back the last batch of writes; the ``photos`` it touched count as unwritten."""
