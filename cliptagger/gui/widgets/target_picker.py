@@ -21,6 +21,8 @@ SIDECAR_STYLE_NAMES = {SidecarStyle.EXT: "IMG.jpg.xmp", SidecarStyle.ADOBE: "IMG
 
 
 def app_tooltip(app: AppTarget) -> str:
+    if app.key == DEFAULT_TARGET:  # its hint speaks of the CLI's option
+        return "XMP sidecars next to the photos, named as chosen beside (IMG.jpg.xmp or IMG.xmp)."
     where = where_cell(app).replace("`", "")
     return f"{app.name} reads keywords from: {where}.\nThen {app.hint}."
 
