@@ -119,7 +119,8 @@ class SidecarController(QObject):
         wrote = [plural(report.sidecars_written, "sidecar")] if report.sidecars_written or not report.photos_written else []
         if report.photos_written:
             wrote.append(f"keywords into {plural(report.photos_written, 'photo')}")
-        message = (f"Wrote {' and '.join(wrote)}, {len(report.unchanged)} already up to date"
+        message = (f"Wrote {' and '.join(wrote)}"
+                   + (f", {len(report.unchanged)} already up to date" if report.unchanged or not report.written else "")
                    + (f", {len(report.failed)} failed (Show Errors lists them)" if report.failed else ""))
         if report.written:
             message += ". Undo: Ctrl+Z" + (" (once per part: photos and sidecars)" if len(report.journals) > 1 else "")
