@@ -235,8 +235,9 @@ def test_settings_are_remembered(qtbot, tmp_path):
     from cliptagger.settings import load_settings
 
     window = open_window(qtbot)
-    window.style_picker.setCurrentIndex(window.style_picker.findData("adobe"))
-    window.style_picker.activated.emit(window.style_picker.currentIndex())
+    picker = window.sidecars.target_picker.style_picker
+    picker.setCurrentIndex(picker.findData("adobe"))
+    picker.activated.emit(picker.currentIndex())
     window.add_paths([tmp_path])
     window.resize(1111, 777)
     window.close()

@@ -7,18 +7,15 @@ from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QMenu, QStyle
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QStyle
 
-from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.session.decisions import Decision
 from cliptagger.gui.widgets.toolbar_wrap import ToolbarWrap
 
 if TYPE_CHECKING:
     from cliptagger.gui.controllers.model import ModelController
     from cliptagger.gui.main_window import MainWindow
-
-SIDECAR_STYLE_NAMES = {SidecarStyle.EXT: "IMG.jpg.xmp", SidecarStyle.ADOBE: "IMG.xmp (Adobe)"}
-
+    from cliptagger.gui.widgets.target_picker import TargetPicker
 
 @dataclass
 class WindowActions:
@@ -85,7 +82,8 @@ def build_actions(w: "MainWindow") -> WindowActions:
         accept_all=_action(w, "Accept All Above Threshold", lambda: w.review.accept_all(), "Ctrl+Shift+Return",
                            "Accept every proposal you have not rejected", QStyle.SP_DialogApplyButton),
         find=_action(w, "Find…", w.search.focus, QKeySequence.Find, "Find photos by description"),
-        write=_action(w, "Write XMP", w.sidecars.write, QKeySequence.Save, "Write accepted tags to XMP sidecars",
+        write=_action(w, "Write XMP", w.sidecars.write, QKeySequence.Save,
+                      "Write accepted tags where your photo app (Tags for) reads them",
                       QStyle.SP_DialogSaveButton),
         undo=_action(w, "Undo Last Write", w.sidecars.undo, QKeySequence.Undo, icon=QStyle.SP_ArrowBack),
         errors=_action(w, "Show Errors", w.show_errors),
@@ -126,8 +124,7 @@ def build_menus(window: QMainWindow, a: WindowActions) -> tuple[QMenu, QMenu]:
     return recent, tag_menu
 
 
-def build_toolbar(window: QMainWindow, a: WindowActions, models: "ModelController", style: str) -> QComboBox:
-    """Returns the sidecar style picker."""
+def build_toolbar(window: QMainWindow, a: WindowActions, models: "ModelController", target: "TargetPicker") -> None:
     toolbar = window.addToolBar("Main")
     toolbar.setObjectName("main-toolbar")
     toolbar.setMovable(False)
@@ -137,18 +134,13 @@ def build_toolbar(window: QMainWindow, a: WindowActions, models: "ModelControlle
     toolbar.addActions([a.accept_all, a.write, a.undo])
     toolbar.addSeparator()
     toolbar.addAction(a.labels)
-    choices = window.addToolBar("Choices")  # model, device, sidecars: a row of their own when narrow
+    choices = window.addToolBar("Choices")  # model, device, photo app: a row of their own when narrow
     choices.setObjectName("choices-toolbar")
     choices.setMovable(False)
     choices.addWidget(QLabel(" Model "))
     choices.addWidget(models.model_picker)
     choices.addWidget(QLabel(" Device "))
     choices.addWidget(models.device_picker)
-    choices.addWidget(QLabel(" Sidecars "))
-    picker = QComboBox()
-    for option, name in SIDECAR_STYLE_NAMES.items():
-        picker.addItem(name, option.value)
-    picker.setCurrentIndex(max(0, picker.findData(style)))
-    choices.addWidget(picker)
-    ToolbarWrap(window, toolbar, choices)  # owned by the window
-    return picker
+    choices.addWidget(target)
+    wrap = ToolbarWrap(window, toolbar, choices)  # owned by the window
+    target.changed.connect(wrap.fit)  # the sidecar choice shows for "Other (custom)" only

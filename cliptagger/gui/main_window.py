@@ -96,8 +96,7 @@ class MainWindow(QMainWindow):
         self.review.reviewed.connect(self._reviewed)
         self.explain = ExplainController(self, self.session, self.panel, self.statusBar().showMessage)
         self.installEventFilter(self.intake)  # drops onto the window
-        self.style_picker = build_toolbar(self, self.actions, self.models, settings.sidecar_style)
-        self.style_picker.activated.connect(self._style_picked)
+        build_toolbar(self, self.actions, self.models, self.sidecars.target_picker)
         self.status = StatusWidgets(self.statusBar(), self.models.state_text)
         self.status.errors_button.clicked.connect(self.show_errors)
         self.models.state_changed.connect(self.status.show_model)
@@ -292,9 +291,6 @@ class MainWindow(QMainWindow):
         if self.panel.path == path:
             self.panel.set_preview(pixmap)
             self.explain.preview_shown(path)
-
-    def _style_picked(self, _index: int) -> None:
-        self.settings.sidecar_style = self.style_picker.currentData()
 
     def flush_counts(self) -> None:
         """Bring the status bar and actions up to date now (tests, and before dialogs)."""

@@ -1,5 +1,9 @@
 """Write XMP, Undo and Export for the window: asks the writer thread, reports what happened.
 
+Write XMP writes for the photo app chosen under "Tags for" (``TargetPicker``): inside the
+photos it reads that way, sidecars for the rest, and the status message ends with what to do
+in the app to see the keywords.
+
 The verbs run on ``WriterWorker`` (never the UI thread); this controller turns their reports
 into status messages and dialogs, and settles unwritten decisions before the list is cleared
 or the window closes (Write / Discard / Cancel).
@@ -17,18 +21,23 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from cliptagger.core.metadata.export import ExportFormat
 from cliptagger.core.metadata.journal import describe, list_batches
 from cliptagger.core.metadata.sidecars import SidecarStyle
+from cliptagger.core.metadata.targets import DEFAULT_TARGET, target
 from cliptagger.core.session.facade import Session
+from cliptagger.core.session.target_write import TargetWriteRequest
 from cliptagger.gui.widgets import dialogs
+from cliptagger.gui.widgets.target_picker import TargetPicker
 from cliptagger.gui.wording import plural
 
 if TYPE_CHECKING:
-    from cliptagger.core.metadata.sidecars import WriteReport
+    from cliptagger.core.metadata.targets import AppTarget
     from cliptagger.core.metadata.undo import UndoReport
     from cliptagger.core.session.facade import ExportReport
+    from cliptagger.core.session.target_write import TargetWriteReport
     from cliptagger.gui.widgets.image_list import ImageListModel
     from cliptagger.gui.workers.tagging import WorkerClient
     from cliptagger.settings import Settings
 
+UNAVAILABLE_URL = "https://exiftool.org"
 EXPORT_FILTERS = {ExportFormat.SCORES: "Scores for spreadsheets (*.csv)",
                   ExportFormat.EXIFTOOL: "Keywords for exiftool -csv+= (*.csv)"}
 
@@ -56,6 +65,9 @@ class SidecarController(QObject):
         self._written_here: set[str] = set()
         self.command_dialog: Optional[dialogs.CommandDialog] = None
         self.undo_box: Optional[QMessageBox] = None
+        self.refusal_box: Optional[QMessageBox] = None
+        #: "Tags for": the photo app Write XMP writes for (the window puts it in its toolbar).
+        self.target_picker = TargetPicker(settings)
         writer = client.writer
         # Bound methods only: PySide runs a lambda slot in the emitting (worker) thread.
         writer.write_done.connect(self._write_done)
@@ -65,31 +77,78 @@ class SidecarController(QObject):
 
     # ------------------------------------------------------------------ write
 
-    def write(self) -> None:
+    def write(self, sidecars_anyway: bool = False) -> None:
+        """Where the chosen photo app reads keywords: inside the photos and/or into sidecars
+        (planned and written on the writer thread)."""
         if not self.session.counts().unwritten:
             self._show("No accepted tags to write: accept proposals first (Ctrl+Return).", 5000)
             return
-        self._show("Writing sidecars…", 0)
-        self.client.write(SidecarStyle(self.settings.sidecar_style))
+        app = self.target_picker.app
+        self._show("Writing XMP…" if app.key == DEFAULT_TARGET else f"Writing XMP for {app.name}…", 0)
+        settings = self.settings
+        self.client.write(TargetWriteRequest(app.key, SidecarStyle(settings.sidecar_style),
+                                             preserve_mtime=settings.preserve_photo_mtime,
+                                             allow_heif=settings.embed_heif, sidecars_anyway=sidecars_anyway))
 
     @Slot(object)
-    def _write_done(self, report: "WriteReport") -> None:
-        if report.journal is not None:
-            self._written_here.add(report.journal.name)
+    def _write_done(self, report: "TargetWriteReport") -> None:
+        app = target(report.app)
+        if report.refused:
+            self._refuse(app, report.refused)
+            self.write_finished.emit(report)
+            return
+        self._written_here.update(journal.name for journal in report.journals)
         self.images.refresh(report.images_saved)
         self.can_undo = Session.can_undo()
-        message = (f"Wrote {plural(len(report.written), 'sidecar')}, {len(report.unchanged)} already up to date"
-                   + (f", {len(report.failed)} failed (Show Errors lists them)" if report.failed else "")
-                   + (". Undo: Ctrl+Z." if report.written else "."))
-        self._show(message, 10000)
+        if report.unread:
+            report.warnings.append(f"{app.name} reads no keywords of {plural(len(report.unread), 'photo')} "
+                                   f"(e.g. {report.unread[0].name}): they got sidecars")
+        self._show(self.write_message(app, report), 15000)
         if report.failed or report.warnings:
             details = "\n".join([f"{p}: {r}" for p, r in report.failed] + [f"Note: {w}" for w in report.warnings])
-            self._report_box("Write XMP", message, details, warning=bool(report.failed))
+            self._report_box("Write XMP", self.write_message(app, report), details, warning=bool(report.failed))
         self.changed.emit()
         self.write_finished.emit(report)
         after, self._after_write = self._after_write, None
         if after is not None and not report.failed:
             after()
+
+    @staticmethod
+    def write_message(app: "AppTarget", report: "TargetWriteReport") -> str:
+        """What was written, then what to do in the app to see it (its hint)."""
+        wrote = [plural(report.sidecars_written, "sidecar")] if report.sidecars_written or not report.photos_written else []
+        if report.photos_written:
+            wrote.append(f"keywords into {plural(report.photos_written, 'photo')}")
+        message = (f"Wrote {' and '.join(wrote)}"
+                   + (f", {len(report.unchanged)} already up to date" if report.unchanged or not report.written else "")
+                   + (f", {len(report.failed)} failed (Show Errors lists them)" if report.failed else ""))
+        if report.written:
+            message += ". Undo: Ctrl+Z" + (" (once per part: photos and sidecars)" if len(report.journals) > 1 else "")
+        if app.key != DEFAULT_TARGET and report.images_saved:
+            message += f". Next, {app.hint}"
+        return message + "."
+
+    def _refuse(self, app: "AppTarget", photos: "list[Path]") -> None:
+        """A build that cannot write into photos: nothing was written; offer sidecars the app ignores."""
+        names = ", ".join(p.name for p in photos[:5]) + (f" and {len(photos) - 5} more" if len(photos) > 5 else "")
+        self._show(f"Nothing written: {app.name} reads {names} only from inside the photo, which needs ExifTool.", 15000)
+        box = QMessageBox(QMessageBox.Warning, "Write XMP", "Nothing was written.", parent=self._window)
+        box.setInformativeText(
+            f"{app.name} reads the keywords of {names} only from inside the photo, and writing into photos needs "
+            f"ExifTool, which is not installed ({UNAVAILABLE_URL}). You can write sidecars instead, but "
+            f"{app.name} will not see those keywords; or choose another app under Tags for.")
+        box.setDetailedText("\n".join(str(p) for p in photos))
+        anyway = box.addButton("Write Sidecars Anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        box.buttonClicked.connect(lambda button: self._refusal_answered(button is anyway))
+        self.refusal_box = box
+        box.open()
+
+    def _refusal_answered(self, anyway: bool) -> None:
+        if anyway:
+            self.write(sidecars_anyway=True)
+        else:
+            self._after_write = None
 
     def settle_unwritten(self, doing: str, then: Callable[[], None]) -> bool:
         """True when it is safe to go on now; Write runs ``then`` again once the write is done."""
@@ -126,7 +185,9 @@ class SidecarController(QObject):
         if report.batch is None:
             self._show("Nothing to undo.", 4000)
         else:
-            message = f"Undone: {plural(len(report.restored), 'sidecar')} restored, {len(report.removed)} removed"
+            photos = [p for p in report.restored if not str(p).lower().endswith(".xmp")]  # an embedded write's
+            message = (f"Undone: {plural(len(report.restored) - len(photos), 'sidecar')} restored, "
+                       f"{len(report.removed)} removed" + (f", {plural(len(photos), 'photo')} restored" if photos else ""))
             if report.merged:
                 message += f", {len(report.merged)} kept with only cliptagger's keywords taken out"
             if report.nothing_left:

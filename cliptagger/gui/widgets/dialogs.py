@@ -117,10 +117,13 @@ and – (rejected, never written, and learned from). A click moves it to the nex
 undecided, which also forgets the decision for learning. Accept All Above
 Threshold (Ctrl+Shift+Return) accepts every proposal you have not rejected. Nothing is written
 until you press Write XMP (Ctrl+S).</p>
-<p><b>Sidecars.</b> Accepted tags go into an XMP sidecar next to the photo (<i>IMG_1.jpg.xmp</i>,
-or <i>IMG_1.xmp</i> in Adobe style): dc:subject, lr:hierarchicalSubject and digiKam:TagsList,
-which Lightroom, darktable and digiKam read. Keywords you already had are kept; cliptagger only
-ever removes keywords it added itself. Every write can be undone (Ctrl+Z).</p>
+<p><b>Where tags go.</b> Choose your photo app under "Tags for": Write XMP puts each photo's
+tags where that app reads them, inside the photo (Lightroom Classic reads JPEG, TIFF and DNG only
+so) or in an XMP sidecar next to it (<i>IMG_1.jpg.xmp</i>, or <i>IMG_1.xmp</i> in Adobe style),
+and the status bar says what to do in the app to see them. "Other (custom)" writes sidecars with
+the name you choose: dc:subject, lr:hierarchicalSubject and digiKam:TagsList. Keywords you already
+had are kept; cliptagger only ever removes keywords it added itself. Every write can be undone
+(Ctrl+Z).</p>
 """
 
 

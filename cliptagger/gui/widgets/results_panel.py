@@ -293,7 +293,7 @@ class ResultsPanel(QScrollArea):
         elif result is None:
             self.status_line.setText("Not tagged yet: press Run (F5).")
         else:
-            self.status_line.setText("Accepted tags are in the sidecar." if status == "written" else "")
+            self.status_line.setText("Accepted tags are written (in the sidecar or the photo, as Tags for chose)." if status == "written" else "")
         existing = self.session.known_existing_keywords(path)
         text = "(reading…)" if existing is None else ", ".join(existing) or "(none)"
         problems = self.session.sidecars.problems(path)  # an unreadable sidecar is not "(none)"

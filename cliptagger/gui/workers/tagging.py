@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Callable, Optional
 from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
 from cliptagger.core.metadata.export import ExportFormat
-from cliptagger.core.metadata.sidecars import SidecarStyle
 from cliptagger.core.session.decisions import Decision
 from cliptagger.gui.workers.guarded import GuardedWorker
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from cliptagger.core.model.clip import ClipModel
     from cliptagger.core.model.weights import ModelRequest
     from cliptagger.core.session.facade import Session
+    from cliptagger.core.session.target_write import TargetWriteRequest
     from cliptagger.core.tagging.labels import LabelSet
 
 
@@ -114,7 +114,7 @@ class TaggingWorker(GuardedWorker):
 
 
 class WriterWorker(GuardedWorker):
-    write_done = Signal(object)        # core.sidecars.WriteReport
+    write_done = Signal(object)        # core.session.target_write.TargetWriteReport
     undo_done = Signal(object)         # core.metadata.undo.UndoReport
     export_done = Signal(object)       # core.session.ExportReport
     keywords_read = Signal(list)       # paths whose existing keywords are now known
@@ -132,10 +132,12 @@ class WriterWorker(GuardedWorker):
         if result is not None:
             done.emit(result)
 
-    @Slot(str)
-    def write(self, style: str) -> None:
-        self._guarded("Writing sidecars failed",
-                      lambda: self.session.write(SidecarStyle(style), description="cliptagger app"), self.write_done)
+    @Slot(object)
+    def write(self, request: "TargetWriteRequest") -> None:
+        """Into the photos and/or sidecars, where the chosen photo app reads keywords."""
+        from cliptagger.core.session.target_write import write_for_target
+
+        self._guarded("Writing XMP failed", lambda: write_for_target(self.session, request), self.write_done)
 
     @Slot(bool)
     def undo(self, force: bool) -> None:
@@ -204,7 +206,7 @@ class WorkerClient(QObject):
     _load = Signal(object, str, str, bool)
     _run = Signal(object)
     _rescore = Signal(object)
-    _write = Signal(str)
+    _write = Signal(object)
     _undo = Signal(bool)
     _export = Signal(str, str)
     _read_keywords = Signal(object)
@@ -254,8 +256,8 @@ class WorkerClient(QObject):
     def rescore(self, label_sets: list) -> None:
         self._rescore.emit(list(label_sets))
 
-    def write(self, style: SidecarStyle) -> None:
-        self._write.emit(SidecarStyle(style).value)
+    def write(self, request: "TargetWriteRequest") -> None:
+        self._write.emit(request)
 
     def undo(self, force: bool = False) -> None:
         """``force``: from sidecars changed since, take out only cliptagger's own keywords."""
