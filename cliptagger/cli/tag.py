@@ -132,8 +132,11 @@ def run(args: argparse.Namespace) -> int:
 
 def encode_on_cluster(args: argparse.Namespace, session: "Session", images: "list[Path]") -> None:
     """--ray: fill the embedding cache on the cluster; the run below then encodes nothing it finished."""
-    from cliptagger.cluster.runner import fill_cache_for_command
-
+    try:
+        from cliptagger.cluster.runner import fill_cache_for_command
+    except ImportError as err:  # the packaged app leaves the cluster extra out
+        raise CliptaggerError(f"--ray needs a Python install with the cluster extra ({err}): "
+                              "pip install 'cliptagger[cluster]'") from None
     bar = ProgressBar(enabled=False if args.quiet else None)
     try:
         report = fill_cache_for_command(session, images, args.ray, args.model, args.pretrained, args.checkpoint,
