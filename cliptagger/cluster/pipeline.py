@@ -20,7 +20,6 @@ from cliptagger.core.errors import ImageDecodeError
 from cliptagger.core.media.images import load_rgb
 from cliptagger.core.tagging.cache import file_stamp
 
-
 #: Blocks the photo list is cut into (one per batch up to this: 10 million photos stay cheap to plan).
 MAX_BLOCKS = 4096
 DECODE_RETRIES = 3
@@ -144,10 +143,11 @@ def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Cal
     import ray.data
 
     ray.data.DataContext.get_current().enable_progress_bars = False
-    plan = plan_pool(ray.cluster_resources(), actors)
+    cluster_resources: Any = ray.cluster_resources  # untyped in Ray
+    plan = plan_pool(cluster_resources(), actors)
     # One block per batch (capped): the driver hears of each batch as it finishes.
     blocks = max(1, min(MAX_BLOCKS, -(-len(rows) // batch_size)))
-    dataset = ray.data.from_items(rows, override_num_blocks=blocks)
+    dataset: Any = ray.data.from_items(rows, override_num_blocks=blocks)
     # max_retries: a decode task on a worker that dies runs again elsewhere. (It also keeps
     # Ray from fusing decoding into the encoder actors: the two have different remote args.)
     with warnings.catch_warnings():
