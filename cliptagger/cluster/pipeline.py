@@ -137,8 +137,10 @@ def connect(address: str, num_cpus: Optional[int] = None) -> Any:
 
 def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Callable[[Any], Any],
                     draft_size: Optional[int], pixel_shape: tuple[int, ...], batch_size: int,
-                    actors: Optional[int] = None) -> Iterator[dict[str, np.ndarray]]:
-    """Run the dataset and yield each encoded batch as it completes (numpy columns)."""
+                    actors: Optional[int] = None, encoder: type[Encoder] = Encoder) -> Iterator[dict[str, np.ndarray]]:
+    """Run the dataset and yield each encoded batch as it completes (numpy columns).
+
+    ``encoder``: the actor class (tests pass one whose worker dies mid-batch)."""
     import ray
     import ray.data
 
@@ -156,7 +158,7 @@ def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Cal
                                       max_retries=DECODE_RETRIES,
                                       fn_kwargs={"preprocess": preprocess, "draft_size": draft_size,
                                                  "pixel_shape": pixel_shape})
-    dataset = dataset.map_batches(Encoder, batch_size=batch_size, batch_format="numpy",
+    dataset = dataset.map_batches(encoder, batch_size=batch_size, batch_format="numpy",
                                   fn_constructor_kwargs={"spec": spec, "cpu_threads": int(plan.cpus_per_actor)},
                                   compute=ray.data.ActorPoolStrategy(size=plan.actors),
                                   num_gpus=plan.gpus_per_actor, num_cpus=plan.cpus_per_actor)

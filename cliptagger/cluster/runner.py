@@ -47,7 +47,8 @@ class ClusterReport:
 
 def fill_cache(session: "Session", paths: Sequence[Path], spec: "ModelSpec", address: str = "local",
                actors: Optional[int] = None, progress: Optional[Callable[[Progress], None]] = None,
-               cancel: Optional[threading.Event] = None, num_cpus: Optional[int] = None) -> ClusterReport:
+               cancel: Optional[threading.Event] = None, num_cpus: Optional[int] = None,
+               encoder: Optional[type] = None) -> ClusterReport:
     """Encode on Ray every photo of ``paths`` the session's cache lacks, merging as batches finish."""
     from cliptagger.cluster import pipeline
 
@@ -81,7 +82,8 @@ def fill_cache(session: "Session", paths: Sequence[Path], spec: "ModelSpec", add
     folder = shard_folder(cache)
     merged = MergeReport()
     started, done = time.monotonic(), 0
-    batches = pipeline.encoded_batches(rows, spec, model.preprocess, draft, shape, batch_size, actors)
+    batches = pipeline.encoded_batches(rows, spec, model.preprocess, draft, shape, batch_size, actors,
+                                       encoder or pipeline.Encoder)
     try:
         for batch in batches:
             table = batch_table(batch)

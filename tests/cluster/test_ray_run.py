@@ -143,3 +143,47 @@ def test_a_shard_left_by_a_killed_run_is_merged_not_encoded_again(
     second = fill_cache(session, paths, SPEC)
     assert second.already_cached == 8 and second.encoded == 0
     assert not list(shards.shard_folder(session.cache()).glob("shard-*.parquet"))
+
+
+def test_an_encoder_worker_killed_mid_batch_loses_and_duplicates_nothing(
+        local_ray, photo_folder, model, demo_label_sets, tmp_path):
+    from tests.cluster import dying_encoder
+
+    ray.cloudpickle.register_pickle_by_value(dying_encoder)  # the workers need not import tests/
+    marker = tmp_path / "died"
+    dying_encoder.MARKER["path"] = str(marker)
+    paths = copy_of(photo_folder, tmp_path / "photos")
+    session = session_for(model, demo_label_sets, tmp_path / "cache.sqlite3", batch_size=2)
+    report = fill_cache(session, paths, SPEC, encoder=dying_encoder.DyingEncoder)
+    assert marker.exists()  # a worker did die
+    assert report.encoded == 8 and len(report.failed) == 3  # every batch came back exactly once
+    assert len(session.cache().lookup(paths, session.model_id)) == 8
+    _, encoded_after = tag_counting_encodes(session, paths)
+    assert encoded_after == 0
+
+
+def test_cli_tag_with_ray_encodes_on_the_cluster_and_tags_from_the_cache(
+        local_ray, photo_folder, tmp_path, capsys):
+    import json
+
+    from cliptagger import cli
+
+    folder = tmp_path / "photos"
+    copy_of(photo_folder, folder)
+    code = cli.main(["tag", str(folder), "--model", "demo", "--device", "cpu", "--precision", "fp32",
+                     "--ray", "local", "--json", "--quiet", "--write-xmp"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "cluster: 8 encoded, 0 already cached, 3 unreadable (reported below) of 11 photos." in err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert sum(r.get("status") == "error" for r in rows) == 3 and len(rows) == 11
+    assert len(list(folder.glob("*.xmp"))) == 8
+
+
+def test_ray_refuses_without_a_writable_cache(model, demo_label_sets, photo_folder):
+    from cliptagger.core.errors import CliptaggerError
+
+    session = Session(demo_label_sets, EngineOptions(use_cache=False))
+    session.use_model(model)
+    with pytest.raises(CliptaggerError, match="fills the embedding cache"):
+        fill_cache(session, sorted(photo_folder.iterdir()), SPEC)
