@@ -137,7 +137,8 @@ def connect(address: str, num_cpus: Optional[int] = None) -> Any:
 
 def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Callable[[Any], Any],
                     draft_size: Optional[int], pixel_shape: tuple[int, ...], batch_size: int,
-                    actors: Optional[int] = None, encoder: type[Encoder] = Encoder) -> Iterator[dict[str, np.ndarray]]:
+                    actors: Optional[int] = None, encoder: type[Encoder] = Encoder,
+                    shard_rows: Optional[int] = None) -> Iterator[dict[str, np.ndarray]]:
     """Run the dataset and yield each encoded batch as it completes (numpy columns).
 
     ``encoder``: the actor class (tests pass one whose worker dies mid-batch)."""
@@ -162,4 +163,4 @@ def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Cal
                                   fn_constructor_kwargs={"spec": spec, "cpu_threads": int(plan.cpus_per_actor)},
                                   compute=ray.data.ActorPoolStrategy(size=plan.actors),
                                   num_gpus=plan.gpus_per_actor, num_cpus=plan.cpus_per_actor)
-    yield from dataset.iter_batches(batch_size=batch_size, batch_format="numpy")
+    yield from dataset.iter_batches(batch_size=shard_rows or batch_size, batch_format="numpy")

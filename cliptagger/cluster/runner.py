@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from cliptagger.core.session import Session
 
 
+MAX_SHARD_ROWS = 256
+
+
 @dataclass
 class ClusterReport:
     total: int = 0                  # photos named
@@ -82,8 +85,11 @@ def fill_cache(session: "Session", paths: Sequence[Path], spec: "ModelSpec", add
     folder = shard_folder(cache)
     merged = MergeReport()
     started, done = time.monotonic(), 0
+    # Rows per shard: a merge costs the driver a file write and a cache transaction, so big
+    # archives merge in shards of up to MAX_SHARD_ROWS; a small run still reports ~20 times.
+    shard_rows = max(batch_size, min(MAX_SHARD_ROWS, len(rows) // 20))
     batches = pipeline.encoded_batches(rows, spec, model.preprocess, draft, shape, batch_size, actors,
-                                       encoder or pipeline.Encoder)
+                                       encoder or pipeline.Encoder, shard_rows)
     try:
         for batch in batches:
             table = batch_table(batch)

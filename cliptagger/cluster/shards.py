@@ -41,17 +41,24 @@ def shard_folder(cache: EmbeddingCache) -> Path:
 
 def batch_table(batch: dict[str, Any]) -> Any:
     """A pyarrow table of one batch of encoder output (numpy columns as Ray hands them)."""
+    import numpy as np
     import pyarrow as pa
 
-    embeddings = [[] if err else [float(x) for x in row] for row, err in zip(batch["embedding"], batch["error"])]
+    errors = [str(v) for v in batch["error"]]
+    encoded = np.array([not e for e in errors], dtype=bool)
+    vectors = np.asarray(batch["embedding"], dtype=np.float32).reshape(len(errors), -1)
+    lengths = np.where(encoded, vectors.shape[1], 0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    embeddings = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
+                                          pa.array(vectors[encoded].reshape(-1), pa.float32()))
     return pa.table({
         "path": pa.array([bytes(p) for p in batch["path"]], pa.binary()),
-        "size": pa.array([int(v) for v in batch["size"]], pa.int64()),
-        "mtime_ns": pa.array([int(v) for v in batch["mtime_ns"]], pa.int64()),
-        "inode": pa.array([int(v) for v in batch["inode"]], pa.int64()),
+        "size": pa.array(np.asarray(batch["size"], dtype=np.int64)),
+        "mtime_ns": pa.array(np.asarray(batch["mtime_ns"], dtype=np.int64)),
+        "inode": pa.array(np.asarray(batch["inode"], dtype=np.int64)),
         "model_id": pa.array([str(v) for v in batch["model_id"]], pa.string()),
-        "embedding": pa.array(embeddings, pa.list_(pa.float32())),
-        "error": pa.array([str(v) for v in batch["error"]], pa.string()),
+        "embedding": embeddings,
+        "error": pa.array(errors, pa.string()),
     })
 
 
@@ -70,7 +77,10 @@ def merge_table(table: Any, cache: EmbeddingCache, model_id: str, report: MergeR
     """Store the table's embeddings of ``model_id`` under their stamps; False if the cache refused."""
     import torch
 
-    columns = {name: table.column(name).to_pylist() for name in COLUMNS}
+    columns = {name: table.column(name).to_pylist() for name in COLUMNS if name != "embedding"}
+    embeddings = table.column("embedding").combine_chunks()
+    offsets = embeddings.offsets.to_numpy()
+    values = embeddings.values.to_numpy(zero_copy_only=False)
     items: list[tuple[Path, Any]] = []
     stamps: dict[Path, Optional[FileStamp]] = {}
     for index, key in enumerate(columns["path"]):
@@ -81,7 +91,11 @@ def merge_table(table: Any, cache: EmbeddingCache, model_id: str, report: MergeR
             report.failed[bytes(key)] = error
             continue
         path = Path(os.fsdecode(bytes(key)))
-        items.append((path, torch.tensor(columns["embedding"][index], dtype=torch.float32)))
+        vector = values[offsets[index]:offsets[index + 1]]
+        if vector.size == 0:
+            report.failed[bytes(key)] = "no embedding in the shard"
+            continue
+        items.append((path, torch.from_numpy(vector.astype("float32", copy=True))))
         stamps[path] = (columns["size"][index], columns["mtime_ns"][index], columns["inode"][index])
     if not items:
         return True
