@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from cliptagger.core.errors import ImageDecodeError
+from cliptagger.core.errors import CliptaggerError, ImageDecodeError
 from cliptagger.core.media.images import load_rgb
 from cliptagger.core.tagging.cache import file_stamp
 
@@ -127,11 +127,15 @@ def connect(address: str, num_cpus: Optional[int] = None) -> Any:
         logging.getLogger(name).setLevel(logging.WARNING)
     if ray.is_initialized():
         return ray
-    if address == "local":
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                 object_store_memory=200 * 1024**2)
-    else:
-        ray.init(address=address, log_to_driver=False)
+    try:
+        if address == "local":
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=200 * 1024**2)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    except Exception as err:  # no cluster there, a refused connection, a version mismatch
+        raise CliptaggerError(f"cannot start or reach Ray at {address!r}: {err} (start a cluster with "
+                              "`ray start --head`, or use --ray local)") from None
     return ray
 
 

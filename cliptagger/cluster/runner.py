@@ -91,7 +91,15 @@ def fill_cache(session: "Session", paths: Sequence[Path], spec: "ModelSpec", add
     batches = pipeline.encoded_batches(rows, spec, model.preprocess, draft, shape, batch_size, actors,
                                        encoder or pipeline.Encoder, shard_rows)
     try:
-        for batch in batches:
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception as err:  # a task or actor that failed for good (e.g. no weights on a node)
+                raise CliptaggerError(f"the Ray run stopped: {str(err).strip().splitlines()[-1][:500]}. The "
+                                      f"{merged.stored} photos merged so far stay cached: run again to "
+                                      "finish the rest") from None
             table = batch_table(batch)
             merge_shard_file(write_shard(folder, table), cache, model.model_id, merged)
             done += table.num_rows

@@ -56,3 +56,18 @@ def test_a_shard_of_another_model_waits_and_a_damaged_one_is_set_aside(tmp_path)
     assert report.stored == 0 and kept.exists()
     assert len(report.warnings) == 1 and "set aside" in report.warnings[0]
     assert not (shard_folder(cache) / "shard-damaged.parquet").exists()
+
+
+def test_no_cluster_at_the_address_is_a_clear_error(monkeypatch):
+    import ray
+
+    from cliptagger.cluster import pipeline
+    from cliptagger.core.errors import CliptaggerError
+
+    def refuse(**kwargs):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(CliptaggerError, match="cannot start or reach Ray at 'auto'.*ray start --head"):
+        pipeline.connect("auto")
