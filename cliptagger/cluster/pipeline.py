@@ -44,11 +44,31 @@ class ModelSpec:
         return load_model(request, device=self.device, allow_download=False, precision=self.precision)
 
 
+def split_preprocess(preprocess: Callable[[Any], Any]) -> tuple[Callable[[Any], Any], Optional[Callable[[Any], Any]]]:
+    """(the part the decode task runs, the tail the actor runs), so pixels travel as uint8.
+
+    open_clip's preprocess ends in ToTensor + Normalize: everything before them yields the
+    final-size RGB picture, which travels as 8-bit pixels (a quarter of float32); the actor
+    applies the same two steps to the same pixels, so the tensors are exactly the engine's.
+    Another shape of preprocess runs whole in the task (``(preprocess, None)``: float32 travels).
+    """
+    from torchvision import transforms
+
+    steps = getattr(preprocess, "transforms", None)
+    if (isinstance(steps, list) and len(steps) >= 3 and isinstance(steps[-2], transforms.ToTensor)
+            and isinstance(steps[-1], transforms.Normalize)):
+        return transforms.Compose(steps[:-2]), transforms.Compose(steps[-2:])
+    return preprocess, None
+
+
 def decode_batch(batch: dict[str, np.ndarray], preprocess: Callable[[Any], Any],
-                 draft_size: Optional[int], pixel_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """Decode and preprocess a batch of photos (a Ray CPU task); a failure is a row with its reason."""
+                 draft_size: Optional[int], pixel_shape: tuple[int, ...], as_pictures: bool) -> dict[str, np.ndarray]:
+    """Decode and preprocess a batch of photos (a Ray CPU task); a failure is a row with its reason.
+
+    ``as_pictures``: ``preprocess`` is the head of ``split_preprocess`` and the rows are uint8
+    (H, W, 3) pictures; else the whole preprocess, float32 (3, H, W) tensors."""
     count = len(batch["path"])
-    pixels = np.zeros((count, *pixel_shape), dtype=np.float32)
+    pixels = np.zeros((count, *pixel_shape), dtype=np.uint8 if as_pictures else np.float32)
     errors: list[str] = []
     sizes, mtimes, inodes = (np.array(batch[k], dtype=np.int64) for k in ("size", "mtime_ns", "inode"))
     for index, key in enumerate(batch["path"]):
@@ -58,10 +78,13 @@ def decode_batch(batch: dict[str, np.ndarray], preprocess: Callable[[Any], Any],
             if file_stamp(path) != listed:
                 raise ImageDecodeError("the file changed after it was listed")
             picture = load_rgb(path, draft_size=draft_size)  # type: ignore[arg-type]
-            tensor = preprocess(picture)
+            prepared = preprocess(picture)
             if file_stamp(path) != listed:
                 raise ImageDecodeError("the file changed while it was read")
-            pixels[index] = tensor.numpy()
+            array = np.asarray(prepared.convert("RGB")) if as_pictures else prepared.numpy()
+            if array.shape != pixel_shape:
+                raise ImageDecodeError(f"preprocessed to {array.shape}, not the model's {pixel_shape}")
+            pixels[index] = array
             errors.append("")
         except ImageDecodeError as err:
             errors.append(str(err) or "cannot decode image")
@@ -74,22 +97,30 @@ def decode_batch(batch: dict[str, np.ndarray], preprocess: Callable[[Any], Any],
 class Encoder:
     """One model per actor (one actor per GPU, or CPU actors): pixels in, embeddings out."""
 
-    def __init__(self, spec: ModelSpec, cpu_threads: int) -> None:
+    def __init__(self, spec: ModelSpec, cpu_threads: int, tail: Optional[Callable[[Any], Any]] = None) -> None:
         import torch
 
         if cpu_threads > 0:
             torch.set_num_threads(cpu_threads)
         self.model = spec.load()
+        self.tail = tail  # ToTensor + Normalize of uint8 pictures (split_preprocess), else None
+
+    def tensors(self, pixels: np.ndarray) -> Any:
+        import torch
+        from PIL import Image
+
+        if self.tail is None:
+            return torch.from_numpy(np.ascontiguousarray(pixels))
+        return torch.stack([self.tail(Image.fromarray(np.ascontiguousarray(p), "RGB")) for p in pixels])
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import torch
 
         errors = np.array([str(e) for e in batch["error"]], dtype=object)
         good = errors == ""
         count = len(errors)
         embeddings: Optional[np.ndarray] = None
         if good.any():
-            encoded = self.model.encode_pixels(torch.from_numpy(np.ascontiguousarray(batch["pixels"][good])))
+            encoded = self.model.encode_pixels(self.tensors(batch["pixels"][good]))
             encoded_np = encoded.numpy().astype(np.float32)
             embeddings = np.zeros((count, encoded_np.shape[1]), dtype=np.float32)
             embeddings[good] = encoded_np
@@ -140,7 +171,7 @@ def connect(address: str, num_cpus: Optional[int] = None) -> Any:
 
 
 def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Callable[[Any], Any],
-                    draft_size: Optional[int], pixel_shape: tuple[int, ...], batch_size: int,
+                    draft_size: Optional[int], image_size: int, batch_size: int,
                     actors: Optional[int] = None, encoder: type[Encoder] = Encoder,
                     shard_rows: Optional[int] = None) -> Iterator[dict[str, np.ndarray]]:
     """Run the dataset and yield each encoded batch as it completes (numpy columns).
@@ -150,6 +181,8 @@ def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Cal
     import ray.data
 
     ray.data.DataContext.get_current().enable_progress_bars = False
+    head, tail = split_preprocess(preprocess)
+    pixel_shape = (image_size, image_size, 3) if tail is not None else (3, image_size, image_size)
     cluster_resources: Any = ray.cluster_resources  # untyped in Ray
     plan = plan_pool(cluster_resources(), actors)
     # One block per batch (capped): the driver hears of each batch as it finishes.
@@ -161,10 +194,11 @@ def encoded_batches(rows: list[dict[str, Any]], spec: ModelSpec, preprocess: Cal
         warnings.simplefilter("ignore")  # newer Ray wants max_retries named differently; 2.9 knows only this
         dataset = dataset.map_batches(decode_batch, batch_size=batch_size, batch_format="numpy", num_cpus=1,
                                       max_retries=DECODE_RETRIES,
-                                      fn_kwargs={"preprocess": preprocess, "draft_size": draft_size,
-                                                 "pixel_shape": pixel_shape})
+                                      fn_kwargs={"preprocess": head, "draft_size": draft_size,
+                                                 "pixel_shape": pixel_shape, "as_pictures": tail is not None})
     dataset = dataset.map_batches(encoder, batch_size=batch_size, batch_format="numpy",
-                                  fn_constructor_kwargs={"spec": spec, "cpu_threads": int(plan.cpus_per_actor)},
+                                  fn_constructor_kwargs={"spec": spec, "cpu_threads": int(plan.cpus_per_actor),
+                                                         "tail": tail},
                                   compute=ray.data.ActorPoolStrategy(size=plan.actors),
                                   num_gpus=plan.gpus_per_actor, num_cpus=plan.cpus_per_actor)
     yield from dataset.iter_batches(batch_size=shard_rows or batch_size, batch_format="numpy")

@@ -81,14 +81,13 @@ def fill_cache(session: "Session", paths: Sequence[Path], spec: "ModelSpec", add
     pipeline.connect(address, num_cpus=num_cpus)
     batch_size = session.options.batch_size or 16
     draft = model.image_size * DRAFT_FACTOR if session.options.fast_decode else None
-    shape = (3, model.image_size, model.image_size)
     folder = shard_folder(cache)
     merged = MergeReport()
     started, done = time.monotonic(), 0
     # Rows per shard: a merge costs the driver a file write and a cache transaction, so big
     # archives merge in shards of up to MAX_SHARD_ROWS; a small run still reports ~20 times.
     shard_rows = max(batch_size, min(MAX_SHARD_ROWS, len(rows) // 20))
-    batches = pipeline.encoded_batches(rows, spec, model.preprocess, draft, shape, batch_size, actors,
+    batches = pipeline.encoded_batches(rows, spec, model.preprocess, draft, model.image_size, batch_size, actors,
                                        encoder or pipeline.Encoder, shard_rows)
     try:
         while True:

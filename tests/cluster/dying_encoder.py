@@ -13,9 +13,9 @@ MARKER = {"path": ""}
 
 
 class DyingEncoder(Encoder):
-    def __init__(self, spec: ModelSpec, cpu_threads: int, marker: str = "") -> None:
-        super().__init__(spec, cpu_threads)
-        self.marker, self.calls = Path(marker or MARKER["path"]), 0
+    def __init__(self, spec: ModelSpec, cpu_threads: int, tail=None) -> None:
+        super().__init__(spec, cpu_threads, tail)
+        self.marker, self.calls = Path(MARKER["path"]), 0
 
     def __call__(self, batch):
         self.calls += 1

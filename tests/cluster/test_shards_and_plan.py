@@ -71,3 +71,19 @@ def test_no_cluster_at_the_address_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(ray, "init", refuse)
     with pytest.raises(CliptaggerError, match="cannot start or reach Ray at 'auto'.*ray start --head"):
         pipeline.connect("auto")
+
+
+def test_pixels_travel_as_uint8_and_end_as_exactly_the_engines_tensor(demo_model):
+    import torch
+    from PIL import Image
+
+    from cliptagger.cluster.pipeline import split_preprocess
+    from cliptagger.core.media.synthetic import all_scenes, render
+
+    head, tail = split_preprocess(demo_model.preprocess)
+    assert tail is not None  # open_clip's preprocess: the 8-bit path is the one taken
+    picture = render(all_scenes()[0], size=150, seed=3)
+    travelled = np.asarray(head(picture).convert("RGB"))
+    assert travelled.dtype == np.uint8 and travelled.shape == (demo_model.image_size, demo_model.image_size, 3)
+    assert torch.equal(tail(Image.fromarray(travelled, "RGB")), demo_model.preprocess(picture))
+    assert split_preprocess(lambda image: image)[1] is None  # an unknown preprocess runs whole in the task
