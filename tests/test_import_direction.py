@@ -99,3 +99,23 @@ def test_front_ends_do_not_import_each_other():
         wrong += [f"{path.name}:{line} {name}" for line, name in imported_modules(path)
                   if name.startswith("cliptagger.gui") or name.split(".")[0] == "PySide6"]
     assert not wrong, wrong
+
+
+def test_ray_stays_behind_the_cluster_extra():
+    """Only cliptagger.cluster may import Ray (the optional extra), and only its pipeline module
+    at import time; the cluster package imports no front end, and the core never imports it."""
+    wrong = []
+    for path in sorted(ROOT.rglob("*.py")):
+        inside = path.relative_to(ROOT).parts[0] == "cluster"
+        for line, name in imported_modules(path):
+            if name.split(".")[0] == "ray" and not inside:
+                wrong.append(f"{path.relative_to(ROOT)}:{line} {name} (Ray only in cliptagger/cluster)")
+            if inside and name.startswith(FRONT_ENDS):
+                wrong.append(f"{path.relative_to(ROOT)}:{line} {name} (the cluster code is below the front ends)")
+            if path.relative_to(ROOT).parts[0] == "core" and name.startswith("cliptagger.cluster"):
+                wrong.append(f"{path.relative_to(ROOT)}:{line} {name} (the core never imports the cluster)")
+    assert not wrong, wrong
+    top_level = [name for node in ast.parse((ROOT / "cluster" / "runner.py").read_text(encoding="utf-8")).body
+                 if isinstance(node, (ast.Import, ast.ImportFrom))
+                 for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])]
+    assert not [n for n in top_level if n.startswith(("ray", "cliptagger.cluster.pipeline"))], top_level

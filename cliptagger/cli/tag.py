@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cliptagger.cli.exits import EXIT_NOTHING_TAGGED, EXIT_OK, EXIT_SIDECARS_FAILED
-from cliptagger.cli.option_types import batch_size
+from cliptagger.cli.option_types import batch_size, whole_number
 from cliptagger.cli.output import (
     find_images,
     format_result_json,
@@ -76,6 +76,11 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     tag.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     tag.add_argument("--zero-shot", action="store_true",
                      help="ignore the heads learned from your decisions and keywords (`cliptagger learn`)")
+    tag.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                     help="encode on a Ray cluster first (the extra cliptagger[cluster]): its address, auto "
+                          "(default: the running cluster) or local; then tag from the filled cache as usual")
+    tag.add_argument("--ray-actors", type=whole_number(1, 100_000), default=None, metavar="N",
+                     help="encoder actors on the cluster (default: one per GPU, else half the CPUs)")
     tag.set_defaults(func=run)
 
 
@@ -89,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.write_xmp or args.dry_run:
         check_target(args, images)  # before the model loads: a refusal costs nothing
     session = open_session(args, label_sets)
+    if args.ray is not None:
+        encode_on_cluster(args, session, images)
     bar = ProgressBar(enabled=False if args.quiet else None)
     tagged, failures = 0, []
     try:
@@ -123,6 +130,25 @@ def run(args: argparse.Namespace) -> int:
     if not tagged:
         return EXIT_NOTHING_TAGGED
     return EXIT_SIDECARS_FAILED if sidecars_failed else EXIT_OK
+
+
+def encode_on_cluster(args: argparse.Namespace, session: "Session", images: "list[Path]") -> None:
+    """--ray: fill the embedding cache on the cluster; the run below then encodes nothing it finished."""
+    try:
+        from cliptagger.cluster.runner import fill_cache_for_command
+    except ImportError as err:  # the packaged app leaves the cluster extra out
+        raise CliptaggerError(f"--ray needs a Python install with the cluster extra ({err}): "
+                              "pip install 'cliptagger[cluster]'") from None
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        report = fill_cache_for_command(session, images, args.ray, args.model, args.pretrained, args.checkpoint,
+                                        args.text_language, args.precision, args.ray_actors, bar.callback())
+    finally:
+        bar.close()
+    for warning in report.warnings:
+        say(f"warning: {warning}")
+    say(f"cluster: {report.encoded} encoded, {report.already_cached} already cached, "
+        f"{len(report.failed)} unreadable (reported below) of {report.total} photos.")
 
 
 def write_csv(args: argparse.Namespace, session: "Session") -> None:
