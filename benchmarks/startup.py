@@ -9,9 +9,14 @@ private settings folders and the bundled demo model; the two ways alternate (ABA
 busy machine slows both alike. A 5 ms timer on the UI thread measures the gaps: a gap is
 time the window could not answer. The CPU kind is printed with the figures.
 
+Found with py-spy (--gil --native): a full cyclic-GC pass in the middle of loading (while the
+tokenizer built its vocabulary, scanning everything torch had just created) held Python's lock
+0.22 s; the loader now runs with the collector off (loading the demo model alone: worst gap
+0.216 -> 0.03 s). What remains is torch's own import: its shared libraries are opened and
+their C++ static initialisers run under Python's lock (about 0.25 s here).
 Measured and rejected: importing torch before the window is shown moved the first paint from
-0.6 s to 4.4 s and left the worst gap as it was (0.27 vs 0.31 s): the gaps come from the
-rest of the loading (open_clip's imports, each C extension loaded while holding Python's lock).
+0.6 s to 4.4 s (a loaded machine) and left the worst gap as it was; opening torch's libraries
+first with ctypes (which lets go of the lock) changed nothing.
 """
 
 from __future__ import annotations

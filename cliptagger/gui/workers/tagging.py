@@ -10,6 +10,7 @@ reaches them only through ``WorkerClient``'s queued signals; ``stop`` and
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,11 @@ class TaggingWorker(GuardedWorker):
         self._cancel_download.clear()
 
         def load() -> "Optional[tuple[ClipModel, bool]]":
+            # No cyclic GC while loading: a full collection in the middle of it (the tokenizer's
+            # vocabulary, scanning everything torch had just created) held Python's lock 0.3 s
+            # and froze the window (benchmarks/startup.py). What exists once loaded is frozen
+            # out of later collections; the UI freezes it again when the model is ready.
+            gc.disable()
             try:
                 model = load_model(request, device=device, precision=precision, allow_download=allow_download,
                                    download_progress=lambda done, total: self.download_progress.emit(done, total),
@@ -76,6 +82,9 @@ class TaggingWorker(GuardedWorker):
                 else:
                     self.model_failed.emit(err)
                 return None
+            finally:
+                gc.freeze()
+                gc.enable()
             return model, self.session.use_model(model)
 
         loaded = self.guarded("The model could not be loaded", load, self.model_failed.emit)
