@@ -274,7 +274,8 @@ def test_preprocessing_matches_clip_image_processor_up_to_the_crop_rounding(hf_f
     torch.testing.assert_close(ours[..., :-1], theirs[..., 1:], atol=grey_level, rtol=0)
 
 
-def test_the_precision_probe_and_reduced_precision_work_on_a_converted_model(hf_folders):
+def test_the_precision_probe_and_reduced_precision_work_on_a_converted_model(hf_folders, monkeypatch):
+    monkeypatch.delenv("CLIPTAGGER_PRECISION", raising=False)  # the probe itself, not a forced suite's choice
     folder, _ = hf_folders["quick_gelu"]
     request = request_for("ViT-B-32", checkpoint=folder)
     measured = load_model(request, device="cpu", precision="auto")
