@@ -14,6 +14,7 @@ kind is printed with the figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -83,6 +84,7 @@ def measure_window(count: int) -> dict:
     probabilities = [(0.7, 0.2, 0.1), (0.1, 0.6, 0.3), (0.2, 0.3, 0.5)]
     for index, path in enumerate(paths):
         window.session.photos.store(scored(path, probabilities[index % 3]))
+    gc.freeze()  # what the end of a tagging run does (TaggingWorker.run): results stay
     window.images.refresh_all()
     app.processEvents()
     fill_turns = []  # sort keys computed in the background (a user pauses before clicking a header)

@@ -27,3 +27,19 @@ def test_no_collection_runs_while_the_model_loads_and_the_collector_is_back_afte
     window = open_window(qtbot)
     assert seen == [False, False] and gc.isenabled()
     window.client.shutdown()
+
+
+def test_photos_added_and_results_of_a_run_are_kept_out_of_full_collections(qtbot, window, tmp_path):
+    """Full passes over 20,000 results stopped the window 24-70 ms at a time (gc.callbacks in
+    benchmarks/library_scale.py): what stays is frozen after an addition and after a run."""
+    from tests.test_gui import TIMEOUT_MS, write_demo_folder
+
+    write_demo_folder(tmp_path / "a", count=3, seed=2, size=64)
+    before = gc.get_freeze_count()
+    window.add_paths([tmp_path / "a"])
+    qtbot.waitUntil(lambda: len(window.images.paths) == 3, timeout=TIMEOUT_MS)
+    added = gc.get_freeze_count()
+    assert added > before
+    with qtbot.waitSignal(window.run_done, timeout=TIMEOUT_MS):
+        window.actions.run.trigger()
+    assert gc.get_freeze_count() > added and window.session.result(window.images.paths[0]) is not None

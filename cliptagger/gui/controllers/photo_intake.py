@@ -8,6 +8,7 @@ the window once a scan's photos are all in.
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -112,6 +113,7 @@ class PhotoIntake(QObject):
             self._add_timer.start()
 
     def _report(self, found: "ScanResult", added: list[Path]) -> None:
+        gc.freeze()  # the photos' rows stay: out of the cyclic GC's full passes (see TaggingWorker.run)
         # Once all are in: the writer thread's reading competes with this thread for the GIL,
         # which tripled the time of each chunk. Thumbnails: asked by the table for rows it paints.
         self.client.read_keywords(added)

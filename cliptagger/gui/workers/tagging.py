@@ -109,6 +109,10 @@ class TaggingWorker(GuardedWorker):
                     self.result.emit(outcome.path)
 
         self.guarded("Tagging stopped", tag, self.tagging_failed.emit)
+        # The results stay (freed by reference counting when dropped): out of the cyclic GC's
+        # full passes, which otherwise scan every one of them and stopped the window 24-70 ms
+        # at a time with 20,000 photos (benchmarks/library_scale.py with gc.callbacks).
+        gc.freeze()
         for warning in self.session.take_warnings():
             self.warned.emit(warning)
         self.run_finished.emit(self._cancel.is_set())
