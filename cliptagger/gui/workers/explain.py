@@ -4,7 +4,6 @@ pixmap. Requests made stale by a newer one are skipped."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -14,7 +13,7 @@ from PySide6.QtGui import QImage
 
 from cliptagger.core.errors import SessionError
 from cliptagger.core.tagging import explain
-from cliptagger.gui.workers.guarded import GuardedWorker
+from cliptagger.gui.workers.guarded import SupersedableWorker
 
 if TYPE_CHECKING:
     from cliptagger.core.session import Session
@@ -44,25 +43,17 @@ class ExplainOutcome:
     error: str = ""
 
 
-class ExplainWorker(GuardedWorker):
+class ExplainWorker(SupersedableWorker):
     finished = Signal(object)  # ExplainOutcome
 
     def __init__(self, session: "Session") -> None:
         super().__init__()
         self.session = session
-        self.latest = 0
-        self._lock = threading.Lock()
-
-    def supersede(self, generation: int) -> None:
-        """Requests older than ``generation`` are stale (called from the UI thread)."""
-        with self._lock:
-            self.latest = generation
 
     @Slot(object)
     def explain(self, request: ExplainRequest) -> None:
-        with self._lock:
-            if request.generation < self.latest:
-                return
+        if self.is_stale(request.generation):
+            return
         result = self.guarded(request.path.name, lambda: self._explain(request),
                               lambda message: self.finished.emit(ExplainOutcome(request, None, None, message)))
         if result is not None:

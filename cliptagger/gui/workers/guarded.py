@@ -8,6 +8,7 @@ exception leaving a Qt slot on a worker thread would be lost, and the UI would w
 
 from __future__ import annotations
 
+import threading
 import traceback
 from typing import Callable, Optional, TypeVar
 
@@ -31,3 +32,22 @@ class GuardedWorker(QObject):
             traceback.print_exc()
             failed(f"{prefix}unexpected error {err!r}")
         return None
+
+
+class SupersedableWorker(GuardedWorker):
+    """A guarded worker whose requests carry a generation: one older than the newest asked
+    for is stale (the user typed on, clicked elsewhere) and is skipped, not worked on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latest = 0
+        self._lock = threading.Lock()
+
+    def supersede(self, generation: int) -> None:
+        """Requests older than ``generation`` are stale (called from the UI thread)."""
+        with self._lock:
+            self.latest = generation
+
+    def is_stale(self, generation: int) -> bool:
+        with self._lock:
+            return generation < self.latest

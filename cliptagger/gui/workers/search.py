@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 from PySide6.QtCore import Signal, Slot
 
 from cliptagger.core.tagging.search import SearchQuery, relevant
-from cliptagger.gui.workers.guarded import GuardedWorker
+from cliptagger.gui.workers.guarded import SupersedableWorker
 
 if TYPE_CHECKING:
     from cliptagger.core.session import Session
@@ -33,7 +32,7 @@ class SearchOutcome:
     error: str = ""
 
 
-class SearchWorker(GuardedWorker):
+class SearchWorker(SupersedableWorker):
     """Runs ``Session.search`` off the UI thread; skips requests a newer one made stale."""
 
     finished = Signal(object)  # SearchOutcome
@@ -41,19 +40,11 @@ class SearchWorker(GuardedWorker):
     def __init__(self, session: "Session") -> None:
         super().__init__()
         self.session = session
-        self.latest = 0
-        self._lock = threading.Lock()
-
-    def supersede(self, generation: int) -> None:
-        """Requests older than ``generation`` are stale: skip them (called from the UI thread)."""
-        with self._lock:
-            self.latest = generation
 
     @Slot(int, object)
     def search(self, generation: int, query: SearchQuery) -> None:
-        with self._lock:
-            if generation < self.latest:
-                return  # the user typed on: a newer request is queued behind this one
+        if self.is_stale(generation):
+            return  # the user typed on: a newer request is queued behind this one
         hits = self.guarded("", lambda: self.session.search(query, encode=False),
                             lambda message: self.finished.emit(SearchOutcome(generation, None, message)))
         if hits is None:
