@@ -160,23 +160,27 @@ class Learner:
         with self._lock:
             learned.label_sets = [s for s in learned.label_sets if s.name != label_set.name] + [label_set]
 
-    def take_back_edited(self, edited: Sequence[LabelSet]) -> list[LabelSet]:
+    def take_back_edited(self, edited: Sequence[LabelSet]) -> tuple[list[LabelSet], bool, str]:
         """The label sets the user edited, of which those named like a set made by learning
         ("My keywords") go back to learning: edited, or dropped with their head when the user
-        deleted them. The others (the user's own) are returned, to be saved as the user's."""
+        deleted them. Returns the others (the user's own, to be saved as theirs), whether a set
+        made by learning changed, and why that change could not be stored ("" when it was)."""
         learned = self.learned
-        if learned is None:
-            return list(edited)
-        before = {s.name: s for s in learned.label_sets}
+        before = {s.name: s for s in learned.label_sets} if learned is not None else {}
+        users = [s for s in edited if s.name not in before]
         kept = {s.name: s for s in edited if s.name in before}
-        if kept != before:
-            with self._lock:
-                learned.label_sets = [kept[name] for name in before if name in kept]
-                for name in set(before) - set(kept):
-                    learned.heads.pop(name, None)
-                self._changed_sets.update(name for name in kept if kept[name] != before[name])
+        if learned is None or kept == before:
+            return users, False, ""
+        with self._lock:
+            learned.label_sets = [kept[name] for name in before if name in kept]
+            for name in set(before) - set(kept):
+                learned.heads.pop(name, None)
+            self._changed_sets.update(name for name in kept if kept[name] != before[name])
+        try:
             save_learned(learned)
-        return [s for s in edited if s.name not in before]
+        except OSError as err:
+            return users, True, str(err.strerror or err)
+        return users, True, ""
 
     def import_heads(self, model_id: str, blocks: dict[str, dict[str, Any]], renamed: dict[str, str]) -> list[str]:
         """Install the heads that came with an imported label-set file and store them; the problems."""

@@ -88,13 +88,10 @@ class LabelSetsController(QObject):
 
     def _take_back_learned(self, edited: "list[LabelSet]") -> "list[LabelSet]":
         """Sets made by learning go back to the learner (edited or deleted); the user's are returned."""
-        before = self.session.learned.label_sets if self.session.learned is not None else []
-        try:
-            users = self.session.learner.take_back_edited(edited)
-        except OSError as err:
-            self._warn(f"The learned label sets could not be saved: {err}")
-            return [s for s in edited if s.name not in {b.name for b in before}]
-        if self.session.learned is not None and self.session.learned.label_sets != before:
+        users, changed, problem = self.session.learner.take_back_edited(edited)
+        if problem:
+            self._warn(f"The learned label sets could not be saved: {problem}")
+        if changed:
             self.learning.decisions_changed()  # re-learn the edited ones for their labels now
         return users
 
